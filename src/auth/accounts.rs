@@ -1,0 +1,113 @@
+//! Creating accounts, shared by the sign-up form and `natter user create`, so both apply the
+//! same rules and give the same messages.
+
+use sqlx::PgPool;
+
+use super::{db, password};
+use crate::error::{AppError, violated_constraint};
+
+/// What someone typed into the sign-up form (or passed on the command line).
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct NewAccount {
+    pub email: String,
+    pub username: String,
+    pub name: String,
+    pub password: String,
+}
+
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+impl NewAccount {
+    /// Trims and lowercases what should be, and says what to fix if anything is wrong.
+    pub fn normalised(&self) -> Result<NewAccount, AppError> {
+        let email = self.email.trim().to_owned();
+        let username = self.username.trim().trim_start_matches('@').to_lowercase();
+        let name = self.name.trim().to_owned();
+        if !is_plausible_email(&email) {
+            return Err(invalid("Enter an email address like name@example.com."));
+        }
+        if let Err(why) = check_username(&username) {
+            return Err(invalid(why));
+        }
+        if name.is_empty() || name.chars().count() > 80 {
+            return Err(invalid("Enter your name (up to 80 characters)."));
+        }
+        if self.password.chars().count() < MIN_PASSWORD_CHARS {
+            return Err(invalid("Choose a password of at least 8 characters."));
+        }
+        if self.password.len() > 1024 {
+            return Err(invalid("That password is too long (1,024 bytes at most)."));
+        }
+        Ok(NewAccount { email, username, name, password: self.password.clone() })
+    }
+}
+
+fn invalid(message: &str) -> AppError {
+    AppError::Validation(message.to_owned())
+}
+
+fn is_plausible_email(email: &str) -> bool {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && email.len() <= 254
+                && !email.chars().any(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
+/// Usernames are the handles of `@mentions`: lowercase letters, digits, `.`, `_` and `-`.
+pub fn check_username(username: &str) -> Result<(), &'static str> {
+    if username.is_empty() || username.len() > 32 {
+        return Err("Choose a username of 1 to 32 characters.");
+    }
+    if !username.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b)) {
+        return Err("Usernames may hold only lowercase letters, digits, '.', '_' and '-'.");
+    }
+    Ok(())
+}
+
+/// Validates and stores a new account; returns its id.
+pub async fn create(db: &PgPool, input: &NewAccount) -> Result<i64, AppError> {
+    let account = input.normalised()?;
+    let hash = password::hash(account.password.clone()).await?;
+    db::insert_user(db, &account.email, &account.username, &account.name, &hash)
+        .await
+        .map_err(|e| match violated_constraint(&e) {
+            Some("users_email_key") => invalid("An account with that email already exists. Log in instead."),
+            Some("users_username_key") => invalid("That username is taken. Choose another."),
+            _ => e.into(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(email: &str, username: &str) -> NewAccount {
+        NewAccount {
+            email: email.into(),
+            username: username.into(),
+            name: "Ada".into(),
+            password: "long enough".into(),
+        }
+    }
+
+    #[test]
+    fn usernames_are_lowercased_and_checked() {
+        assert_eq!(input("a@b.co", "@Ada.L").normalised().unwrap().username, "ada.l");
+        assert!(input("a@b.co", "ada lovelace").normalised().is_err());
+        assert!(input("a@b.co", "").normalised().is_err());
+    }
+
+    #[test]
+    fn emails_must_look_like_emails() {
+        assert!(input("ada", "ada").normalised().is_err());
+        assert!(input("ada@localhost", "ada").normalised().is_err());
+        assert!(input(" ada@example.com ", "ada").normalised().is_ok());
+    }
+}

@@ -1,0 +1,86 @@
+//! CSRF protection for everything done with the session cookie.
+//!
+//! Each session holds a random token. Pages put it in a `<meta name="csrf-token">` tag and a
+//! hidden `csrf_token` field of every form; scripts send it as `X-CSRF-Token`. The [`verify`]
+//! middleware refuses any state-changing request whose token does not match, before a handler
+//! runs. Token-authenticated doors (`/api/`, `/hooks/`) carry no cookie and are exempt.
+
+use axum::body::{Body, to_bytes};
+use axum::extract::Request;
+use axum::http::{Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tower_sessions::Session;
+
+use crate::error::AppError;
+
+const SESSION_KEY: &str = "csrf";
+pub const FORM_FIELD: &str = "csrf_token";
+pub const HEADER: &str = "x-csrf-token";
+/// The most a form body may hold: a 40,000-character message, percent-encoded, fits easily.
+pub const MAX_FORM_BYTES: usize = 1024 * 1024;
+
+/// The session's token, created on first use.
+pub async fn token(session: &Session) -> Result<String, AppError> {
+    if let Some(token) = session.get::<String>(SESSION_KEY).await? {
+        return Ok(token);
+    }
+    rotate(session).await
+}
+
+/// Replaces the session's token (at login, so a token seen before login is useless after).
+pub async fn rotate(session: &Session) -> Result<String, AppError> {
+    let token = crate::web::random_token();
+    session.insert(SESSION_KEY, &token).await?;
+    Ok(token)
+}
+
+/// Middleware: state-changing requests must carry the session's token.
+pub async fn verify(session: Session, request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path();
+    if matches!(method, Method::GET | Method::HEAD | Method::OPTIONS)
+        || path.starts_with("/api/")
+        || path.starts_with("/hooks/")
+    {
+        return next.run(request).await;
+    }
+    let expected = match session.get::<String>(SESSION_KEY).await {
+        Ok(expected) => expected,
+        Err(e) => return AppError::from(e).into_response(),
+    };
+    let (parts, body) = request.into_parts();
+    let header_token = parts.headers.get(HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let is_form = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let (provided, body) = match header_token {
+        Some(token) => (Some(token), body),
+        None if is_form => {
+            let Ok(bytes) = to_bytes(body, MAX_FORM_BYTES).await else {
+                return AppError::Validation("That form is too large.".into()).into_response();
+            };
+            let token = form_urlencoded::parse(&bytes)
+                .find(|(k, _)| k == FORM_FIELD)
+                .map(|(_, v)| v.into_owned());
+            (token, Body::from(bytes))
+        }
+        None => (None, body),
+    };
+    match (expected, provided) {
+        (Some(expected), Some(provided)) if constant_time_eq(expected.as_bytes(), provided.as_bytes()) => {
+            next.run(Request::from_parts(parts, body)).await
+        }
+        _ => AppError::Forbidden(
+            "This form has expired or did not come from Natter. Go back, reload the page and try again."
+                .into(),
+        )
+        .into_response(),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

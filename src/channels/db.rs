@@ -1,0 +1,300 @@
+//! SQL for channels, their members, read state and DMs.
+
+use sqlx::{PgConnection, PgExecutor};
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Channel {
+    pub id: i64,
+    pub workspace_id: i64,
+    pub kind: String,
+    pub name: Option<String>,
+    pub topic: String,
+    pub is_general: bool,
+    pub archived: bool,
+    pub last_seq: i64,
+}
+
+impl Channel {
+    pub fn is_dm(&self) -> bool {
+        matches!(self.kind.as_str(), "dm" | "group_dm")
+    }
+}
+
+/// A channel as one user sees it: `last_read_seq` is `None` when they are not a member.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ChannelAccess {
+    #[sqlx(flatten)]
+    pub channel: Channel,
+    pub last_read_seq: Option<i64>,
+}
+
+const CHANNEL_COLUMNS: &str =
+    "c.id, c.workspace_id, c.kind, c.name, c.topic, c.is_general, c.archived_at is not null as archived, c.last_seq";
+
+/// The channel with the user's membership, if the channel is in this workspace.
+pub async fn channel_for(
+    db: impl PgExecutor<'_>,
+    workspace_id: i64,
+    channel_id: i64,
+    user_id: i64,
+) -> sqlx::Result<Option<ChannelAccess>> {
+    sqlx::query_as(&format!(
+        "select {CHANNEL_COLUMNS}, cm.last_read_seq
+         from channels c
+         left join channel_members cm on cm.channel_id = c.id and cm.user_id = $3
+         where c.id = $2 and c.workspace_id = $1"
+    ))
+    .bind(workspace_id)
+    .bind(channel_id)
+    .bind(user_id)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn general_channel_id(db: impl PgExecutor<'_>, workspace_id: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar("select id from channels where workspace_id = $1 and is_general")
+        .bind(workspace_id)
+        .fetch_one(db)
+        .await
+}
+
+pub async fn channel_by_name(
+    db: impl PgExecutor<'_>,
+    workspace_id: i64,
+    name: &str,
+) -> sqlx::Result<Option<Channel>> {
+    sqlx::query_as(&format!(
+        "select {CHANNEL_COLUMNS} from channels c where c.workspace_id = $1 and c.name = $2"
+    ))
+    .bind(workspace_id)
+    .bind(name)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn insert_channel(
+    db: impl PgExecutor<'_>,
+    workspace_id: i64,
+    kind: &str,
+    name: &str,
+    topic: &str,
+    created_by: i64,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "insert into channels (workspace_id, kind, name, topic, created_by)
+         values ($1, $2, $3, $4, $5) returning id",
+    )
+    .bind(workspace_id)
+    .bind(kind)
+    .bind(name)
+    .bind(topic)
+    .bind(created_by)
+    .fetch_one(db)
+    .await
+}
+
+/// Makes the user a member, with everything already in the channel counted as read.
+pub async fn add_member(db: impl PgExecutor<'_>, channel_id: i64, user_id: i64) -> sqlx::Result<bool> {
+    Ok(sqlx::query(
+        "insert into channel_members (channel_id, user_id, last_read_seq)
+         select id, $2, last_seq from channels where id = $1
+         on conflict do nothing",
+    )
+    .bind(channel_id)
+    .bind(user_id)
+    .execute(db)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+pub async fn remove_member(db: impl PgExecutor<'_>, channel_id: i64, user_id: i64) -> sqlx::Result<bool> {
+    Ok(sqlx::query("delete from channel_members where channel_id = $1 and user_id = $2")
+        .bind(channel_id)
+        .bind(user_id)
+        .execute(db)
+        .await?
+        .rows_affected()
+        == 1)
+}
+
+pub async fn set_topic(db: impl PgExecutor<'_>, channel_id: i64, topic: &str) -> sqlx::Result<()> {
+    sqlx::query("update channels set topic = $2 where id = $1")
+        .bind(channel_id)
+        .bind(topic)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Moves the reader's `last_read_seq` forward, never back; returns where it ends up.
+pub async fn mark_read(db: impl PgExecutor<'_>, channel_id: i64, user_id: i64, seq: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "update channel_members set last_read_seq = greatest(last_read_seq, least($3, c.last_seq))
+         from channels c
+         where c.id = channel_members.channel_id and channel_members.channel_id = $1
+           and channel_members.user_id = $2
+         returning channel_members.last_read_seq",
+    )
+    .bind(channel_id)
+    .bind(user_id)
+    .bind(seq)
+    .fetch_one(db)
+    .await
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ChannelMember {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub is_bot: bool,
+}
+
+pub async fn members_of(db: impl PgExecutor<'_>, channel_id: i64) -> sqlx::Result<Vec<ChannelMember>> {
+    sqlx::query_as(
+        "select u.id, u.username, u.display_name, u.is_bot
+         from channel_members cm join users u on u.id = cm.user_id
+         where cm.channel_id = $1 and u.deactivated_at is null
+         order by lower(u.display_name), u.id",
+    )
+    .bind(channel_id)
+    .fetch_all(db)
+    .await
+}
+
+/// A row of the channel browser.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct PublicChannel {
+    pub id: i64,
+    pub name: String,
+    pub topic: String,
+    pub member_count: i64,
+    pub joined: bool,
+}
+
+pub async fn public_channels(
+    db: impl PgExecutor<'_>,
+    workspace_id: i64,
+    user_id: i64,
+) -> sqlx::Result<Vec<PublicChannel>> {
+    sqlx::query_as(
+        "select c.id, c.name, c.topic,
+                (select count(*) from channel_members m where m.channel_id = c.id) as member_count,
+                exists (select 1 from channel_members m where m.channel_id = c.id and m.user_id = $2) as joined
+         from channels c
+         where c.workspace_id = $1 and c.kind = 'public' and c.archived_at is null
+         order by c.name",
+    )
+    .bind(workspace_id)
+    .bind(user_id)
+    .fetch_all(db)
+    .await
+}
+
+/// One row of the sidebar: a conversation with its unread state, counted without counting
+/// messages: `last_seq - last_read_seq`, plus the mentions above `last_read_seq`.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct SidebarRow {
+    pub id: i64,
+    pub kind: String,
+    pub title: String,
+    pub unread: i64,
+    pub mentions: i64,
+}
+
+pub async fn sidebar_rows(db: impl PgExecutor<'_>, workspace_id: i64, user_id: i64) -> sqlx::Result<Vec<SidebarRow>> {
+    sqlx::query_as(
+        "select c.id, c.kind,
+                coalesce(c.name,
+                         (select string_agg(u.display_name, ', ' order by lower(u.display_name))
+                          from channel_members o join users u on u.id = o.user_id
+                          where o.channel_id = c.id and o.user_id <> $2),
+                         (select display_name from users where id = $2)) as title,
+                greatest(c.last_seq - cm.last_read_seq, 0) as unread,
+                (select count(*) from mentions m
+                 where m.user_id = $2 and m.channel_id = c.id and m.seq > cm.last_read_seq) as mentions
+         from channel_members cm join channels c on c.id = cm.channel_id
+         where cm.user_id = $2 and c.workspace_id = $1 and c.archived_at is null
+         order by c.kind in ('dm', 'group_dm'), lower(coalesce(c.name, '')), c.id",
+    )
+    .bind(workspace_id)
+    .bind(user_id)
+    .fetch_all(db)
+    .await
+}
+
+/// The DM or group DM of exactly these people, if it exists.
+pub async fn dm_by_key(db: impl PgExecutor<'_>, workspace_id: i64, dm_key: &str) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("select id from channels where workspace_id = $1 and dm_key = $2")
+        .bind(workspace_id)
+        .bind(dm_key)
+        .fetch_optional(db)
+        .await
+}
+
+/// Creates the DM of these people unless a concurrent request just did; returns its id.
+pub async fn insert_dm(
+    tx: &mut PgConnection,
+    workspace_id: i64,
+    kind: &str,
+    dm_key: &str,
+    member_ids: &[i64],
+    created_by: i64,
+) -> sqlx::Result<i64> {
+    let created: Option<i64> = sqlx::query_scalar(
+        "insert into channels (workspace_id, kind, dm_key, created_by) values ($1, $2, $3, $4)
+         on conflict (workspace_id, dm_key) do nothing returning id",
+    )
+    .bind(workspace_id)
+    .bind(kind)
+    .bind(dm_key)
+    .bind(created_by)
+    .fetch_optional(&mut *tx)
+    .await?;
+    match created {
+        Some(id) => {
+            sqlx::query("insert into channel_members (channel_id, user_id) select $1, unnest($2::bigint[])")
+                .bind(id)
+                .bind(member_ids)
+                .execute(&mut *tx)
+                .await?;
+            Ok(id)
+        }
+        None => sqlx::query_scalar("select id from channels where workspace_id = $1 and dm_key = $2")
+            .bind(workspace_id)
+            .bind(dm_key)
+            .fetch_one(&mut *tx)
+            .await,
+    }
+}
+
+/// How many of these users are active members of the workspace.
+pub async fn count_workspace_members(db: impl PgExecutor<'_>, workspace_id: i64, user_ids: &[i64]) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "select count(*) from workspace_members wm join users u on u.id = wm.user_id
+         where wm.workspace_id = $1 and wm.user_id = any($2) and wm.deactivated_at is null
+           and u.deactivated_at is null",
+    )
+    .bind(workspace_id)
+    .bind(user_ids)
+    .fetch_one(db)
+    .await
+}
+
+/// The active workspace member with this username.
+pub async fn workspace_user_by_username(
+    db: impl PgExecutor<'_>,
+    workspace_id: i64,
+    username: &str,
+) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar(
+        "select u.id from users u join workspace_members wm on wm.user_id = u.id
+         where wm.workspace_id = $1 and u.username = $2 and wm.deactivated_at is null
+           and u.deactivated_at is null",
+    )
+    .bind(workspace_id)
+    .bind(username)
+    .fetch_optional(db)
+    .await
+}

@@ -1,0 +1,61 @@
+//! Starting a DM or group DM from the member list. The same set of people always lands in the
+//! same conversation: it is keyed by its sorted member ids, unique per workspace.
+
+use axum::extract::{Path, State};
+use axum::response::Redirect;
+use axum::body::Bytes;
+
+use super::db;
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::web::AppState;
+use crate::workspaces;
+
+/// At most this many people besides you in a group DM.
+pub const MAX_OTHERS: usize = 8;
+
+/// `POST /w/<slug>/dms` with one or more `user_id` fields.
+pub async fn open(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(slug): Path<String>,
+    body: Bytes,
+) -> Result<Redirect, AppError> {
+    let workspace = workspaces::require_member(&state.db, &slug, me.id).await?;
+    let mut others = Vec::new();
+    for (key, value) in form_urlencoded::parse(&body) {
+        if key == "user_id" {
+            let id: i64 = value
+                .parse()
+                .map_err(|_| AppError::Validation("Pick people from the member list.".into()))?;
+            others.push(id);
+        }
+    }
+    let channel_id = find_or_create(&state, workspace.id, me.id, &others).await?;
+    Ok(Redirect::to(&super::path(&slug, channel_id)))
+}
+
+/// The DM of `me` and `others`, created on first use.
+pub async fn find_or_create(state: &AppState, workspace_id: i64, me: i64, others: &[i64]) -> Result<i64, AppError> {
+    let mut members: Vec<i64> = others.iter().copied().chain([me]).collect();
+    members.sort_unstable();
+    members.dedup();
+    let other_count = members.len() - 1;
+    if other_count > MAX_OTHERS {
+        return Err(AppError::Validation(format!(
+            "A group DM can hold up to {MAX_OTHERS} people besides you; you picked {other_count}."
+        )));
+    }
+    if db::count_workspace_members(&state.db, workspace_id, &members).await? != members.len() as i64 {
+        return Err(AppError::NotFound);
+    }
+    let dm_key = members.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    if let Some(id) = db::dm_by_key(&state.db, workspace_id, &dm_key).await? {
+        return Ok(id);
+    }
+    let kind = if other_count <= 1 { "dm" } else { "group_dm" };
+    let mut tx = state.db.begin().await?;
+    let id = db::insert_dm(&mut tx, workspace_id, kind, &dm_key, &members, me).await?;
+    tx.commit().await?;
+    Ok(id)
+}

@@ -1,0 +1,132 @@
+//! The channel page: header, history, the "New messages" line and the composer.
+//!
+//! Opening the newest page of a channel marks it read up to its `last_seq`; the line is drawn
+//! above the first message past the reader's previous `last_read_seq`. Older history is paged
+//! by seq (`?before=<seq>`), so it works without JavaScript.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::{ChannelAccess, db, require_access};
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::messages::view::{self, MessageView};
+use crate::web::AppState;
+use crate::web::shell::Shell;
+use crate::web::templates::render_page;
+use crate::workspaces;
+
+/// Messages per page of history.
+pub const PAGE_SIZE: i64 = 50;
+
+#[derive(Template)]
+#[template(path = "channels/show.html")]
+pub struct ChannelPage {
+    shell: Shell,
+    access: ChannelAccess,
+    /// "#general", or the names of the other people in a DM.
+    title: String,
+    base_path: String,
+    messages: Vec<MessageView>,
+    /// The first seq below the "New messages" line (0: no line).
+    unread_from_seq: i64,
+    /// The seq to page back from for older messages (0: this is the beginning).
+    older_before: i64,
+    /// Whether this page shows older history rather than the newest messages.
+    viewing_history: bool,
+    client_msg_id: String,
+    draft: String,
+    error: String,
+}
+
+impl ChannelPage {
+    pub fn composer_label(&self) -> String {
+        format!("Message {}", self.title)
+    }
+
+    pub fn is_member(&self) -> bool {
+        self.access.last_read_seq.is_some()
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct HistoryQuery {
+    before: Option<i64>,
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path((slug, channel_id)): Path<(String, i64)>,
+    Query(query): Query<HistoryQuery>,
+) -> Result<Response, AppError> {
+    render(&state, &me, &slug, channel_id, query.before, Composer::default(), StatusCode::OK).await
+}
+
+/// What the composer shows: empty, or the user's text kept after an error.
+#[derive(Default)]
+pub struct Composer {
+    pub draft: String,
+    pub error: String,
+}
+
+pub async fn render(
+    state: &AppState,
+    me: &CurrentUser,
+    slug: &str,
+    channel_id: i64,
+    before: Option<i64>,
+    composer: Composer,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let workspace = workspaces::require_member(&state.db, slug, me.id).await?;
+    let access = require_access(&state.db, &workspace, channel_id, me.id).await?;
+    let base_path = super::path(slug, channel_id);
+    let (messages, older_before) =
+        view::load_page(&state.db, &access.channel, before, PAGE_SIZE, me.id, &base_path, &me.csrf).await?;
+    let viewing_history = before.is_some_and(|b| b <= access.channel.last_seq);
+    let mut unread_from_seq = 0;
+    if let Some(last_read_seq) = access.last_read_seq {
+        unread_from_seq = messages
+            .iter()
+            .find(|m| m.seq > last_read_seq && m.user_id != me.id)
+            .map_or(0, |m| m.seq);
+        if !viewing_history && last_read_seq < access.channel.last_seq {
+            db::mark_read(&state.db, channel_id, me.id, access.channel.last_seq).await?;
+        }
+    }
+    // The sidebar is loaded after marking read, so this channel is not shown as unread.
+    let shell = Shell::load(state, me, &workspace, channel_id).await?;
+    let title = title_of(&shell, &access);
+    let page = ChannelPage {
+        shell,
+        access,
+        title,
+        base_path,
+        messages,
+        unread_from_seq,
+        older_before,
+        viewing_history,
+        client_msg_id: uuid::Uuid::new_v4().to_string(),
+        draft: composer.draft,
+        error: composer.error,
+    };
+    render_page(status, &page)
+}
+
+/// "#name" for channels; for DMs, the other people's names as the sidebar shows them.
+pub fn title_of(shell: &Shell, access: &ChannelAccess) -> String {
+    match &access.channel.name {
+        Some(name) => format!("#{name}"),
+        None => shell
+            .sidebar
+            .dms
+            .iter()
+            .find(|d| d.id == access.channel.id)
+            .map(|d| d.title.clone())
+            .unwrap_or_else(|| "Direct message".to_owned()),
+    }
+}

@@ -1,0 +1,48 @@
+//! The sidebar: every channel and DM the user is in, bold when unread, with a badge.
+//!
+//! In a channel the badge counts mentions of you; in a DM every message is for you, so it
+//! counts every unread message. Both come from seqs and the mentions table, never from counting
+//! messages.
+
+use sqlx::PgPool;
+
+use super::db::{self, SidebarRow};
+use crate::workspaces::Membership;
+
+pub struct Sidebar {
+    pub channels: Vec<SidebarEntry>,
+    pub dms: Vec<SidebarEntry>,
+}
+
+pub struct SidebarEntry {
+    pub id: i64,
+    pub kind: String,
+    pub title: String,
+    pub href: String,
+    pub unread: i64,
+    pub badge: i64,
+}
+
+impl SidebarEntry {
+    pub fn is_unread(&self) -> bool {
+        self.unread > 0
+    }
+}
+
+pub async fn load(db: &PgPool, workspace: &Membership, user_id: i64) -> sqlx::Result<Sidebar> {
+    let rows = db::sidebar_rows(db, workspace.id, user_id).await?;
+    let (dms, channels): (Vec<SidebarRow>, Vec<SidebarRow>) =
+        rows.into_iter().partition(|r| matches!(r.kind.as_str(), "dm" | "group_dm"));
+    let entry = |row: SidebarRow| SidebarEntry {
+        href: super::path(&workspace.slug, row.id),
+        badge: if matches!(row.kind.as_str(), "dm" | "group_dm") { row.unread } else { row.mentions },
+        id: row.id,
+        kind: row.kind,
+        title: row.title,
+        unread: row.unread,
+    };
+    Ok(Sidebar {
+        channels: channels.into_iter().map(entry).collect(),
+        dms: dms.into_iter().map(entry).collect(),
+    })
+}

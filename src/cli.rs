@@ -1,0 +1,242 @@
+//! The command line: `natter` (or `natter serve`), `natter migrate`, and the admin commands
+//! that bootstrap a server before anyone can log in.
+//!
+//! Every command reads the same environment as the server. Bad input prints one clear line
+//! and exits non-zero; nothing here panics on what a person typed.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, anyhow, bail};
+use clap::{Parser, Subcommand};
+use sqlx::PgPool;
+
+use crate::auth::accounts::{self, NewAccount};
+use crate::config::Config;
+use crate::error::AppError;
+use crate::web::Server;
+use crate::{auth, channels, workspaces};
+
+#[derive(Parser)]
+#[command(name = "natter", version, about = "Natter: self-hosted team chat")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the web app (the default).
+    Serve,
+    /// Create the database if needed and apply migrations, then exit.
+    Migrate,
+    /// Manage user accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage workspaces.
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
+    /// Manage workspace members.
+    #[command(subcommand)]
+    Member(MemberCommand),
+    /// Manage channels.
+    #[command(subcommand)]
+    Channel(ChannelCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        password: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum WorkspaceCommand {
+    /// Create a workspace with #general, owned by an existing user.
+    Create {
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+        /// The owner's email.
+        #[arg(long)]
+        owner: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum MemberCommand {
+    /// Add a user to a workspace (and its #general).
+    Add {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "member")]
+        role: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ChannelCommand {
+    /// Create a channel.
+    Create {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        private: bool,
+        /// Comma-separated emails of members to add; the first is the creator.
+        #[arg(long, value_delimiter = ',')]
+        members: Vec<String>,
+        #[arg(long, default_value = "")]
+        topic: String,
+    },
+}
+
+/// Runs the command line and turns any error into one line on stderr and exit code 1.
+pub async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let serving = matches!(cli.command, None | Some(Command::Serve));
+    init_tracing(serving);
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(serving: bool) {
+    let default = if serving { "natter=info,tower_http=info" } else { "natter=warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            let db = crate::db::connect(&config.database_url).await?;
+            crate::db::migrate(&db).await?;
+            println!("database is up to date");
+            Ok(())
+        }
+        Command::User(UserCommand::Create { email, username, name, password }) => {
+            let db = pool(&config).await?;
+            let account = NewAccount { email, username, name, password };
+            let id = accounts::create(&db, &account).await.map_err(plain)?;
+            println!("created user {} (@{}) with id {id}", account.email.trim(), account.normalised().map_err(plain)?.username);
+            Ok(())
+        }
+        Command::Workspace(WorkspaceCommand::Create { slug, name, owner }) => {
+            let db = pool(&config).await?;
+            let owner_id = user_id(&db, &owner).await?;
+            let workspace = workspaces::create(&db, &slug, &name, owner_id).await.map_err(plain)?;
+            println!("created workspace {} at {}/w/{}", workspace.name, config.public_url, workspace.slug);
+            Ok(())
+        }
+        Command::Member(MemberCommand::Add { workspace, email, role }) => {
+            let db = pool(&config).await?;
+            let workspace = workspace_by_slug(&db, &workspace).await?;
+            let user = user_id(&db, &email).await?;
+            let added = workspaces::add_member(&db, workspace.id, user, &role).await.map_err(plain)?;
+            if added {
+                println!("added {email} to {} as {role}", workspace.slug);
+            } else {
+                println!("{email} is already a member of {}", workspace.slug);
+            }
+            Ok(())
+        }
+        Command::Channel(ChannelCommand::Create { workspace, name, private, members, topic }) => {
+            let db = pool(&config).await?;
+            let workspace = workspace_by_slug(&db, &workspace).await?;
+            let mut member_ids = Vec::new();
+            for email in members.iter().map(|e| e.trim()).filter(|e| !e.is_empty()) {
+                let id = user_id(&db, email).await?;
+                if workspaces::db::membership(&db, &workspace.slug, id).await?.is_none() {
+                    bail!("{email} is not a member of {}; add them with `natter member add` first", workspace.slug);
+                }
+                member_ids.push(id);
+            }
+            let Some((&creator, rest)) = member_ids.split_first() else {
+                bail!("name at least one member with --members <email> (the first is the creator)");
+            };
+            let id = channels::create(&db, workspace.id, &name, private, &topic, creator, rest)
+                .await
+                .map_err(plain)?;
+            println!("created #{} in {} with id {id}", channels::normalise_name(&name).map_err(plain)?, workspace.slug);
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let server = Server::build(config.clone()).await?;
+    tracing::info!(address = %server.local_addr(), public_url = %config.public_url, "Natter is listening");
+    eprintln!("Natter is running at {}", config.public_url);
+    server.run(shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// Admin commands need the schema too, so they migrate first (a no-op when up to date).
+async fn pool(config: &Config) -> anyhow::Result<PgPool> {
+    let db = crate::db::connect(&config.database_url).await?;
+    crate::db::migrate(&db).await?;
+    Ok(db)
+}
+
+async fn user_id(db: &PgPool, email: &str) -> anyhow::Result<i64> {
+    auth::db::user_by_email(db, email.trim())
+        .await?
+        .map(|u| u.id)
+        .ok_or_else(|| anyhow!("no active user has the email {email}; create one with `natter user create`"))
+}
+
+async fn workspace_by_slug(db: &PgPool, slug: &str) -> anyhow::Result<workspaces::Workspace> {
+    workspaces::db::workspace_by_slug(db, slug)
+        .await
+        .context("looking up the workspace")?
+        .ok_or_else(|| anyhow!("no workspace has the slug {slug:?}"))
+}
+
+/// A user-facing error as one plain sentence for the terminal.
+fn plain(error: AppError) -> anyhow::Error {
+    match error {
+        AppError::Internal(e) => e,
+        other => anyhow!("{other}"),
+    }
+}

@@ -1,0 +1,55 @@
+//! Configuration, read once from environment variables into a typed struct.
+//!
+//! Every variable has a default that works on a fresh machine, so `natter` with nothing set
+//! serves on http://127.0.0.1:3000 against the local Postgres. Tests build [`Config`] directly.
+//! `.env.example` documents each variable.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+
+/// Where Natter listens, where it stores things, and how it is reached from outside.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The address the HTTP server binds (`NATTER_BIND`).
+    pub bind: SocketAddr,
+    /// The URL people use to reach Natter (`NATTER_PUBLIC_URL`): invite links are built from it,
+    /// and cookies are marked `Secure` when it is https.
+    pub public_url: String,
+    /// The Postgres database (`DATABASE_URL`); created if missing.
+    pub database_url: String,
+    /// Redis for the bus and presence across nodes (`REDIS_URL`); unset means in-process.
+    pub redis_url: Option<String>,
+    /// Meilisearch for search (`MEILI_URL`); unset means Postgres full-text search.
+    pub meili_url: Option<String>,
+    /// Meilisearch's master key (`MEILI_MASTER_KEY`).
+    pub meili_master_key: Option<String>,
+}
+
+pub const DEFAULT_BIND: &str = "127.0.0.1:3000";
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/natter";
+
+impl Config {
+    /// Reads the configuration from the environment, falling back to the defaults.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let bind_text = var("NATTER_BIND").unwrap_or_else(|| DEFAULT_BIND.to_owned());
+        let bind: SocketAddr = bind_text
+            .parse()
+            .with_context(|| format!("NATTER_BIND={bind_text:?} is not an address like {DEFAULT_BIND}"))?;
+        let public_url = var("NATTER_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}"));
+        Ok(Self {
+            bind,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+            redis_url: var("REDIS_URL"),
+            meili_url: var("MEILI_URL"),
+            meili_master_key: var("MEILI_MASTER_KEY"),
+        })
+    }
+
+    /// Cookies get `Secure` only when people reach Natter over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+}

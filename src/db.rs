@@ -1,0 +1,77 @@
+//! The Postgres pool: connect (creating the database when it is missing) and migrate.
+//!
+//! Connection failures are turned into one sentence that names the URL tried and how to start
+//! a server, because that is the first thing a newcomer meets when Postgres is not running.
+
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use sqlx::migrate::MigrateDatabase;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use tower_sessions_sqlx_store::PostgresStore;
+
+/// Connects to `database_url`, creating the database first if it does not exist.
+pub async fn connect(database_url: &str) -> anyhow::Result<PgPool> {
+    let shown = redact(database_url);
+    let exists = sqlx::Postgres::database_exists(database_url)
+        .await
+        .map_err(|e| unreachable_error(&shown, e))?;
+    if !exists {
+        tracing::info!(url = %shown, "database does not exist yet; creating it");
+        sqlx::Postgres::create_database(database_url)
+            .await
+            .with_context(|| format!("could not create the database at {shown}"))?;
+    }
+    PgPoolOptions::new()
+        .max_connections(32)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(database_url)
+        .await
+        .map_err(|e| unreachable_error(&shown, e))
+}
+
+/// Applies Natter's migrations and the session store's table. Safe to run on every start.
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    sqlx::migrate!("./migrations")
+        .run(pool)
+        .await
+        .context("could not apply the database migrations")?;
+    PostgresStore::new(pool.clone())
+        .migrate()
+        .await
+        .context("could not create the session table")?;
+    Ok(())
+}
+
+fn unreachable_error(shown_url: &str, error: sqlx::Error) -> anyhow::Error {
+    anyhow!(
+        "cannot reach Postgres at {shown_url} ({error}). Start it (for example \
+         `pg_ctlcluster 15 main start`, or `docker compose up -d postgres`) or point \
+         DATABASE_URL at a running server."
+    )
+}
+
+/// Hides a password in a database URL so it can be logged.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_are_hidden_in_shown_urls() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+    }
+}

@@ -1,0 +1,107 @@
+//! The one error type every handler returns.
+//!
+//! A user's mistake becomes a clear page with the right status (404, 403, 409, 422, 429); a
+//! fault of ours becomes a 500 whose cause chain is logged and never shown. A non-member of a
+//! private channel, DM or workspace gets [`AppError::NotFound`], never 403, so membership cannot
+//! be probed.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use crate::web::templates::{ErrorPage, render};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The thing does not exist, or the asker may not know that it does.
+    #[error("not found")]
+    NotFound,
+    /// Nobody is logged in: pages redirect to the login form.
+    #[error("not logged in")]
+    Unauthorized,
+    /// Logged in and a member, but not allowed to do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The input cannot be accepted; the message says what to fix.
+    #[error("{0}")]
+    Validation(String),
+    /// The request collides with what exists (a taken name, an archived channel).
+    #[error("{0}")]
+    Conflict(String),
+    /// Too many attempts; try again after `retry_after_secs`.
+    #[error("{message}")]
+    RateLimited { message: String, retry_after_secs: u64 },
+    /// Our fault: logged with its cause chain, shown as a generic 500.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Internal(error.into())
+    }
+}
+
+impl From<askama::Error> for AppError {
+    fn from(error: askama::Error) -> Self {
+        Self::Internal(error.into())
+    }
+}
+
+impl From<tower_sessions::session::Error> for AppError {
+    fn from(error: tower_sessions::session::Error) -> Self {
+        Self::Internal(anyhow::anyhow!("session store: {error}"))
+    }
+}
+
+impl AppError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// The name of the unique or check constraint a database error violated, if any.
+pub fn violated_constraint(error: &sqlx::Error) -> Option<&str> {
+    error.as_database_error().and_then(|e| e.constraint())
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (title, message) = match &self {
+            Self::Unauthorized => return Redirect::to("/login").into_response(),
+            Self::NotFound => (
+                "Not found",
+                "This page does not exist, or you do not have access to it.".to_owned(),
+            ),
+            Self::Forbidden(m) => ("Not allowed", m.clone()),
+            Self::Validation(m) => ("Check your input", m.clone()),
+            Self::Conflict(m) => ("That did not work", m.clone()),
+            Self::RateLimited { message, .. } => ("Slow down", message.clone()),
+            Self::Internal(cause) => {
+                tracing::error!(error = format!("{cause:#}"), "internal error");
+                (
+                    "Something went wrong",
+                    "Natter hit an error on its side. Nothing you typed was lost; try again in a moment."
+                        .to_owned(),
+                )
+            }
+        };
+        let status = self.status();
+        let page = ErrorPage { status: status.as_u16(), title, message: &message };
+        let body = render(&page).unwrap_or_else(|_| message.clone());
+        let mut response = (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response();
+        if let Self::RateLimited { retry_after_secs, .. } = self
+            && let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
+    }
+}

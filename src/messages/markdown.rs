@@ -1,0 +1,195 @@
+//! Message bodies: markdown in, safe HTML out, with the mentions and links found on the way.
+//!
+//! pulldown-cmark parses; raw HTML typed by a user is turned into plain text, never markup;
+//! images become links (no third-party fetches from a reader's browser); bare URLs become
+//! links; `@username` becomes a highlighted mention. ammonia then sanitises the result, so even
+//! a parser surprise cannot produce a script, an event handler or a `javascript:` link.
+
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+use pulldown_cmark::{CowStr, Event, LinkType, Options, Parser, Tag, TagEnd};
+
+/// A rendered message body.
+pub struct Rendered {
+    pub html: String,
+    /// Lowercased usernames mentioned with `@`, outside code, once each.
+    pub mentions: Vec<String>,
+    pub has_link: bool,
+}
+
+static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
+    let mut builder = ammonia::Builder::default();
+    builder
+        .add_allowed_classes("span", ["mention"])
+        .add_allowed_classes("code", ["language-"])
+        .link_rel(Some("noopener noreferrer nofollow"))
+        .url_schemes(HashSet::from(["http", "https", "mailto"]));
+    builder
+});
+
+pub fn render(body: &str) -> Rendered {
+    let mut mentions = Vec::new();
+    let mut has_link = false;
+    let mut events = Vec::new();
+    let mut code_depth = 0usize;
+    let mut link_depth = 0usize;
+    let options = Options::ENABLE_STRIKETHROUGH;
+    for event in Parser::new_ext(body, options) {
+        match event {
+            Event::Start(Tag::CodeBlock(kind)) => {
+                code_depth += 1;
+                events.push(Event::Start(Tag::CodeBlock(kind)));
+            }
+            Event::End(TagEnd::CodeBlock) => {
+                code_depth = code_depth.saturating_sub(1);
+                events.push(Event::End(TagEnd::CodeBlock));
+            }
+            Event::Start(Tag::Link { link_type, dest_url, title, id }) => {
+                link_depth += 1;
+                has_link = true;
+                events.push(Event::Start(Tag::Link { link_type, dest_url, title, id }));
+            }
+            Event::End(TagEnd::Link) => {
+                link_depth = link_depth.saturating_sub(1);
+                events.push(Event::End(TagEnd::Link));
+            }
+            // Images would make every reader's browser fetch a stranger's URL: show a link.
+            Event::Start(Tag::Image { dest_url, title, id, .. }) => {
+                link_depth += 1;
+                has_link = true;
+                events.push(Event::Start(Tag::Link { link_type: LinkType::Inline, dest_url, title, id }));
+            }
+            Event::End(TagEnd::Image) => {
+                link_depth = link_depth.saturating_sub(1);
+                events.push(Event::End(TagEnd::Link));
+            }
+            // Raw HTML is shown as the text the person typed.
+            Event::Start(Tag::HtmlBlock) => events.push(Event::Start(Tag::Paragraph)),
+            Event::End(TagEnd::HtmlBlock) => events.push(Event::End(TagEnd::Paragraph)),
+            Event::Html(raw) | Event::InlineHtml(raw) => push_text(&mut events, raw, code_depth > 0 || link_depth > 0, &mut mentions, &mut has_link),
+            // Chat expects a line break where the person pressed Shift+Enter.
+            Event::SoftBreak => events.push(Event::HardBreak),
+            Event::Text(text) => push_text(&mut events, text, code_depth > 0 || link_depth > 0, &mut mentions, &mut has_link),
+            other => events.push(other),
+        }
+    }
+    let mut unsafe_html = String::with_capacity(body.len() * 3 / 2);
+    pulldown_cmark::html::push_html(&mut unsafe_html, events.into_iter());
+    let mut seen = HashSet::new();
+    mentions.retain(|m| seen.insert(m.clone()));
+    Rendered { html: SANITIZER.clean(&unsafe_html).to_string(), mentions, has_link }
+}
+
+/// Emits text, turning bare URLs into links and `@username` into mentions unless `literal`.
+fn push_text<'a>(
+    events: &mut Vec<Event<'a>>,
+    text: CowStr<'a>,
+    literal: bool,
+    mentions: &mut Vec<String>,
+    has_link: &mut bool,
+) {
+    if literal {
+        events.push(Event::Text(text));
+        return;
+    }
+    let mut rest: &str = &text;
+    let mut plain = String::new();
+    while !rest.is_empty() {
+        let at_boundary = plain.chars().last().is_none_or(|c| !c.is_alphanumeric());
+        if at_boundary && let Some(url_len) = url_at(rest) {
+            flush(events, &mut plain);
+            let url = rest[..url_len].to_owned();
+            *has_link = true;
+            events.push(Event::Start(Tag::Link {
+                link_type: LinkType::Autolink,
+                dest_url: url.clone().into(),
+                title: "".into(),
+                id: "".into(),
+            }));
+            events.push(Event::Text(url.into()));
+            events.push(Event::End(TagEnd::Link));
+            rest = &rest[url_len..];
+            continue;
+        }
+        if at_boundary && let Some(name_len) = mention_at(rest) {
+            flush(events, &mut plain);
+            let username = rest[1..name_len].to_lowercase();
+            // The username holds only [a-z0-9._-], so it needs no escaping.
+            events.push(Event::InlineHtml(format!("<span class=\"mention\">@{username}</span>").into()));
+            mentions.push(username);
+            rest = &rest[name_len..];
+            continue;
+        }
+        let c = rest.chars().next().expect("rest is not empty");
+        plain.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    flush(events, &mut plain);
+}
+
+fn flush<'a>(events: &mut Vec<Event<'a>>, plain: &mut String) {
+    if !plain.is_empty() {
+        events.push(Event::Text(std::mem::take(plain).into()));
+    }
+}
+
+/// The length of an http(s) URL at the start of `s`, without trailing punctuation.
+fn url_at(s: &str) -> Option<usize> {
+    let lower = s.get(..8).unwrap_or(s).to_ascii_lowercase();
+    if !(lower.starts_with("https://") || lower.starts_with("http://")) {
+        return None;
+    }
+    let end = s.find(|c: char| c.is_whitespace() || c == '<' || c == '>' || c == '"').unwrap_or(s.len());
+    let url = s[..end].trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '\'']);
+    let scheme_len = if lower.starts_with("https://") { 8 } else { 7 };
+    (url.len() > scheme_len).then_some(url.len())
+}
+
+/// The length of `@username` at the start of `s`, without a trailing '.', '-' or '_'.
+fn mention_at(s: &str) -> Option<usize> {
+    let name = s.strip_prefix('@')?;
+    let end = name
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+        .unwrap_or(name.len());
+    let trimmed = name[..end].trim_end_matches(['.', '-', '_']);
+    (!trimmed.is_empty() && trimmed.len() <= 32).then_some(1 + trimmed.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render;
+
+    #[test]
+    fn markdown_becomes_formatted_html() {
+        let html = render("**bold** _it_ `code`\n\n> quote\n\n- one\n- two\n\n```rust\nfn x() {}\n```").html;
+        for needle in ["<strong>bold</strong>", "<em>it</em>", "<code>code</code>", "<blockquote>", "<li>one</li>", "<pre><code class=\"language-rust\">"] {
+            assert!(html.contains(needle), "{needle} missing from {html}");
+        }
+    }
+
+    #[test]
+    fn scripts_handlers_and_javascript_links_are_inert() {
+        let html = render("<script>alert(1)</script> <img src=x onerror=alert(1)> [x](javascript:alert(1)) <b onclick=x>hi</b>").html;
+        assert!(!html.contains("<script"), "{html}");
+        assert!(!html.contains("<img"), "{html}");
+        assert!(!html.contains("<b "), "{html}");
+        assert!(!html.contains("href=\"javascript"), "{html}");
+        assert!(html.contains("&lt;script&gt;"), "raw html is shown as text: {html}");
+    }
+
+    #[test]
+    fn mentions_are_found_outside_code_and_highlighted() {
+        let rendered = render("hi @Ada and @bob.k, not `@carol` or me@example.com");
+        assert_eq!(rendered.mentions, vec!["ada", "bob.k"]);
+        assert!(rendered.html.contains("<span class=\"mention\">@ada</span>"));
+        assert!(!rendered.html.contains("@carol</span>"));
+    }
+
+    #[test]
+    fn bare_urls_become_links() {
+        let rendered = render("see https://example.com/a?b=1.");
+        assert!(rendered.has_link);
+        assert!(rendered.html.contains("<a href=\"https://example.com/a?b=1\""), "{}", rendered.html);
+    }
+}

@@ -1,0 +1,133 @@
+//! The message log: sending, editing and deleting, in the order the server gives.
+//!
+//! [`send`] is the one way a message enters Natter (the web form today; the socket and the
+//! Web API later go through it too). It is one transaction, exactly as the design fixes it:
+//! take the channel's next seq under its row lock, insert, move the sender's `last_read_seq`,
+//! record mentions, commit. A rollback returns the seq, so seqs are gapless per channel; a
+//! retry with the same `client_msg_id` returns the stored message and creates nothing.
+
+pub mod db;
+mod handlers;
+pub mod markdown;
+pub mod view;
+
+use axum::Router;
+use axum::routing::{get, post};
+use sqlx::PgPool;
+
+pub use db::StoredMessage;
+
+use crate::channels;
+use crate::error::{AppError, violated_constraint};
+use crate::web::AppState;
+
+/// The longest message Natter stores, in characters.
+pub const MAX_CHARS: usize = 40_000;
+/// The longest idempotency key a client may send.
+const MAX_CLIENT_MSG_ID: usize = 64;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/w/{slug}/c/{channel_id}/messages", get(handlers::history).post(handlers::post))
+        .route(
+            "/w/{slug}/c/{channel_id}/messages/{seq}/edit",
+            get(handlers::edit_form).post(handlers::edit),
+        )
+        .route("/w/{slug}/c/{channel_id}/messages/{seq}/delete", post(handlers::delete))
+}
+
+/// A message about to be sent by a member of the channel.
+pub struct NewMessage<'a> {
+    pub channel_id: i64,
+    pub user_id: i64,
+    pub client_msg_id: Option<&'a str>,
+    pub text: &'a str,
+}
+
+/// The stored message, and whether this call created it (false for an idempotent retry).
+pub struct Sent {
+    pub message: StoredMessage,
+    pub created: bool,
+}
+
+/// Checks a body before anything is stored; the message says what to fix.
+pub fn check_body(text: &str) -> Result<(), AppError> {
+    if text.trim().is_empty() {
+        return Err(AppError::Validation("Write something before sending.".into()));
+    }
+    let chars = text.chars().count();
+    if chars > MAX_CHARS {
+        return Err(AppError::Validation(format!(
+            "Messages can be up to 40,000 characters; this one has {chars}. Split it into several messages."
+        )));
+    }
+    Ok(())
+}
+
+/// Stores a message with the channel's next seq. The caller has checked membership.
+pub async fn send(pool: &PgPool, new: NewMessage<'_>) -> Result<Sent, AppError> {
+    check_body(new.text)?;
+    let client_msg_id = new.client_msg_id.map(str::trim).filter(|id| !id.is_empty());
+    if client_msg_id.is_some_and(|id| id.len() > MAX_CLIENT_MSG_ID) {
+        return Err(AppError::Validation("client_msg_id can be at most 64 bytes.".into()));
+    }
+    // A retry usually finds its message here without taking the channel's lock.
+    if let Some(id) = client_msg_id
+        && let Some(message) = db::by_client_msg_id(pool, new.channel_id, new.user_id, id).await?
+    {
+        return Ok(Sent { message, created: false });
+    }
+    let rendered = markdown::render(new.text);
+    let mut tx = pool.begin().await?;
+    let Some(seq) = db::next_seq(&mut tx, new.channel_id).await? else {
+        return Err(AppError::Conflict("This channel is archived; nothing more can be posted in it.".into()));
+    };
+    // Under the lock, a concurrent retry that got here first is visible: answer with its message.
+    if let Some(id) = client_msg_id
+        && let Some(message) = db::by_client_msg_id(&mut *tx, new.channel_id, new.user_id, id).await?
+    {
+        tx.rollback().await?;
+        return Ok(Sent { message, created: false });
+    }
+    let message = match db::insert_message(&mut tx, new.channel_id, seq, new.user_id, new.text, client_msg_id).await {
+        Ok(message) => message,
+        Err(e) if violated_constraint(&e) == Some("messages_client_msg_id_key") => {
+            tx.rollback().await?;
+            let id = client_msg_id.expect("only a client_msg_id can violate its key");
+            let message = db::by_client_msg_id(pool, new.channel_id, new.user_id, id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("client_msg_id conflict without a stored message"))?;
+            return Ok(Sent { message, created: false });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    channels::db::mark_read(&mut *tx, new.channel_id, new.user_id, seq).await?;
+    db::insert_mentions(&mut tx, new.channel_id, seq, new.user_id, &rendered.mentions).await?;
+    tx.commit().await?;
+    Ok(Sent { message, created: true })
+}
+
+/// Replaces the text of the author's own message; mentions follow the new text.
+pub async fn edit(pool: &PgPool, channel_id: i64, seq: i64, author_id: i64, text: &str) -> Result<StoredMessage, AppError> {
+    check_body(text)?;
+    let rendered = markdown::render(text);
+    let mut tx = pool.begin().await?;
+    let message = db::update_body(&mut tx, channel_id, seq, author_id, text)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    db::delete_mentions(&mut tx, channel_id, seq).await?;
+    db::insert_mentions(&mut tx, channel_id, seq, author_id, &rendered.mentions).await?;
+    tx.commit().await?;
+    Ok(message)
+}
+
+/// Deletes the author's own message, leaving a tombstone so the seq stays.
+pub async fn delete(pool: &PgPool, channel_id: i64, seq: i64, author_id: i64) -> Result<(), AppError> {
+    let mut tx = pool.begin().await?;
+    if !db::tombstone(&mut tx, channel_id, seq, author_id).await? {
+        return Err(AppError::NotFound);
+    }
+    db::delete_mentions(&mut tx, channel_id, seq).await?;
+    tx.commit().await?;
+    Ok(())
+}

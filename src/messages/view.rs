@@ -1,0 +1,132 @@
+//! Messages as the page shows them: author, time, rendered body, and how they group.
+//!
+//! The same [`MessageView`] feeds `templates/messages/_message.html`, the one partial every
+//! message is drawn with.
+
+use askama::Template;
+use sqlx::PgPool;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+
+use super::db::{self, MessageRow};
+use super::markdown;
+use crate::channels::Channel;
+
+/// Consecutive messages by one author within this many seconds share one header.
+const GROUP_SECS: i64 = 5 * 60;
+
+pub struct MessageView {
+    pub seq: i64,
+    pub user_id: i64,
+    pub author_name: String,
+    pub author_username: String,
+    pub is_bot: bool,
+    pub html: String,
+    /// RFC 3339, for `<time datetime>`; scripts show it in the reader's time zone.
+    pub created_at: String,
+    /// "14:05" in UTC, for readers without scripts.
+    pub time_label: String,
+    /// Set on the first message of a day: "Friday, November 27".
+    pub day_label: String,
+    pub edited: bool,
+    pub deleted: bool,
+    pub mine: bool,
+    /// Follows a message by the same author a moment earlier: drawn without a header.
+    pub continued: bool,
+    /// The channel's URL, for the edit and delete forms.
+    pub base_path: String,
+    pub csrf: String,
+}
+
+impl MessageView {
+    pub fn initials(&self) -> String {
+        self.author_name
+            .split_whitespace()
+            .filter_map(|w| w.chars().next())
+            .take(2)
+            .collect::<String>()
+            .to_uppercase()
+    }
+
+    /// One of twelve avatar colours, stable per author (`.hue-0` … `.hue-11` in the CSS;
+    /// inline styles are forbidden by the Content-Security-Policy).
+    pub fn hue(&self) -> i64 {
+        self.user_id.rem_euclid(12)
+    }
+}
+
+/// The partial, rendered on its own (for scripts that insert one message).
+#[derive(Template)]
+#[template(path = "messages/_message.html")]
+pub struct MessagePartial<'a> {
+    pub message: &'a MessageView,
+}
+
+fn view(row: MessageRow, me: i64, base_path: &str, csrf: &str) -> MessageView {
+    let m = row.message;
+    let html = if m.deleted_at.is_some() { String::new() } else { markdown::render(&m.body).html };
+    MessageView {
+        seq: m.seq,
+        user_id: m.user_id,
+        author_name: row.display_name,
+        author_username: row.username,
+        is_bot: row.is_bot,
+        html,
+        created_at: m.created_at.format(&Rfc3339).unwrap_or_default(),
+        time_label: m.created_at.format(format_description!("[hour]:[minute]")).unwrap_or_default(),
+        day_label: String::new(),
+        edited: m.edited_at.is_some(),
+        deleted: m.deleted_at.is_some(),
+        mine: m.user_id == me,
+        continued: false,
+        base_path: base_path.to_owned(),
+        csrf: csrf.to_owned(),
+    }
+}
+
+/// One page of history ending before `before` (the newest page when `None`), and the seq to
+/// page back from for older messages (0 at the beginning of the channel).
+pub async fn load_page(
+    pool: &PgPool,
+    channel: &Channel,
+    before: Option<i64>,
+    limit: i64,
+    me: i64,
+    base_path: &str,
+    csrf: &str,
+) -> sqlx::Result<(Vec<MessageView>, i64)> {
+    let before = before.unwrap_or(channel.last_seq + 1).clamp(1, channel.last_seq + 1);
+    let rows = db::history_before(pool, channel.id, before, limit).await?;
+    let older_before = rows.first().map_or(0, |r| r.message.seq);
+    let older_before = if older_before > 1 { older_before } else { 0 };
+    let mut views = Vec::with_capacity(rows.len());
+    let mut previous: Option<(i64, OffsetDateTime, bool)> = None;
+    for row in rows {
+        let (author, at, deleted) = (row.message.user_id, row.message.created_at, row.message.deleted_at.is_some());
+        let mut v = view(row, me, base_path, csrf);
+        let new_day = previous.is_none_or(|(_, prev_at, _)| prev_at.date() != at.date());
+        if new_day {
+            v.day_label = at.format(format_description!("[weekday], [month repr:long] [day padding:none], [year]")).unwrap_or_default();
+        }
+        v.continued = !new_day
+            && previous.is_some_and(|(prev_author, prev_at, prev_deleted)| {
+                prev_author == author && !prev_deleted && !deleted && (at - prev_at).whole_seconds() < GROUP_SECS
+            });
+        previous = Some((author, at, deleted));
+        views.push(v);
+    }
+    Ok((views, older_before))
+}
+
+/// One message as the viewer sees it, if it exists.
+pub async fn load_one(
+    pool: &PgPool,
+    channel_id: i64,
+    seq: i64,
+    me: i64,
+    base_path: &str,
+    csrf: &str,
+) -> sqlx::Result<Option<MessageView>> {
+    Ok(db::message(pool, channel_id, seq).await?.map(|row| view(row, me, base_path, csrf)))
+}

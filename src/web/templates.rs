@@ -1,0 +1,27 @@
+//! Rendering askama templates into responses, and the error page.
+
+use askama::Template;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::error::AppError;
+
+/// Renders a template to a string.
+pub fn render(template: &impl Template) -> Result<String, AppError> {
+    Ok(template.render()?)
+}
+
+/// Renders a template as an HTML response with the given status.
+pub fn render_page(status: StatusCode, template: &impl Template) -> Result<Response, AppError> {
+    let body = render(template)?;
+    Ok((status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response())
+}
+
+/// The page every error is shown on, in the product's look.
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage<'a> {
+    pub status: u16,
+    pub title: &'a str,
+    pub message: &'a str,
+}

@@ -1,0 +1,261 @@
+//! SQL for workspaces, their members and invite links.
+
+use sqlx::{PgConnection, PgExecutor};
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Workspace {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+}
+
+/// A user's place in a workspace.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Membership {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub role: String,
+}
+
+impl Membership {
+    pub fn is_admin(&self) -> bool {
+        matches!(self.role.as_str(), "owner" | "admin")
+    }
+}
+
+/// A row of the workspace switcher.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct WorkspaceSummary {
+    pub slug: String,
+    pub name: String,
+    pub role: String,
+    pub has_unread: bool,
+}
+
+impl WorkspaceSummary {
+    /// Up to two letters for the switcher tile: "Acme Corp" → "AC".
+    pub fn initials(&self) -> String {
+        let letters: String = self
+            .name
+            .split_whitespace()
+            .filter_map(|w| w.chars().next())
+            .take(2)
+            .collect();
+        letters.to_uppercase()
+    }
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Member {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub role: String,
+    pub is_bot: bool,
+}
+
+/// Creates the workspace with its owner and its `#general`; returns the workspace's id.
+pub async fn insert_workspace(
+    tx: &mut PgConnection,
+    slug: &str,
+    name: &str,
+    owner_id: i64,
+) -> sqlx::Result<i64> {
+    let workspace_id: i64 =
+        sqlx::query_scalar("insert into workspaces (slug, name) values ($1, $2) returning id")
+            .bind(slug)
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await?;
+    sqlx::query(
+        "insert into channels (workspace_id, kind, name, topic, is_general, created_by)
+         values ($1, 'public', 'general', 'Announcements and conversation for everyone', true, $2)",
+    )
+    .bind(workspace_id)
+    .bind(owner_id)
+    .execute(&mut *tx)
+    .await?;
+    add_member(&mut *tx, workspace_id, owner_id, "owner").await?;
+    Ok(workspace_id)
+}
+
+/// Adds a user to a workspace and to its `#general`. Already a member: nothing changes.
+pub async fn add_member(
+    tx: &mut PgConnection,
+    workspace_id: i64,
+    user_id: i64,
+    role: &str,
+) -> sqlx::Result<bool> {
+    let added = sqlx::query(
+        "insert into workspace_members (workspace_id, user_id, role) values ($1, $2, $3)
+         on conflict do nothing",
+    )
+    .bind(workspace_id)
+    .bind(user_id)
+    .bind(role)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    // A newcomer starts with #general read up to now, not with its whole history unread.
+    sqlx::query(
+        "insert into channel_members (channel_id, user_id, last_read_seq)
+         select id, $2, last_seq from channels where workspace_id = $1 and is_general
+         on conflict do nothing",
+    )
+    .bind(workspace_id)
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(added)
+}
+
+pub async fn workspace_by_slug(db: impl PgExecutor<'_>, slug: &str) -> sqlx::Result<Option<Workspace>> {
+    sqlx::query_as("select id, slug, name from workspaces where slug = $1")
+        .bind(slug)
+        .fetch_optional(db)
+        .await
+}
+
+/// The user's membership of the workspace with this slug; `None` for non-members.
+pub async fn membership(
+    db: impl PgExecutor<'_>,
+    slug: &str,
+    user_id: i64,
+) -> sqlx::Result<Option<Membership>> {
+    sqlx::query_as(
+        "select w.id, w.slug, w.name, wm.role
+         from workspaces w join workspace_members wm on wm.workspace_id = w.id
+         where w.slug = $1 and wm.user_id = $2 and wm.deactivated_at is null",
+    )
+    .bind(slug)
+    .bind(user_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Every workspace the user belongs to, with whether anything in it is unread.
+pub async fn workspaces_of(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<Vec<WorkspaceSummary>> {
+    sqlx::query_as(
+        "select w.slug, w.name, wm.role,
+                exists (select 1 from channel_members cm join channels c on c.id = cm.channel_id
+                        where cm.user_id = $1 and c.workspace_id = w.id and c.archived_at is null
+                          and c.last_seq > cm.last_read_seq) as has_unread
+         from workspaces w join workspace_members wm on wm.workspace_id = w.id
+         where wm.user_id = $1 and wm.deactivated_at is null
+         order by lower(w.name), w.id",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn members(db: impl PgExecutor<'_>, workspace_id: i64) -> sqlx::Result<Vec<Member>> {
+    sqlx::query_as(
+        "select u.id, u.username, u.display_name, wm.role, u.is_bot
+         from workspace_members wm join users u on u.id = wm.user_id
+         where wm.workspace_id = $1 and wm.deactivated_at is null and u.deactivated_at is null
+         order by lower(u.display_name), u.id",
+    )
+    .bind(workspace_id)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn insert_invite(
+    db: impl PgExecutor<'_>,
+    workspace_id: i64,
+    token_hash: &str,
+    created_by: i64,
+    expires_in_days: i32,
+    max_uses: i32,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into invites (workspace_id, token_hash, created_by, expires_at, max_uses)
+         values ($1, $2, $3, now() + make_interval(days => $4), $5)",
+    )
+    .bind(workspace_id)
+    .bind(token_hash)
+    .bind(created_by)
+    .bind(expires_in_days)
+    .bind(max_uses)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The workspace a still-valid invite leads to.
+pub async fn invite_workspace(db: impl PgExecutor<'_>, token_hash: &str) -> sqlx::Result<Option<Workspace>> {
+    sqlx::query_as(
+        "select w.id, w.slug, w.name from invites i join workspaces w on w.id = i.workspace_id
+         where i.token_hash = $1 and i.expires_at > now() and i.uses < i.max_uses",
+    )
+    .bind(token_hash)
+    .fetch_optional(db)
+    .await
+}
+
+/// Uses up one use of a valid invite; returns the workspace's id and slug, and the role it grants.
+pub async fn consume_invite(
+    tx: &mut PgConnection,
+    token_hash: &str,
+) -> sqlx::Result<Option<(i64, String, String)>> {
+    sqlx::query_as(
+        "update invites i set uses = i.uses + 1 from workspaces w
+         where w.id = i.workspace_id and i.token_hash = $1 and i.expires_at > now()
+           and i.uses < i.max_uses
+         returning i.workspace_id, w.slug, i.role",
+    )
+    .bind(token_hash)
+    .fetch_optional(tx)
+    .await
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct InviteRow {
+    pub id: i64,
+    pub created_by_name: String,
+    pub expires_at: time::OffsetDateTime,
+    pub max_uses: i32,
+    pub uses: i32,
+}
+
+pub async fn active_invites(db: impl PgExecutor<'_>, workspace_id: i64) -> sqlx::Result<Vec<InviteRow>> {
+    sqlx::query_as(
+        "select i.id, u.display_name as created_by_name, i.expires_at, i.max_uses, i.uses
+         from invites i join users u on u.id = i.created_by
+         where i.workspace_id = $1 and i.expires_at > now() and i.uses < i.max_uses
+         order by i.created_at desc",
+    )
+    .bind(workspace_id)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn revoke_invite(db: impl PgExecutor<'_>, workspace_id: i64, invite_id: i64) -> sqlx::Result<bool> {
+    Ok(sqlx::query("update invites set expires_at = now() where workspace_id = $1 and id = $2")
+        .bind(workspace_id)
+        .bind(invite_id)
+        .execute(db)
+        .await?
+        .rows_affected()
+        == 1)
+}
+
+pub async fn record_audit(
+    db: impl PgExecutor<'_>,
+    workspace_id: i64,
+    actor_id: i64,
+    action: &str,
+    target: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("insert into audit_log (workspace_id, actor_id, action, target) values ($1, $2, $3, $4)")
+        .bind(workspace_id)
+        .bind(actor_id)
+        .bind(action)
+        .bind(target)
+        .execute(db)
+        .await?;
+    Ok(())
+}
