@@ -118,10 +118,17 @@ pub async fn main() -> ExitCode {
 }
 
 fn init_tracing(serving: bool) {
-    let default = if serving { "natter=info,tower_http=info" } else { "natter=warn" };
+    let default = if serving {
+        "natter=info,tower_http=info"
+    } else {
+        "natter=warn"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -134,25 +141,50 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("database is up to date");
             Ok(())
         }
-        Command::User(UserCommand::Create { email, username, name, password }) => {
+        Command::User(UserCommand::Create {
+            email,
+            username,
+            name,
+            password,
+        }) => {
             let db = pool(&config).await?;
-            let account = NewAccount { email, username, name, password };
+            let account = NewAccount {
+                email,
+                username,
+                name,
+                password,
+            };
             let id = accounts::create(&db, &account).await.map_err(plain)?;
-            println!("created user {} (@{}) with id {id}", account.email.trim(), account.normalised().map_err(plain)?.username);
+            println!(
+                "created user {} (@{}) with id {id}",
+                account.email.trim(),
+                account.normalised().map_err(plain)?.username
+            );
             Ok(())
         }
         Command::Workspace(WorkspaceCommand::Create { slug, name, owner }) => {
             let db = pool(&config).await?;
             let owner_id = user_id(&db, &owner).await?;
-            let workspace = workspaces::create(&db, &slug, &name, owner_id).await.map_err(plain)?;
-            println!("created workspace {} at {}/w/{}", workspace.name, config.public_url, workspace.slug);
+            let workspace = workspaces::create(&db, &slug, &name, owner_id)
+                .await
+                .map_err(plain)?;
+            println!(
+                "created workspace {} at {}/w/{}",
+                workspace.name, config.public_url, workspace.slug
+            );
             Ok(())
         }
-        Command::Member(MemberCommand::Add { workspace, email, role }) => {
+        Command::Member(MemberCommand::Add {
+            workspace,
+            email,
+            role,
+        }) => {
             let db = pool(&config).await?;
             let workspace = workspace_by_slug(&db, &workspace).await?;
             let user = user_id(&db, &email).await?;
-            let added = workspaces::add_member(&db, workspace.id, user, &role).await.map_err(plain)?;
+            let added = workspaces::add_member(&db, workspace.id, user, &role)
+                .await
+                .map_err(plain)?;
             if added {
                 println!("added {email} to {} as {role}", workspace.slug);
             } else {
@@ -160,14 +192,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Channel(ChannelCommand::Create { workspace, name, private, members, topic }) => {
+        Command::Channel(ChannelCommand::Create {
+            workspace,
+            name,
+            private,
+            members,
+            topic,
+        }) => {
             let db = pool(&config).await?;
             let workspace = workspace_by_slug(&db, &workspace).await?;
             let mut member_ids = Vec::new();
             for email in members.iter().map(|e| e.trim()).filter(|e| !e.is_empty()) {
                 let id = user_id(&db, email).await?;
-                if workspaces::db::membership(&db, &workspace.slug, id).await?.is_none() {
-                    bail!("{email} is not a member of {}; add them with `natter member add` first", workspace.slug);
+                if workspaces::db::membership(&db, &workspace.slug, id)
+                    .await?
+                    .is_none()
+                {
+                    bail!(
+                        "{email} is not a member of {}; add them with `natter member add` first",
+                        workspace.slug
+                    );
                 }
                 member_ids.push(id);
             }
@@ -177,7 +221,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let id = channels::create(&db, workspace.id, &name, private, &topic, creator, rest)
                 .await
                 .map_err(plain)?;
-            println!("created #{} in {} with id {id}", channels::normalise_name(&name).map_err(plain)?, workspace.slug);
+            println!(
+                "created #{} in {} with id {id}",
+                channels::normalise_name(&name).map_err(plain)?,
+                workspace.slug
+            );
             Ok(())
         }
     }
@@ -223,7 +271,9 @@ async fn user_id(db: &PgPool, email: &str) -> anyhow::Result<i64> {
     auth::db::user_by_email(db, email.trim())
         .await?
         .map(|u| u.id)
-        .ok_or_else(|| anyhow!("no active user has the email {email}; create one with `natter user create`"))
+        .ok_or_else(|| {
+            anyhow!("no active user has the email {email}; create one with `natter user create`")
+        })
 }
 
 async fn workspace_by_slug(db: &PgPool, slug: &str) -> anyhow::Result<workspaces::Workspace> {

@@ -34,9 +34,9 @@ impl Config {
     pub fn from_env() -> anyhow::Result<Self> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         let bind_text = var("NATTER_BIND").unwrap_or_else(|| DEFAULT_BIND.to_owned());
-        let bind: SocketAddr = bind_text
-            .parse()
-            .with_context(|| format!("NATTER_BIND={bind_text:?} is not an address like {DEFAULT_BIND}"))?;
+        let bind: SocketAddr = bind_text.parse().with_context(|| {
+            format!("NATTER_BIND={bind_text:?} is not an address like {DEFAULT_BIND}")
+        })?;
         let public_url = var("NATTER_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}"));
         Ok(Self {
             bind,

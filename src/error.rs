@@ -29,7 +29,10 @@ pub enum AppError {
     Conflict(String),
     /// Too many attempts; try again after `retry_after_secs`.
     #[error("{message}")]
-    RateLimited { message: String, retry_after_secs: u64 },
+    RateLimited {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// Our fault: logged with its cause chain, shown as a generic 500.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -74,7 +77,9 @@ pub fn violated_constraint(error: &sqlx::Error) -> Option<&str> {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
+        let wants_json = WANTS_JSON.try_with(|w| *w).unwrap_or(false);
         let (title, message) = match &self {
+            Self::Unauthorized if wants_json => ("Unauthorized", "Log in first.".to_owned()),
             Self::Unauthorized => return Redirect::to("/login").into_response(),
             Self::NotFound => (
                 "Not found",
@@ -94,14 +99,54 @@ impl IntoResponse for AppError {
             }
         };
         let status = self.status();
-        let page = ErrorPage { status: status.as_u16(), title, message: &message };
-        let body = render(&page).unwrap_or_else(|_| message.clone());
-        let mut response = (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response();
-        if let Self::RateLimited { retry_after_secs, .. } = self
-            && let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string())
-        {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
+        if wants_json {
+            let mut response = (
+                status,
+                axum::Json(serde_json::json!({"ok": false, "error": message})),
+            )
+                .into_response();
+            add_retry_after(&mut response, &self);
+            return response;
         }
+        let page = ErrorPage {
+            status: status.as_u16(),
+            title,
+            message: &message,
+        };
+        let body = render(&page).unwrap_or_else(|_| message.clone());
+        let mut response = (
+            status,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            body,
+        )
+            .into_response();
+        add_retry_after(&mut response, &self);
         response
     }
+}
+
+fn add_retry_after(response: &mut Response, error: &AppError) {
+    if let AppError::RateLimited {
+        retry_after_secs, ..
+    } = error
+        && let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+}
+
+tokio::task_local! {
+    /// Whether the request being answered asked for JSON (`Accept: application/json`): scripts
+    /// get `{"ok": false, "error": "…"}` instead of an HTML page. Set by [`negotiate`].
+    static WANTS_JSON: bool;
+}
+
+/// Middleware: remembers for the error responses of this request whether it asked for JSON.
+pub async fn negotiate(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let wants_json = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json") && !v.contains("text/html"));
+    WANTS_JSON.scope(wants_json, next.run(request)).await
 }

@@ -38,7 +38,12 @@ impl NewAccount {
         if self.password.len() > 1024 {
             return Err(invalid("That password is too long (1,024 bytes at most)."));
         }
-        Ok(NewAccount { email, username, name, password: self.password.clone() })
+        Ok(NewAccount {
+            email,
+            username,
+            name,
+            password: self.password.clone(),
+        })
     }
 }
 
@@ -65,7 +70,10 @@ pub fn check_username(username: &str) -> Result<(), &'static str> {
     if username.is_empty() || username.len() > 32 {
         return Err("Choose a username of 1 to 32 characters.");
     }
-    if !username.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b)) {
+    if !username
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+    {
         return Err("Usernames may hold only lowercase letters, digits, '.', '_' and '-'.");
     }
     Ok(())
@@ -78,7 +86,9 @@ pub async fn create(db: &PgPool, input: &NewAccount) -> Result<i64, AppError> {
     db::insert_user(db, &account.email, &account.username, &account.name, &hash)
         .await
         .map_err(|e| match violated_constraint(&e) {
-            Some("users_email_key") => invalid("An account with that email already exists. Log in instead."),
+            Some("users_email_key") => {
+                invalid("An account with that email already exists. Log in instead.")
+            }
             Some("users_username_key") => invalid("That username is taken. Choose another."),
             _ => e.into(),
         })
@@ -99,7 +109,10 @@ mod tests {
 
     #[test]
     fn usernames_are_lowercased_and_checked() {
-        assert_eq!(input("a@b.co", "@Ada.L").normalised().unwrap().username, "ada.l");
+        assert_eq!(
+            input("a@b.co", "@Ada.L").normalised().unwrap().username,
+            "ada.l"
+        );
         assert!(input("a@b.co", "ada lovelace").normalised().is_err());
         assert!(input("a@b.co", "").normalised().is_err());
     }

@@ -50,7 +50,11 @@ pub async fn verify(session: Session, request: Request, next: Next) -> Response 
         Err(e) => return AppError::from(e).into_response(),
     };
     let (parts, body) = request.into_parts();
-    let header_token = parts.headers.get(HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let header_token = parts
+        .headers
+        .get(HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let is_form = parts
         .headers
         .get(header::CONTENT_TYPE)

@@ -93,17 +93,27 @@ pub async fn login(
     let address = peer.ip().to_string();
     let login = form.email.trim().to_owned();
     let fail = |status: StatusCode, error: String, csrf: String| {
-        let page = LoginPage { csrf, email: login.clone(), next: safe_next(&form.next), error };
+        let page = LoginPage {
+            csrf,
+            email: login.clone(),
+            next: safe_next(&form.next),
+            error,
+        };
         render_page(status, &page)
     };
-    if let Err(AppError::RateLimited { message, retry_after_secs }) =
-        throttle::check(&state.db, &login, &address).await
+    if let Err(AppError::RateLimited {
+        message,
+        retry_after_secs,
+    }) = throttle::check(&state.db, &login, &address).await
     {
-        let mut response = fail(StatusCode::TOO_MANY_REQUESTS, message, csrf::token(&session).await?)?;
-        response.headers_mut().insert(
-            axum::http::header::RETRY_AFTER,
-            retry_after_secs.into(),
-        );
+        let mut response = fail(
+            StatusCode::TOO_MANY_REQUESTS,
+            message,
+            csrf::token(&session).await?,
+        )?;
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, retry_after_secs.into());
         return Ok(response);
     }
     let credentials = db::login_credentials(&state.db, &login).await?;

@@ -1,9 +1,9 @@
 //! argon2id password hashing, run off the async threads because it is deliberately slow.
 
 use anyhow::Context;
+use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::Argon2;
 
 /// Hashes a password into a PHC string (`$argon2id$v=19$…`) with a fresh random salt.
 pub async fn hash(password: String) -> anyhow::Result<String> {
@@ -24,7 +24,9 @@ pub async fn verify(password: String, stored: Option<String>) -> anyhow::Result<
         let known = stored.is_some();
         let stored = stored.unwrap_or_else(|| DUMMY_HASH.to_owned());
         let parsed = PasswordHash::new(&stored).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
-        let ok = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
+        let ok = Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok();
         Ok(known && ok)
     })
     .await
@@ -32,8 +34,7 @@ pub async fn verify(password: String, stored: Option<String>) -> anyhow::Result<
 }
 
 /// The hash of a random password nobody knows, with the default parameters.
-const DUMMY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0U9Ff3YYZ1kEr7mMLl3WyRSCNvCbXMiVWWv0YDQzd9I";
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0U9Ff3YYZ1kEr7mMLl3WyRSCNvCbXMiVWWv0YDQzd9I";
 
 #[cfg(test)]
 mod tests {
@@ -41,8 +42,16 @@ mod tests {
     async fn a_hash_verifies_its_password_and_nothing_else() {
         let stored = super::hash("correct horse".into()).await.unwrap();
         assert!(stored.starts_with("$argon2id$"));
-        assert!(super::verify("correct horse".into(), Some(stored.clone())).await.unwrap());
-        assert!(!super::verify("wrong horse".into(), Some(stored)).await.unwrap());
+        assert!(
+            super::verify("correct horse".into(), Some(stored.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !super::verify("wrong horse".into(), Some(stored))
+                .await
+                .unwrap()
+        );
         assert!(!super::verify("anything".into(), None).await.unwrap());
     }
 }

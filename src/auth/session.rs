@@ -26,12 +26,17 @@ impl FromRequestParts<AppState> for CurrentUser {
         let session = Session::from_request_parts(parts, state)
             .await
             .map_err(|(_, why)| AppError::Internal(anyhow::anyhow!("no session layer: {why}")))?;
-        current_user(&session, state).await?.ok_or(AppError::Unauthorized)
+        current_user(&session, state)
+            .await?
+            .ok_or(AppError::Unauthorized)
     }
 }
 
 /// The user this session belongs to, if it is logged in and the user is still active.
-pub async fn current_user(session: &Session, state: &AppState) -> Result<Option<CurrentUser>, AppError> {
+pub async fn current_user(
+    session: &Session,
+    state: &AppState,
+) -> Result<Option<CurrentUser>, AppError> {
     let Some(user_id) = session.get::<i64>(USER_ID).await? else {
         return Ok(None);
     };

@@ -28,8 +28,7 @@ pub struct ChannelAccess {
     pub last_read_seq: Option<i64>,
 }
 
-const CHANNEL_COLUMNS: &str =
-    "c.id, c.workspace_id, c.kind, c.name, c.topic, c.is_general, c.archived_at is not null as archived, c.last_seq";
+const CHANNEL_COLUMNS: &str = "c.id, c.workspace_id, c.kind, c.name, c.topic, c.is_general, c.archived_at is not null as archived, c.last_seq";
 
 /// The channel with the user's membership, if the channel is in this workspace.
 pub async fn channel_for(
@@ -94,7 +93,11 @@ pub async fn insert_channel(
 }
 
 /// Makes the user a member, with everything already in the channel counted as read.
-pub async fn add_member(db: impl PgExecutor<'_>, channel_id: i64, user_id: i64) -> sqlx::Result<bool> {
+pub async fn add_member(
+    db: impl PgExecutor<'_>,
+    channel_id: i64,
+    user_id: i64,
+) -> sqlx::Result<bool> {
     Ok(sqlx::query(
         "insert into channel_members (channel_id, user_id, last_read_seq)
          select id, $2, last_seq from channels where id = $1
@@ -108,14 +111,20 @@ pub async fn add_member(db: impl PgExecutor<'_>, channel_id: i64, user_id: i64) 
         == 1)
 }
 
-pub async fn remove_member(db: impl PgExecutor<'_>, channel_id: i64, user_id: i64) -> sqlx::Result<bool> {
-    Ok(sqlx::query("delete from channel_members where channel_id = $1 and user_id = $2")
-        .bind(channel_id)
-        .bind(user_id)
-        .execute(db)
-        .await?
-        .rows_affected()
-        == 1)
+pub async fn remove_member(
+    db: impl PgExecutor<'_>,
+    channel_id: i64,
+    user_id: i64,
+) -> sqlx::Result<bool> {
+    Ok(
+        sqlx::query("delete from channel_members where channel_id = $1 and user_id = $2")
+            .bind(channel_id)
+            .bind(user_id)
+            .execute(db)
+            .await?
+            .rows_affected()
+            == 1,
+    )
 }
 
 pub async fn set_topic(db: impl PgExecutor<'_>, channel_id: i64, topic: &str) -> sqlx::Result<()> {
@@ -128,7 +137,12 @@ pub async fn set_topic(db: impl PgExecutor<'_>, channel_id: i64, topic: &str) ->
 }
 
 /// Moves the reader's `last_read_seq` forward, never back; returns where it ends up.
-pub async fn mark_read(db: impl PgExecutor<'_>, channel_id: i64, user_id: i64, seq: i64) -> sqlx::Result<i64> {
+pub async fn mark_read(
+    db: impl PgExecutor<'_>,
+    channel_id: i64,
+    user_id: i64,
+    seq: i64,
+) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "update channel_members set last_read_seq = greatest(last_read_seq, least($3, c.last_seq))
          from channels c
@@ -151,7 +165,10 @@ pub struct ChannelMember {
     pub is_bot: bool,
 }
 
-pub async fn members_of(db: impl PgExecutor<'_>, channel_id: i64) -> sqlx::Result<Vec<ChannelMember>> {
+pub async fn members_of(
+    db: impl PgExecutor<'_>,
+    channel_id: i64,
+) -> sqlx::Result<Vec<ChannelMember>> {
     sqlx::query_as(
         "select u.id, u.username, u.display_name, u.is_bot
          from channel_members cm join users u on u.id = cm.user_id
@@ -203,7 +220,11 @@ pub struct SidebarRow {
     pub mentions: i64,
 }
 
-pub async fn sidebar_rows(db: impl PgExecutor<'_>, workspace_id: i64, user_id: i64) -> sqlx::Result<Vec<SidebarRow>> {
+pub async fn sidebar_rows(
+    db: impl PgExecutor<'_>,
+    workspace_id: i64,
+    user_id: i64,
+) -> sqlx::Result<Vec<SidebarRow>> {
     sqlx::query_as(
         "select c.id, c.kind,
                 coalesce(c.name,
@@ -225,7 +246,11 @@ pub async fn sidebar_rows(db: impl PgExecutor<'_>, workspace_id: i64, user_id: i
 }
 
 /// The DM or group DM of exactly these people, if it exists.
-pub async fn dm_by_key(db: impl PgExecutor<'_>, workspace_id: i64, dm_key: &str) -> sqlx::Result<Option<i64>> {
+pub async fn dm_by_key(
+    db: impl PgExecutor<'_>,
+    workspace_id: i64,
+    dm_key: &str,
+) -> sqlx::Result<Option<i64>> {
     sqlx::query_scalar("select id from channels where workspace_id = $1 and dm_key = $2")
         .bind(workspace_id)
         .bind(dm_key)
@@ -254,23 +279,31 @@ pub async fn insert_dm(
     .await?;
     match created {
         Some(id) => {
-            sqlx::query("insert into channel_members (channel_id, user_id) select $1, unnest($2::bigint[])")
-                .bind(id)
-                .bind(member_ids)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "insert into channel_members (channel_id, user_id) select $1, unnest($2::bigint[])",
+            )
+            .bind(id)
+            .bind(member_ids)
+            .execute(&mut *tx)
+            .await?;
             Ok(id)
         }
-        None => sqlx::query_scalar("select id from channels where workspace_id = $1 and dm_key = $2")
-            .bind(workspace_id)
-            .bind(dm_key)
-            .fetch_one(&mut *tx)
-            .await,
+        None => {
+            sqlx::query_scalar("select id from channels where workspace_id = $1 and dm_key = $2")
+                .bind(workspace_id)
+                .bind(dm_key)
+                .fetch_one(&mut *tx)
+                .await
+        }
     }
 }
 
 /// How many of these users are active members of the workspace.
-pub async fn count_workspace_members(db: impl PgExecutor<'_>, workspace_id: i64, user_ids: &[i64]) -> sqlx::Result<i64> {
+pub async fn count_workspace_members(
+    db: impl PgExecutor<'_>,
+    workspace_id: i64,
+    user_ids: &[i64],
+) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "select count(*) from workspace_members wm join users u on u.id = wm.user_id
          where wm.workspace_id = $1 and wm.user_id = any($2) and wm.deactivated_at is null

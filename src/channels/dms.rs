@@ -1,9 +1,9 @@
 //! Starting a DM or group DM from the member list. The same set of people always lands in the
 //! same conversation: it is keyed by its sorted member ids, unique per workspace.
 
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::Redirect;
-use axum::body::Bytes;
 
 use super::db;
 use crate::auth::CurrentUser;
@@ -36,7 +36,12 @@ pub async fn open(
 }
 
 /// The DM of `me` and `others`, created on first use.
-pub async fn find_or_create(state: &AppState, workspace_id: i64, me: i64, others: &[i64]) -> Result<i64, AppError> {
+pub async fn find_or_create(
+    state: &AppState,
+    workspace_id: i64,
+    me: i64,
+    others: &[i64],
+) -> Result<i64, AppError> {
     let mut members: Vec<i64> = others.iter().copied().chain([me]).collect();
     members.sort_unstable();
     members.dedup();
@@ -46,10 +51,15 @@ pub async fn find_or_create(state: &AppState, workspace_id: i64, me: i64, others
             "A group DM can hold up to {MAX_OTHERS} people besides you; you picked {other_count}."
         )));
     }
-    if db::count_workspace_members(&state.db, workspace_id, &members).await? != members.len() as i64 {
+    if db::count_workspace_members(&state.db, workspace_id, &members).await? != members.len() as i64
+    {
         return Err(AppError::NotFound);
     }
-    let dm_key = members.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let dm_key = members
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
     if let Some(id) = db::dm_by_key(&state.db, workspace_id, &dm_key).await? {
         return Ok(id);
     }

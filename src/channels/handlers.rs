@@ -92,7 +92,14 @@ pub async fn new_form(
 ) -> Result<Response, AppError> {
     let workspace = workspaces::require_member(&state.db, &slug, me.id).await?;
     let shell = Shell::load(&state, &me, &workspace, 0).await?;
-    render_page(StatusCode::OK, &NewChannelPage { shell, form: NewChannel::default(), error: String::new() })
+    render_page(
+        StatusCode::OK,
+        &NewChannelPage {
+            shell,
+            form: NewChannel::default(),
+            error: String::new(),
+        },
+    )
 }
 
 pub async fn create(
@@ -105,14 +112,27 @@ pub async fn create(
     if workspace.role == "guest" {
         return Err(AppError::Forbidden("Guests cannot create channels.".into()));
     }
-    match super::create(&state.db, workspace.id, &form.name, form.is_private(), &form.topic, me.id, &[]).await {
+    match super::create(
+        &state.db,
+        workspace.id,
+        &form.name,
+        form.is_private(),
+        &form.topic,
+        me.id,
+        &[],
+    )
+    .await
+    {
         Ok(channel_id) => {
             record_audit(&state.db, workspace.id, me.id, "channel.create", &form.name).await?;
             Ok(Redirect::to(&super::path(&slug, channel_id)).into_response())
         }
         Err(AppError::Validation(error)) => {
             let shell = Shell::load(&state, &me, &workspace, 0).await?;
-            render_page(StatusCode::UNPROCESSABLE_ENTITY, &NewChannelPage { shell, form, error })
+            render_page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &NewChannelPage { shell, form, error },
+            )
         }
         Err(other) => Err(other),
     }
@@ -123,7 +143,15 @@ pub async fn details(
     me: CurrentUser,
     Path((slug, channel_id)): Path<(String, i64)>,
 ) -> Result<Response, AppError> {
-    render_details(&state, &me, &slug, channel_id, String::new(), StatusCode::OK).await
+    render_details(
+        &state,
+        &me,
+        &slug,
+        channel_id,
+        String::new(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 async fn render_details(
@@ -139,7 +167,16 @@ async fn render_details(
     let members = db::members_of(&state.db, channel_id).await?;
     let shell = Shell::load(state, me, &workspace, channel_id).await?;
     let title = super::page::title_of(&shell, &access);
-    render_page(status, &DetailsPage { shell, access, title, members, error })
+    render_page(
+        status,
+        &DetailsPage {
+            shell,
+            access,
+            title,
+            members,
+            error,
+        },
+    )
 }
 
 pub async fn join(
@@ -167,7 +204,9 @@ pub async fn leave(
         return Err(AppError::Forbidden("Everyone stays in #general.".into()));
     }
     if access.channel.is_dm() {
-        return Err(AppError::Forbidden("Direct messages cannot be left.".into()));
+        return Err(AppError::Forbidden(
+            "Direct messages cannot be left.".into(),
+        ));
     }
     db::remove_member(&state.db, channel_id, me.id).await?;
     Ok(Redirect::to(&format!("/w/{slug}")))
@@ -187,7 +226,15 @@ pub async fn set_topic(
             Ok(Redirect::to(&super::path(&slug, channel_id)).into_response())
         }
         Err(AppError::Validation(error)) => {
-            render_details(&state, &me, &slug, channel_id, error, StatusCode::UNPROCESSABLE_ENTITY).await
+            render_details(
+                &state,
+                &me,
+                &slug,
+                channel_id,
+                error,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
         Err(other) => Err(other),
     }
@@ -203,13 +250,23 @@ pub async fn add_member(
     let access = require_member(&state.db, &workspace, channel_id, me.id).await?;
     if access.channel.is_dm() {
         return Err(AppError::Forbidden(
-            "People cannot be added to a direct message; start a new one with everyone instead.".into(),
+            "People cannot be added to a direct message; start a new one with everyone instead."
+                .into(),
         ));
     }
     let username = form.username.trim().trim_start_matches('@').to_lowercase();
-    let Some(user_id) = db::workspace_user_by_username(&state.db, workspace.id, &username).await? else {
+    let Some(user_id) = db::workspace_user_by_username(&state.db, workspace.id, &username).await?
+    else {
         let error = format!("Nobody in this workspace has the username @{username}.");
-        return render_details(&state, &me, &slug, channel_id, error, StatusCode::UNPROCESSABLE_ENTITY).await;
+        return render_details(
+            &state,
+            &me,
+            &slug,
+            channel_id,
+            error,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     };
     db::add_member(&state.db, channel_id, user_id).await?;
     Ok(Redirect::to(&format!("{}/details", super::path(&slug, channel_id))).into_response())
@@ -225,5 +282,7 @@ pub async fn mark_read(
     let workspace = workspaces::require_member(&state.db, &slug, me.id).await?;
     require_member(&state.db, &workspace, channel_id, me.id).await?;
     let last_read_seq = db::mark_read(&state.db, channel_id, me.id, form.seq).await?;
-    Ok(Json(serde_json::json!({ "channel_id": channel_id, "last_read_seq": last_read_seq })))
+    Ok(Json(
+        serde_json::json!({ "channel_id": channel_id, "last_read_seq": last_read_seq }),
+    ))
 }

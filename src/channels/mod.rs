@@ -29,9 +29,15 @@ pub fn router() -> Router<AppState> {
         .route("/w/{slug}/c/{channel_id}/join", post(handlers::join))
         .route("/w/{slug}/c/{channel_id}/leave", post(handlers::leave))
         .route("/w/{slug}/c/{channel_id}/topic", post(handlers::set_topic))
-        .route("/w/{slug}/c/{channel_id}/members", post(handlers::add_member))
+        .route(
+            "/w/{slug}/c/{channel_id}/members",
+            post(handlers::add_member),
+        )
         .route("/w/{slug}/c/{channel_id}/read", post(handlers::mark_read))
-        .route("/w/{slug}/channels", get(handlers::browse).post(handlers::create))
+        .route(
+            "/w/{slug}/channels",
+            get(handlers::browse).post(handlers::create),
+        )
         .route("/w/{slug}/channels/new", get(handlers::new_form))
         .route("/w/{slug}/dms", post(dms::open))
 }
@@ -68,7 +74,9 @@ pub async fn require_member(
     let access = require_access(db, workspace, channel_id, user_id).await?;
     if access.last_read_seq.is_none() {
         let name = access.channel.name.as_deref().unwrap_or_default();
-        return Err(AppError::Forbidden(format!("Join #{name} before you post in it.")));
+        return Err(AppError::Forbidden(format!(
+            "Join #{name} before you post in it."
+        )));
     }
     Ok(access)
 }
@@ -84,7 +92,9 @@ pub fn normalise_name(name: &str) -> Result<String, AppError> {
         .collect();
     let ok = !name.is_empty()
         && name.len() <= 80
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
         && name.as_bytes()[0].is_ascii_alphanumeric();
     if ok {
         Ok(name)
@@ -113,7 +123,9 @@ pub async fn create(
     let channel_id = db::insert_channel(&mut *tx, workspace_id, kind, &name, &topic, creator_id)
         .await
         .map_err(|e| match violated_constraint(&e) {
-            Some("channels_name_key") => AppError::Validation(format!("#{name} already exists. Choose another name.")),
+            Some("channels_name_key") => {
+                AppError::Validation(format!("#{name} already exists. Choose another name."))
+            }
             _ => e.into(),
         })?;
     db::add_member(&mut *tx, channel_id, creator_id).await?;
@@ -127,7 +139,9 @@ pub async fn create(
 pub fn check_topic(topic: &str) -> Result<String, AppError> {
     let topic = topic.trim();
     if topic.chars().count() > 250 {
-        return Err(AppError::Validation("A topic can be at most 250 characters.".into()));
+        return Err(AppError::Validation(
+            "A topic can be at most 250 characters.".into(),
+        ));
     }
     Ok(topic.to_owned())
 }
@@ -136,7 +150,10 @@ pub fn check_topic(topic: &str) -> Result<String, AppError> {
 mod tests {
     #[test]
     fn channel_names_are_normalised_like_slack() {
-        assert_eq!(super::normalise_name("#Team Launch").unwrap(), "team-launch");
+        assert_eq!(
+            super::normalise_name("#Team Launch").unwrap(),
+            "team-launch"
+        );
         assert!(super::normalise_name("-x").is_err());
         assert!(super::normalise_name("a/b").is_err());
     }

@@ -63,7 +63,16 @@ pub async fn show(
     Path((slug, channel_id)): Path<(String, i64)>,
     Query(query): Query<HistoryQuery>,
 ) -> Result<Response, AppError> {
-    render(&state, &me, &slug, channel_id, query.before, Composer::default(), StatusCode::OK).await
+    render(
+        &state,
+        &me,
+        &slug,
+        channel_id,
+        query.before,
+        Composer::default(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// What the composer shows: empty, or the user's text kept after an error.
@@ -85,8 +94,16 @@ pub async fn render(
     let workspace = workspaces::require_member(&state.db, slug, me.id).await?;
     let access = require_access(&state.db, &workspace, channel_id, me.id).await?;
     let base_path = super::path(slug, channel_id);
-    let (messages, older_before) =
-        view::load_page(&state.db, &access.channel, before, PAGE_SIZE, me.id, &base_path, &me.csrf).await?;
+    let (messages, older_before) = view::load_page(
+        &state.db,
+        &access.channel,
+        before,
+        PAGE_SIZE,
+        me.id,
+        &base_path,
+        &me.csrf,
+    )
+    .await?;
     let viewing_history = before.is_some_and(|b| b <= access.channel.last_seq);
     let mut unread_from_seq = 0;
     if let Some(last_read_seq) = access.last_read_seq {

@@ -31,11 +31,16 @@ impl SidebarEntry {
 
 pub async fn load(db: &PgPool, workspace: &Membership, user_id: i64) -> sqlx::Result<Sidebar> {
     let rows = db::sidebar_rows(db, workspace.id, user_id).await?;
-    let (dms, channels): (Vec<SidebarRow>, Vec<SidebarRow>) =
-        rows.into_iter().partition(|r| matches!(r.kind.as_str(), "dm" | "group_dm"));
+    let (dms, channels): (Vec<SidebarRow>, Vec<SidebarRow>) = rows
+        .into_iter()
+        .partition(|r| matches!(r.kind.as_str(), "dm" | "group_dm"));
     let entry = |row: SidebarRow| SidebarEntry {
         href: super::path(&workspace.slug, row.id),
-        badge: if matches!(row.kind.as_str(), "dm" | "group_dm") { row.unread } else { row.mentions },
+        badge: if matches!(row.kind.as_str(), "dm" | "group_dm") {
+            row.unread
+        } else {
+            row.mentions
+        },
         id: row.id,
         kind: row.kind,
         title: row.title,

@@ -137,7 +137,12 @@ pub async fn update_body(
 }
 
 /// Turns the author's own message into a tombstone: the row and its seq stay, the words go.
-pub async fn tombstone(tx: &mut PgConnection, channel_id: i64, seq: i64, author_id: i64) -> sqlx::Result<bool> {
+pub async fn tombstone(
+    tx: &mut PgConnection,
+    channel_id: i64,
+    seq: i64,
+    author_id: i64,
+) -> sqlx::Result<bool> {
     Ok(sqlx::query(
         "update messages set body = '', deleted_at = now()
          where channel_id = $1 and seq = $2 and user_id = $3 and deleted_at is null",
@@ -151,7 +156,11 @@ pub async fn tombstone(tx: &mut PgConnection, channel_id: i64, seq: i64, author_
         == 1)
 }
 
-pub async fn message(db: impl PgExecutor<'_>, channel_id: i64, seq: i64) -> sqlx::Result<Option<MessageRow>> {
+pub async fn message(
+    db: impl PgExecutor<'_>,
+    channel_id: i64,
+    seq: i64,
+) -> sqlx::Result<Option<MessageRow>> {
     sqlx::query_as(&format!(
         "select {COLUMNS}, u.username, u.display_name, u.is_bot
          from messages m join users u on u.id = m.user_id

@@ -76,10 +76,21 @@ pub async fn post(
     match super::send(&state.db, new).await {
         Ok(sent) if wants_json(&headers) => {
             let base_path = channels::path(&slug, channel_id);
-            let one = view::load_one(&state.db, channel_id, sent.message.seq, me.id, &base_path, &me.csrf)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("a sent message is missing"))?;
-            let status = if sent.created { StatusCode::CREATED } else { StatusCode::OK };
+            let one = view::load_one(
+                &state.db,
+                channel_id,
+                sent.message.seq,
+                me.id,
+                &base_path,
+                &me.csrf,
+            )
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("a sent message is missing"))?;
+            let status = if sent.created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
             let body = serde_json::json!({
                 "ok": true,
                 "channel_id": channel_id,
@@ -96,8 +107,20 @@ pub async fn post(
         )
             .into_response()),
         Err(AppError::Validation(error)) => {
-            let composer = Composer { draft: form.text, error };
-            page::render(&state, &me, &slug, channel_id, None, composer, StatusCode::UNPROCESSABLE_ENTITY).await
+            let composer = Composer {
+                draft: form.text,
+                error,
+            };
+            page::render(
+                &state,
+                &me,
+                &slug,
+                channel_id,
+                None,
+                composer,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
         Err(other) => Err(other),
     }
@@ -114,8 +137,16 @@ pub async fn history(
     let access = require_access(&state.db, &workspace, channel_id, me.id).await?;
     let base_path = channels::path(&slug, channel_id);
     let limit = query.limit.unwrap_or(page::PAGE_SIZE).clamp(1, 200);
-    let (messages, older_before) =
-        view::load_page(&state.db, &access.channel, query.before, limit, me.id, &base_path, &me.csrf).await?;
+    let (messages, older_before) = view::load_page(
+        &state.db,
+        &access.channel,
+        query.before,
+        limit,
+        me.id,
+        &base_path,
+        &me.csrf,
+    )
+    .await?;
     let mut items = Vec::with_capacity(messages.len());
     for message in &messages {
         items.push(serde_json::json!({
@@ -132,10 +163,18 @@ pub async fn history(
     })))
 }
 
-async fn own_message(state: &AppState, me: &CurrentUser, slug: &str, channel_id: i64, seq: i64) -> Result<(Shell, String, MessageView, String), AppError> {
+async fn own_message(
+    state: &AppState,
+    me: &CurrentUser,
+    slug: &str,
+    channel_id: i64,
+    seq: i64,
+) -> Result<(Shell, String, MessageView, String), AppError> {
     let workspace = workspaces::require_member(&state.db, slug, me.id).await?;
     let access = require_member(&state.db, &workspace, channel_id, me.id).await?;
-    let row = db::message(&state.db, channel_id, seq).await?.ok_or(AppError::NotFound)?;
+    let row = db::message(&state.db, channel_id, seq)
+        .await?
+        .ok_or(AppError::NotFound)?;
     if row.message.user_id != me.id || row.message.deleted_at.is_some() {
         return Err(AppError::NotFound);
     }
@@ -155,7 +194,16 @@ pub async fn edit_form(
     Path((slug, channel_id, seq)): Path<(String, i64, i64)>,
 ) -> Result<Response, AppError> {
     let (shell, title, message, text) = own_message(&state, &me, &slug, channel_id, seq).await?;
-    render_page(StatusCode::OK, &EditPage { shell, title, message, text, error: String::new() })
+    render_page(
+        StatusCode::OK,
+        &EditPage {
+            shell,
+            title,
+            message,
+            text,
+            error: String::new(),
+        },
+    )
 }
 
 pub async fn edit(
@@ -169,7 +217,13 @@ pub async fn edit(
         Ok(_) => Ok(Redirect::to(&channels::path(&slug, channel_id)).into_response()),
         Err(AppError::Validation(error)) => render_page(
             StatusCode::UNPROCESSABLE_ENTITY,
-            &EditPage { shell, title, message, text: form.text, error },
+            &EditPage {
+                shell,
+                title,
+                message,
+                text: form.text,
+                error,
+            },
         ),
         Err(other) => Err(other),
     }

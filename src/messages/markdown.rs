@@ -22,7 +22,20 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     let mut builder = ammonia::Builder::default();
     builder
         .add_allowed_classes("span", ["mention"])
-        .add_allowed_classes("code", ["language-"])
+        // A fenced block's language survives as `language-<name>`, and nothing else does.
+        .add_tag_attributes("code", ["class"])
+        .attribute_filter(|element, attribute, value| match (element, attribute) {
+            ("code", "class") => {
+                let language = value.strip_prefix("language-")?;
+                let plain = !language.is_empty()
+                    && language.len() <= 32
+                    && language
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"+#-_.".contains(&b));
+                plain.then(|| value.into())
+            }
+            _ => Some(value.into()),
+        })
         .link_rel(Some("noopener noreferrer nofollow"))
         .url_schemes(HashSet::from(["http", "https", "mailto"]));
     builder
@@ -45,20 +58,40 @@ pub fn render(body: &str) -> Rendered {
                 code_depth = code_depth.saturating_sub(1);
                 events.push(Event::End(TagEnd::CodeBlock));
             }
-            Event::Start(Tag::Link { link_type, dest_url, title, id }) => {
+            Event::Start(Tag::Link {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }) => {
                 link_depth += 1;
                 has_link = true;
-                events.push(Event::Start(Tag::Link { link_type, dest_url, title, id }));
+                events.push(Event::Start(Tag::Link {
+                    link_type,
+                    dest_url,
+                    title,
+                    id,
+                }));
             }
             Event::End(TagEnd::Link) => {
                 link_depth = link_depth.saturating_sub(1);
                 events.push(Event::End(TagEnd::Link));
             }
             // Images would make every reader's browser fetch a stranger's URL: show a link.
-            Event::Start(Tag::Image { dest_url, title, id, .. }) => {
+            Event::Start(Tag::Image {
+                dest_url,
+                title,
+                id,
+                ..
+            }) => {
                 link_depth += 1;
                 has_link = true;
-                events.push(Event::Start(Tag::Link { link_type: LinkType::Inline, dest_url, title, id }));
+                events.push(Event::Start(Tag::Link {
+                    link_type: LinkType::Inline,
+                    dest_url,
+                    title,
+                    id,
+                }));
             }
             Event::End(TagEnd::Image) => {
                 link_depth = link_depth.saturating_sub(1);
@@ -67,10 +100,22 @@ pub fn render(body: &str) -> Rendered {
             // Raw HTML is shown as the text the person typed.
             Event::Start(Tag::HtmlBlock) => events.push(Event::Start(Tag::Paragraph)),
             Event::End(TagEnd::HtmlBlock) => events.push(Event::End(TagEnd::Paragraph)),
-            Event::Html(raw) | Event::InlineHtml(raw) => push_text(&mut events, raw, code_depth > 0 || link_depth > 0, &mut mentions, &mut has_link),
+            Event::Html(raw) | Event::InlineHtml(raw) => push_text(
+                &mut events,
+                raw,
+                code_depth > 0 || link_depth > 0,
+                &mut mentions,
+                &mut has_link,
+            ),
             // Chat expects a line break where the person pressed Shift+Enter.
             Event::SoftBreak => events.push(Event::HardBreak),
-            Event::Text(text) => push_text(&mut events, text, code_depth > 0 || link_depth > 0, &mut mentions, &mut has_link),
+            Event::Text(text) => push_text(
+                &mut events,
+                text,
+                code_depth > 0 || link_depth > 0,
+                &mut mentions,
+                &mut has_link,
+            ),
             other => events.push(other),
         }
     }
@@ -78,7 +123,11 @@ pub fn render(body: &str) -> Rendered {
     pulldown_cmark::html::push_html(&mut unsafe_html, events.into_iter());
     let mut seen = HashSet::new();
     mentions.retain(|m| seen.insert(m.clone()));
-    Rendered { html: SANITIZER.clean(&unsafe_html).to_string(), mentions, has_link }
+    Rendered {
+        html: SANITIZER.clean(&unsafe_html).to_string(),
+        mentions,
+        has_link,
+    }
 }
 
 /// Emits text, turning bare URLs into links and `@username` into mentions unless `literal`.
@@ -116,7 +165,9 @@ fn push_text<'a>(
             flush(events, &mut plain);
             let username = rest[1..name_len].to_lowercase();
             // The username holds only [a-z0-9._-], so it needs no escaping.
-            events.push(Event::InlineHtml(format!("<span class=\"mention\">@{username}</span>").into()));
+            events.push(Event::InlineHtml(
+                format!("<span class=\"mention\">@{username}</span>").into(),
+            ));
             mentions.push(username);
             rest = &rest[name_len..];
             continue;
@@ -140,7 +191,9 @@ fn url_at(s: &str) -> Option<usize> {
     if !(lower.starts_with("https://") || lower.starts_with("http://")) {
         return None;
     }
-    let end = s.find(|c: char| c.is_whitespace() || c == '<' || c == '>' || c == '"').unwrap_or(s.len());
+    let end = s
+        .find(|c: char| c.is_whitespace() || c == '<' || c == '>' || c == '"')
+        .unwrap_or(s.len());
     let url = s[..end].trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '\'']);
     let scheme_len = if lower.starts_with("https://") { 8 } else { 7 };
     (url.len() > scheme_len).then_some(url.len())
@@ -162,8 +215,17 @@ mod tests {
 
     #[test]
     fn markdown_becomes_formatted_html() {
-        let html = render("**bold** _it_ `code`\n\n> quote\n\n- one\n- two\n\n```rust\nfn x() {}\n```").html;
-        for needle in ["<strong>bold</strong>", "<em>it</em>", "<code>code</code>", "<blockquote>", "<li>one</li>", "<pre><code class=\"language-rust\">"] {
+        let html =
+            render("**bold** _it_ `code`\n\n> quote\n\n- one\n- two\n\n```rust\nfn x() {}\n```")
+                .html;
+        for needle in [
+            "<strong>bold</strong>",
+            "<em>it</em>",
+            "<code>code</code>",
+            "<blockquote>",
+            "<li>one</li>",
+            "<pre><code class=\"language-rust\">",
+        ] {
             assert!(html.contains(needle), "{needle} missing from {html}");
         }
     }
@@ -175,14 +237,21 @@ mod tests {
         assert!(!html.contains("<img"), "{html}");
         assert!(!html.contains("<b "), "{html}");
         assert!(!html.contains("href=\"javascript"), "{html}");
-        assert!(html.contains("&lt;script&gt;"), "raw html is shown as text: {html}");
+        assert!(
+            html.contains("&lt;script&gt;"),
+            "raw html is shown as text: {html}"
+        );
     }
 
     #[test]
     fn mentions_are_found_outside_code_and_highlighted() {
         let rendered = render("hi @Ada and @bob.k, not `@carol` or me@example.com");
         assert_eq!(rendered.mentions, vec!["ada", "bob.k"]);
-        assert!(rendered.html.contains("<span class=\"mention\">@ada</span>"));
+        assert!(
+            rendered
+                .html
+                .contains("<span class=\"mention\">@ada</span>")
+        );
         assert!(!rendered.html.contains("@carol</span>"));
     }
 
@@ -190,6 +259,12 @@ mod tests {
     fn bare_urls_become_links() {
         let rendered = render("see https://example.com/a?b=1.");
         assert!(rendered.has_link);
-        assert!(rendered.html.contains("<a href=\"https://example.com/a?b=1\""), "{}", rendered.html);
+        assert!(
+            rendered
+                .html
+                .contains("<a href=\"https://example.com/a?b=1\""),
+            "{}",
+            rendered.html
+        );
     }
 }

@@ -28,12 +28,18 @@ const MAX_CLIENT_MSG_ID: usize = 64;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/w/{slug}/c/{channel_id}/messages", get(handlers::history).post(handlers::post))
+        .route(
+            "/w/{slug}/c/{channel_id}/messages",
+            get(handlers::history).post(handlers::post),
+        )
         .route(
             "/w/{slug}/c/{channel_id}/messages/{seq}/edit",
             get(handlers::edit_form).post(handlers::edit),
         )
-        .route("/w/{slug}/c/{channel_id}/messages/{seq}/delete", post(handlers::delete))
+        .route(
+            "/w/{slug}/c/{channel_id}/messages/{seq}/delete",
+            post(handlers::delete),
+        )
 }
 
 /// A message about to be sent by a member of the channel.
@@ -53,7 +59,9 @@ pub struct Sent {
 /// Checks a body before anything is stored; the message says what to fix.
 pub fn check_body(text: &str) -> Result<(), AppError> {
     if text.trim().is_empty() {
-        return Err(AppError::Validation("Write something before sending.".into()));
+        return Err(AppError::Validation(
+            "Write something before sending.".into(),
+        ));
     }
     let chars = text.chars().count();
     if chars > MAX_CHARS {
@@ -69,46 +77,87 @@ pub async fn send(pool: &PgPool, new: NewMessage<'_>) -> Result<Sent, AppError> 
     check_body(new.text)?;
     let client_msg_id = new.client_msg_id.map(str::trim).filter(|id| !id.is_empty());
     if client_msg_id.is_some_and(|id| id.len() > MAX_CLIENT_MSG_ID) {
-        return Err(AppError::Validation("client_msg_id can be at most 64 bytes.".into()));
+        return Err(AppError::Validation(
+            "client_msg_id can be at most 64 bytes.".into(),
+        ));
     }
     // A retry usually finds its message here without taking the channel's lock.
     if let Some(id) = client_msg_id
         && let Some(message) = db::by_client_msg_id(pool, new.channel_id, new.user_id, id).await?
     {
-        return Ok(Sent { message, created: false });
+        return Ok(Sent {
+            message,
+            created: false,
+        });
     }
     let rendered = markdown::render(new.text);
     let mut tx = pool.begin().await?;
     let Some(seq) = db::next_seq(&mut tx, new.channel_id).await? else {
-        return Err(AppError::Conflict("This channel is archived; nothing more can be posted in it.".into()));
+        return Err(AppError::Conflict(
+            "This channel is archived; nothing more can be posted in it.".into(),
+        ));
     };
     // Under the lock, a concurrent retry that got here first is visible: answer with its message.
     if let Some(id) = client_msg_id
-        && let Some(message) = db::by_client_msg_id(&mut *tx, new.channel_id, new.user_id, id).await?
+        && let Some(message) =
+            db::by_client_msg_id(&mut *tx, new.channel_id, new.user_id, id).await?
     {
         tx.rollback().await?;
-        return Ok(Sent { message, created: false });
+        return Ok(Sent {
+            message,
+            created: false,
+        });
     }
-    let message = match db::insert_message(&mut tx, new.channel_id, seq, new.user_id, new.text, client_msg_id).await {
+    let message = match db::insert_message(
+        &mut tx,
+        new.channel_id,
+        seq,
+        new.user_id,
+        new.text,
+        client_msg_id,
+    )
+    .await
+    {
         Ok(message) => message,
         Err(e) if violated_constraint(&e) == Some("messages_client_msg_id_key") => {
             tx.rollback().await?;
             let id = client_msg_id.expect("only a client_msg_id can violate its key");
             let message = db::by_client_msg_id(pool, new.channel_id, new.user_id, id)
                 .await?
-                .ok_or_else(|| anyhow::anyhow!("client_msg_id conflict without a stored message"))?;
-            return Ok(Sent { message, created: false });
+                .ok_or_else(|| {
+                    anyhow::anyhow!("client_msg_id conflict without a stored message")
+                })?;
+            return Ok(Sent {
+                message,
+                created: false,
+            });
         }
         Err(e) => return Err(e.into()),
     };
     channels::db::mark_read(&mut *tx, new.channel_id, new.user_id, seq).await?;
-    db::insert_mentions(&mut tx, new.channel_id, seq, new.user_id, &rendered.mentions).await?;
+    db::insert_mentions(
+        &mut tx,
+        new.channel_id,
+        seq,
+        new.user_id,
+        &rendered.mentions,
+    )
+    .await?;
     tx.commit().await?;
-    Ok(Sent { message, created: true })
+    Ok(Sent {
+        message,
+        created: true,
+    })
 }
 
 /// Replaces the text of the author's own message; mentions follow the new text.
-pub async fn edit(pool: &PgPool, channel_id: i64, seq: i64, author_id: i64, text: &str) -> Result<StoredMessage, AppError> {
+pub async fn edit(
+    pool: &PgPool,
+    channel_id: i64,
+    seq: i64,
+    author_id: i64,
+    text: &str,
+) -> Result<StoredMessage, AppError> {
     check_body(text)?;
     let rendered = markdown::render(text);
     let mut tx = pool.begin().await?;
@@ -122,7 +171,12 @@ pub async fn edit(pool: &PgPool, channel_id: i64, seq: i64, author_id: i64, text
 }
 
 /// Deletes the author's own message, leaving a tombstone so the seq stays.
-pub async fn delete(pool: &PgPool, channel_id: i64, seq: i64, author_id: i64) -> Result<(), AppError> {
+pub async fn delete(
+    pool: &PgPool,
+    channel_id: i64,
+    seq: i64,
+    author_id: i64,
+) -> Result<(), AppError> {
     let mut tx = pool.begin().await?;
     if !db::tombstone(&mut tx, channel_id, seq, author_id).await? {
         return Err(AppError::NotFound);

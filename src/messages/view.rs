@@ -65,7 +65,11 @@ pub struct MessagePartial<'a> {
 
 fn view(row: MessageRow, me: i64, base_path: &str, csrf: &str) -> MessageView {
     let m = row.message;
-    let html = if m.deleted_at.is_some() { String::new() } else { markdown::render(&m.body).html };
+    let html = if m.deleted_at.is_some() {
+        String::new()
+    } else {
+        markdown::render(&m.body).html
+    };
     MessageView {
         seq: m.seq,
         user_id: m.user_id,
@@ -74,7 +78,10 @@ fn view(row: MessageRow, me: i64, base_path: &str, csrf: &str) -> MessageView {
         is_bot: row.is_bot,
         html,
         created_at: m.created_at.format(&Rfc3339).unwrap_or_default(),
-        time_label: m.created_at.format(format_description!("[hour]:[minute]")).unwrap_or_default(),
+        time_label: m
+            .created_at
+            .format(format_description!("[hour]:[minute]"))
+            .unwrap_or_default(),
         day_label: String::new(),
         edited: m.edited_at.is_some(),
         deleted: m.deleted_at.is_some(),
@@ -96,22 +103,35 @@ pub async fn load_page(
     base_path: &str,
     csrf: &str,
 ) -> sqlx::Result<(Vec<MessageView>, i64)> {
-    let before = before.unwrap_or(channel.last_seq + 1).clamp(1, channel.last_seq + 1);
+    let before = before
+        .unwrap_or(channel.last_seq + 1)
+        .clamp(1, channel.last_seq + 1);
     let rows = db::history_before(pool, channel.id, before, limit).await?;
     let older_before = rows.first().map_or(0, |r| r.message.seq);
     let older_before = if older_before > 1 { older_before } else { 0 };
     let mut views = Vec::with_capacity(rows.len());
     let mut previous: Option<(i64, OffsetDateTime, bool)> = None;
     for row in rows {
-        let (author, at, deleted) = (row.message.user_id, row.message.created_at, row.message.deleted_at.is_some());
+        let (author, at, deleted) = (
+            row.message.user_id,
+            row.message.created_at,
+            row.message.deleted_at.is_some(),
+        );
         let mut v = view(row, me, base_path, csrf);
         let new_day = previous.is_none_or(|(_, prev_at, _)| prev_at.date() != at.date());
         if new_day {
-            v.day_label = at.format(format_description!("[weekday], [month repr:long] [day padding:none], [year]")).unwrap_or_default();
+            v.day_label = at
+                .format(format_description!(
+                    "[weekday], [month repr:long] [day padding:none], [year]"
+                ))
+                .unwrap_or_default();
         }
         v.continued = !new_day
             && previous.is_some_and(|(prev_author, prev_at, prev_deleted)| {
-                prev_author == author && !prev_deleted && !deleted && (at - prev_at).whole_seconds() < GROUP_SECS
+                prev_author == author
+                    && !prev_deleted
+                    && !deleted
+                    && (at - prev_at).whole_seconds() < GROUP_SECS
             });
         previous = Some((author, at, deleted));
         views.push(v);
@@ -128,5 +148,7 @@ pub async fn load_one(
     base_path: &str,
     csrf: &str,
 ) -> sqlx::Result<Option<MessageView>> {
-    Ok(db::message(pool, channel_id, seq).await?.map(|row| view(row, me, base_path, csrf)))
+    Ok(db::message(pool, channel_id, seq)
+        .await?
+        .map(|row| view(row, me, base_path, csrf)))
 }

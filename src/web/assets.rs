@@ -14,12 +14,24 @@ const ICON: &str = include_str!("../../static/icon.svg");
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/static/app.css", get(|| asset("text/css; charset=utf-8", CSS)))
-        .route("/static/app.js", get(|| asset("text/javascript; charset=utf-8", JS)))
+        .route(
+            "/static/app.css",
+            get(|| asset("text/css; charset=utf-8", CSS)),
+        )
+        .route(
+            "/static/app.js",
+            get(|| asset("text/javascript; charset=utf-8", JS)),
+        )
         .route("/static/icon.svg", get(|| asset("image/svg+xml", ICON)))
 }
 
 async fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
     // Short cache: the files change with each release and carry no version in their names.
-    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=300")], body)
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        body,
+    )
 }

@@ -50,19 +50,35 @@ pub struct Server {
 impl Server {
     /// Connects to Postgres (creating and migrating the database as needed) and binds the
     /// listener, so that errors surface before anything is served.
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
+    /// An empty `public_url` is filled in with the bound address (tests bind port 0).
+    pub async fn build(mut config: Config) -> anyhow::Result<Self> {
         let db = crate::db::connect(&config.database_url).await?;
         crate::db::migrate(&db).await?;
-        let listener = TcpListener::bind(config.bind)
-            .await
-            .with_context(|| format!("cannot listen on {} (is another Natter running?)", config.bind))?;
-        let state = AppState { db, config: Arc::new(config) };
+        let listener = TcpListener::bind(config.bind).await.with_context(|| {
+            format!(
+                "cannot listen on {} (is another Natter running?)",
+                config.bind
+            )
+        })?;
+        if config.public_url.is_empty() {
+            config.public_url = format!("http://{}", listener.local_addr()?);
+        }
+        let state = AppState {
+            db,
+            config: Arc::new(config),
+        };
         let router = router(state.clone());
-        Ok(Self { listener, router, state })
+        Ok(Self {
+            listener,
+            router,
+            state,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("a bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
     }
 
     pub fn state(&self) -> &AppState {
@@ -70,7 +86,10 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes, then finishes in-flight requests.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let store = PostgresStore::new(self.state.db.clone());
         // Expired sessions are removed in the background; any node may do it.
         tokio::spawn(async move {
@@ -84,7 +103,8 @@ impl Server {
         });
         axum::serve(
             self.listener,
-            self.router.into_make_service_with_connect_info::<SocketAddr>(),
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
         .await
@@ -109,6 +129,7 @@ fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(middleware::from_fn(auth::csrf::verify))
         .layer(sessions)
+        .layer(middleware::from_fn(crate::error::negotiate))
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
@@ -131,7 +152,10 @@ fn router(state: AppState) -> Router {
 
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     match sqlx::query("select 1").execute(&state.db).await {
-        Ok(_) => (axum::http::StatusCode::OK, axum::Json(serde_json::json!({"status": "ok"}))),
+        Ok(_) => (
+            axum::http::StatusCode::OK,
+            axum::Json(serde_json::json!({"status": "ok"})),
+        ),
         Err(e) => {
             tracing::warn!(error = %e, "health check cannot reach Postgres");
             (
@@ -156,5 +180,8 @@ pub fn random_token() -> String {
 /// The SHA-256 of a secret, hex encoded: how invite codes and tokens are stored.
 pub fn hash_secret(secret: &str) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    sha2::Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

@@ -14,7 +14,12 @@ pub fn render(template: &impl Template) -> Result<String, AppError> {
 /// Renders a template as an HTML response with the given status.
 pub fn render_page(status: StatusCode, template: &impl Template) -> Result<Response, AppError> {
     let body = render(template)?;
-    Ok((status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response())
+    Ok((
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        body,
+    )
+        .into_response())
 }
 
 /// The page every error is shown on, in the product's look.

@@ -111,7 +111,10 @@ pub async fn add_member(
     Ok(added)
 }
 
-pub async fn workspace_by_slug(db: impl PgExecutor<'_>, slug: &str) -> sqlx::Result<Option<Workspace>> {
+pub async fn workspace_by_slug(
+    db: impl PgExecutor<'_>,
+    slug: &str,
+) -> sqlx::Result<Option<Workspace>> {
     sqlx::query_as("select id, slug, name from workspaces where slug = $1")
         .bind(slug)
         .fetch_optional(db)
@@ -136,7 +139,10 @@ pub async fn membership(
 }
 
 /// Every workspace the user belongs to, with whether anything in it is unread.
-pub async fn workspaces_of(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<Vec<WorkspaceSummary>> {
+pub async fn workspaces_of(
+    db: impl PgExecutor<'_>,
+    user_id: i64,
+) -> sqlx::Result<Vec<WorkspaceSummary>> {
     sqlx::query_as(
         "select w.slug, w.name, wm.role,
                 exists (select 1 from channel_members cm join channels c on c.id = cm.channel_id
@@ -186,7 +192,10 @@ pub async fn insert_invite(
 }
 
 /// The workspace a still-valid invite leads to.
-pub async fn invite_workspace(db: impl PgExecutor<'_>, token_hash: &str) -> sqlx::Result<Option<Workspace>> {
+pub async fn invite_workspace(
+    db: impl PgExecutor<'_>,
+    token_hash: &str,
+) -> sqlx::Result<Option<Workspace>> {
     sqlx::query_as(
         "select w.id, w.slug, w.name from invites i join workspaces w on w.id = i.workspace_id
          where i.token_hash = $1 and i.expires_at > now() and i.uses < i.max_uses",
@@ -221,7 +230,10 @@ pub struct InviteRow {
     pub uses: i32,
 }
 
-pub async fn active_invites(db: impl PgExecutor<'_>, workspace_id: i64) -> sqlx::Result<Vec<InviteRow>> {
+pub async fn active_invites(
+    db: impl PgExecutor<'_>,
+    workspace_id: i64,
+) -> sqlx::Result<Vec<InviteRow>> {
     sqlx::query_as(
         "select i.id, u.display_name as created_by_name, i.expires_at, i.max_uses, i.uses
          from invites i join users u on u.id = i.created_by
@@ -233,14 +245,20 @@ pub async fn active_invites(db: impl PgExecutor<'_>, workspace_id: i64) -> sqlx:
     .await
 }
 
-pub async fn revoke_invite(db: impl PgExecutor<'_>, workspace_id: i64, invite_id: i64) -> sqlx::Result<bool> {
-    Ok(sqlx::query("update invites set expires_at = now() where workspace_id = $1 and id = $2")
-        .bind(workspace_id)
-        .bind(invite_id)
-        .execute(db)
-        .await?
-        .rows_affected()
-        == 1)
+pub async fn revoke_invite(
+    db: impl PgExecutor<'_>,
+    workspace_id: i64,
+    invite_id: i64,
+) -> sqlx::Result<bool> {
+    Ok(
+        sqlx::query("update invites set expires_at = now() where workspace_id = $1 and id = $2")
+            .bind(workspace_id)
+            .bind(invite_id)
+            .execute(db)
+            .await?
+            .rows_affected()
+            == 1,
+    )
 }
 
 pub async fn record_audit(
@@ -250,12 +268,14 @@ pub async fn record_audit(
     action: &str,
     target: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query("insert into audit_log (workspace_id, actor_id, action, target) values ($1, $2, $3, $4)")
-        .bind(workspace_id)
-        .bind(actor_id)
-        .bind(action)
-        .bind(target)
-        .execute(db)
-        .await?;
+    sqlx::query(
+        "insert into audit_log (workspace_id, actor_id, action, target) values ($1, $2, $3, $4)",
+    )
+    .bind(workspace_id)
+    .bind(actor_id)
+    .bind(action)
+    .bind(target)
+    .execute(db)
+    .await?;
     Ok(())
 }

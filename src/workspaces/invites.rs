@@ -48,14 +48,25 @@ fn default_uses() -> i32 {
     10
 }
 
-async fn page(state: &AppState, me: &CurrentUser, slug: &str, new_link: String, error: String) -> Result<InvitesPage, AppError> {
+async fn page(
+    state: &AppState,
+    me: &CurrentUser,
+    slug: &str,
+    new_link: String,
+    error: String,
+) -> Result<InvitesPage, AppError> {
     let workspace = super::require_member(&state.db, slug, me.id).await?;
     if workspace.role == "guest" {
         return Err(AppError::Forbidden("Guests cannot invite people.".into()));
     }
     let invites = db::active_invites(&state.db, workspace.id).await?;
     let shell = Shell::load(state, me, &workspace, 0).await?;
-    Ok(InvitesPage { shell, invites, new_link, error })
+    Ok(InvitesPage {
+        shell,
+        invites,
+        new_link,
+        error,
+    })
 }
 
 pub async fn index(
@@ -63,7 +74,10 @@ pub async fn index(
     me: CurrentUser,
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
-    render_page(StatusCode::OK, &page(&state, &me, &slug, String::new(), String::new()).await?)
+    render_page(
+        StatusCode::OK,
+        &page(&state, &me, &slug, String::new(), String::new()).await?,
+    )
 }
 
 pub async fn create(
@@ -82,11 +96,21 @@ pub async fn create(
         return Err(AppError::Forbidden("Guests cannot invite people.".into()));
     }
     let code = random_token();
-    db::insert_invite(&state.db, workspace.id, &hash_secret(&code), me.id, form.expires_in_days, form.max_uses)
-        .await?;
+    db::insert_invite(
+        &state.db,
+        workspace.id,
+        &hash_secret(&code),
+        me.id,
+        form.expires_in_days,
+        form.max_uses,
+    )
+    .await?;
     db::record_audit(&state.db, workspace.id, me.id, "invite.create", "").await?;
     let link = format!("{}/invite/{code}", state.config.public_url);
-    render_page(StatusCode::CREATED, &page(&state, &me, &slug, link, String::new()).await?)
+    render_page(
+        StatusCode::CREATED,
+        &page(&state, &me, &slug, link, String::new()).await?,
+    )
 }
 
 pub async fn revoke(
@@ -96,12 +120,21 @@ pub async fn revoke(
 ) -> Result<Redirect, AppError> {
     let workspace = super::require_member(&state.db, &slug, me.id).await?;
     if !workspace.is_admin() {
-        return Err(AppError::Forbidden("Only owners and admins can revoke invites.".into()));
+        return Err(AppError::Forbidden(
+            "Only owners and admins can revoke invites.".into(),
+        ));
     }
     if !db::revoke_invite(&state.db, workspace.id, invite_id).await? {
         return Err(AppError::NotFound);
     }
-    db::record_audit(&state.db, workspace.id, me.id, "invite.revoke", &invite_id.to_string()).await?;
+    db::record_audit(
+        &state.db,
+        workspace.id,
+        me.id,
+        "invite.revoke",
+        &invite_id.to_string(),
+    )
+    .await?;
     Ok(Redirect::to(&format!("/w/{slug}/invites")))
 }
 
@@ -113,10 +146,16 @@ pub async fn landing(
 ) -> Result<Response, AppError> {
     let workspace = db::invite_workspace(&state.db, &hash_secret(&code))
         .await?
-        .ok_or_else(|| AppError::Conflict("This invite link has expired or has been used up. Ask for a new one.".into()))?;
+        .ok_or_else(|| {
+            AppError::Conflict(
+                "This invite link has expired or has been used up. Ask for a new one.".into(),
+            )
+        })?;
     let me = session::current_user(&session, &state).await?;
     if let Some(me) = &me
-        && db::membership(&state.db, &workspace.slug, me.id).await?.is_some()
+        && db::membership(&state.db, &workspace.slug, me.id)
+            .await?
+            .is_some()
     {
         return Ok(Redirect::to(&format!("/w/{}", workspace.slug)).into_response());
     }
@@ -135,7 +174,8 @@ pub async fn accept(
     Path(code): Path<String>,
 ) -> Result<Redirect, AppError> {
     let mut tx = state.db.begin().await?;
-    let Some((workspace_id, slug, role)) = db::consume_invite(&mut tx, &hash_secret(&code)).await? else {
+    let Some((workspace_id, slug, role)) = db::consume_invite(&mut tx, &hash_secret(&code)).await?
+    else {
         return Err(AppError::Conflict(
             "This invite link has expired or has been used up. Ask for a new one.".into(),
         ));

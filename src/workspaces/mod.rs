@@ -23,14 +23,22 @@ pub fn router() -> Router<AppState> {
         .route("/workspaces", post(handlers::create))
         .route("/w/{slug}", get(handlers::open))
         .route("/w/{slug}/members", get(handlers::members))
-        .route("/w/{slug}/invites", get(invites::index).post(invites::create))
+        .route(
+            "/w/{slug}/invites",
+            get(invites::index).post(invites::create),
+        )
         .route("/w/{slug}/invites/{id}/revoke", post(invites::revoke))
-        .route("/invite/{code}", get(invites::landing).post(invites::accept))
+        .route(
+            "/invite/{code}",
+            get(invites::landing).post(invites::accept),
+        )
 }
 
 /// The asker's membership of the workspace, or 404 if they are not in it.
 pub async fn require_member(db: &PgPool, slug: &str, user_id: i64) -> Result<Membership, AppError> {
-    db::membership(db, slug, user_id).await?.ok_or(AppError::NotFound)
+    db::membership(db, slug, user_id)
+        .await?
+        .ok_or(AppError::NotFound)
 }
 
 /// Turns a workspace name into a URL slug: "Acme Corp!" → "acme-corp".
@@ -48,24 +56,38 @@ pub fn slugify(name: &str) -> String {
 
 fn check_slug(slug: &str) -> Result<(), AppError> {
     let ok = (2..=32).contains(&slug.len())
-        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !slug.starts_with('-');
     if ok {
         Ok(())
     } else {
         Err(AppError::Validation(
-            "A workspace URL takes 2 to 32 lowercase letters, digits and dashes, like acme-corp.".into(),
+            "A workspace URL takes 2 to 32 lowercase letters, digits and dashes, like acme-corp."
+                .into(),
         ))
     }
 }
 
 /// Creates a workspace owned by `owner_id`, with `#general`. Shared by the web and the CLI.
-pub async fn create(db: &PgPool, slug: &str, name: &str, owner_id: i64) -> Result<Workspace, AppError> {
+pub async fn create(
+    db: &PgPool,
+    slug: &str,
+    name: &str,
+    owner_id: i64,
+) -> Result<Workspace, AppError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 60 {
-        return Err(AppError::Validation("Give the workspace a name of up to 60 characters.".into()));
+        return Err(AppError::Validation(
+            "Give the workspace a name of up to 60 characters.".into(),
+        ));
     }
-    let slug = if slug.trim().is_empty() { slugify(name) } else { slug.trim().to_lowercase() };
+    let slug = if slug.trim().is_empty() {
+        slugify(name)
+    } else {
+        slug.trim().to_lowercase()
+    };
     check_slug(&slug)?;
     let mut tx = db.begin().await?;
     let id = db::insert_workspace(&mut tx, &slug, name, owner_id)
@@ -78,11 +100,20 @@ pub async fn create(db: &PgPool, slug: &str, name: &str, owner_id: i64) -> Resul
         })?;
     db::record_audit(&mut *tx, id, owner_id, "workspace.create", &slug).await?;
     tx.commit().await?;
-    Ok(Workspace { id, slug, name: name.to_owned() })
+    Ok(Workspace {
+        id,
+        slug,
+        name: name.to_owned(),
+    })
 }
 
 /// Adds a user to a workspace (and its `#general`) with a role. Shared by invites and the CLI.
-pub async fn add_member(db: &PgPool, workspace_id: i64, user_id: i64, role: &str) -> Result<bool, AppError> {
+pub async fn add_member(
+    db: &PgPool,
+    workspace_id: i64,
+    user_id: i64,
+    role: &str,
+) -> Result<bool, AppError> {
     if !matches!(role, "owner" | "admin" | "member" | "guest") {
         return Err(AppError::Validation(format!(
             "{role:?} is not a role; use owner, admin, member or guest."

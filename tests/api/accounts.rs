@@ -1,0 +1,177 @@
+use reqwest::StatusCode;
+
+use crate::helpers::{TestApp, location};
+
+#[tokio::test]
+async fn signing_up_logs_in_and_shows_the_workspace_list() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let (status, html) = ada.page("/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Your workspaces"));
+    assert!(html.contains("@ada"));
+    let hash: String = sqlx::query_scalar("select password_hash from users where username = 'ada'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert!(
+        hash.starts_with("$argon2id$"),
+        "passwords are stored as argon2id hashes"
+    );
+}
+
+#[tokio::test]
+async fn the_sign_up_form_has_labelled_fields_and_a_sign_up_button() {
+    let app = TestApp::spawn().await;
+    let (_, html) = app.browser().page("/signup").await;
+    for label in [
+        ">Email</label>",
+        ">Username</label>",
+        ">Name</label>",
+        ">Password</label>",
+        ">Sign up</button>",
+    ] {
+        assert!(html.contains(label), "{label} is on the sign-up page");
+    }
+    let (_, html) = app.browser().page("/login").await;
+    assert!(html.contains(">Log in</button>"));
+}
+
+#[tokio::test]
+async fn a_taken_username_is_refused_and_the_form_keeps_what_was_typed() {
+    let app = TestApp::spawn().await;
+    app.signup("ada").await;
+    let mut other = app.browser();
+    other.refresh_csrf("/signup").await;
+    let response = other
+        .post_form(
+            "/signup",
+            &[
+                ("email", "other@example.com"),
+                ("username", "Ada"),
+                ("name", "Another Ada"),
+                ("password", "password123"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("That username is taken"));
+    assert!(
+        html.contains("value=\"other@example.com\""),
+        "the email is kept"
+    );
+    assert!(html.contains("value=\"Another Ada\""), "the name is kept");
+}
+
+#[tokio::test]
+async fn a_wrong_password_gets_a_clear_message() {
+    let app = TestApp::spawn().await;
+    app.signup("ada").await;
+    let mut browser = app.browser();
+    browser.refresh_csrf("/login").await;
+    let response = browser
+        .post_form(
+            "/login",
+            &[
+                ("email", "ada@example.com"),
+                ("password", "not-the-password"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("That email and password do not match an account"));
+    assert!(
+        html.contains("value=\"ada@example.com\""),
+        "the email is kept"
+    );
+}
+
+#[tokio::test]
+async fn repeated_failed_logins_are_throttled_even_for_the_right_password() {
+    let app = TestApp::spawn().await;
+    app.signup("ada").await;
+    let mut browser = app.browser();
+    browser.refresh_csrf("/login").await;
+    for _ in 0..5 {
+        let response = browser
+            .post_form(
+                "/login",
+                &[("email", "ada@example.com"), ("password", "wrong-password")],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let response = browser
+        .post_form(
+            "/login",
+            &[("email", "ada@example.com"), ("password", "password123")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(response.headers().contains_key("retry-after"));
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains("Too many failed login attempts. Wait 15 minutes"),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn logging_in_rotates_the_session_id_and_logging_out_ends_it() {
+    let app = TestApp::spawn().await;
+    app.signup("ada").await;
+    let mut browser = app.browser();
+    let before = browser.get("/login").await;
+    let anonymous_cookie = before
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    browser.refresh_csrf("/login").await;
+    let response = browser
+        .post_form(
+            "/login",
+            &[("email", "ada@example.com"), ("password", "password123")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let logged_in_cookie = response
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let id = |c: &str| c.split(';').next().unwrap().to_owned();
+    assert_ne!(
+        id(&anonymous_cookie),
+        id(&logged_in_cookie),
+        "a new session id after login"
+    );
+
+    browser.refresh_csrf("/").await;
+    let response = browser.post_form("/logout", &[]).await;
+    assert_eq!(location(&response), "/login");
+    let response = browser.get("/").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/login");
+}
+
+#[tokio::test]
+async fn a_session_is_valid_on_another_node_sharing_the_database() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let other_node = app.second_node().await;
+    let response = ada
+        .client
+        .get(format!("{other_node}/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.text().await.unwrap().contains("@ada"));
+}

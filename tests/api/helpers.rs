@@ -1,0 +1,311 @@
+//! The test harness: a real Natter on a random port, a fresh database per test, and
+//! browser-like clients (cookie jar, CSRF token from the page, no automatic redirects).
+
+use std::net::SocketAddr;
+
+use natter::{Config, Server};
+use reqwest::header::{ACCEPT, LOCATION};
+use reqwest::{Client, Response, StatusCode, redirect};
+use sqlx::PgPool;
+
+/// The server under test and a pool on its database, for checking what was stored.
+pub struct TestApp {
+    pub base: String,
+    pub db: PgPool,
+    admin_url: String,
+    db_name: String,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        let admin_url = std::env::var("TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
+        let db_name = format!("natter_test_{}", uuid::Uuid::new_v4().simple());
+        let config = Config {
+            bind: "127.0.0.1:0".parse::<SocketAddr>().unwrap(),
+            public_url: String::new(),
+            database_url: format!("{admin_url}/{db_name}"),
+            redis_url: None,
+            meili_url: None,
+            meili_master_key: None,
+        };
+        let server = Server::build(config)
+            .await
+            .expect("the server starts against a fresh database");
+        let base = format!("http://{}", server.local_addr());
+        let db = server.state().db.clone();
+        tokio::spawn(server.run(std::future::pending()));
+        TestApp {
+            base,
+            db,
+            admin_url,
+            db_name,
+        }
+    }
+
+    /// Another node on the same database (sessions live in Postgres); returns its base URL.
+    pub async fn second_node(&self) -> String {
+        let config = Config {
+            bind: "127.0.0.1:0".parse::<SocketAddr>().unwrap(),
+            public_url: String::new(),
+            database_url: format!("{}/{}", self.admin_url, self.db_name),
+            redis_url: None,
+            meili_url: None,
+            meili_master_key: None,
+        };
+        let server = Server::build(config).await.expect("a second node starts");
+        let base = format!("http://{}", server.local_addr());
+        tokio::spawn(server.run(std::future::pending()));
+        base
+    }
+
+    /// A new browser with its own cookie jar.
+    pub fn browser(&self) -> Browser {
+        let client = Client::builder()
+            .cookie_store(true)
+            .redirect(redirect::Policy::none())
+            .build()
+            .unwrap();
+        Browser {
+            client,
+            base: self.base.clone(),
+            csrf: String::new(),
+        }
+    }
+
+    /// Signs up a new account in a new browser, logged in.
+    pub async fn signup(&self, username: &str) -> Browser {
+        let mut browser = self.browser();
+        browser.refresh_csrf("/signup").await;
+        let email = format!("{username}@example.com");
+        let response = browser
+            .post_form(
+                "/signup",
+                &[
+                    ("email", &email),
+                    ("username", username),
+                    ("name", &title_case(username)),
+                    ("password", "password123"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::SEE_OTHER,
+            "sign up of {username} redirects"
+        );
+        browser.refresh_csrf("/").await;
+        browser
+    }
+
+    /// Creates a workspace as `owner`; returns its slug and the id of its #general.
+    pub async fn workspace(&self, owner: &Browser, name: &str) -> (String, i64) {
+        let response = owner.post_form("/workspaces", &[("name", name)]).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let slug = location(&response).trim_start_matches("/w/").to_owned();
+        let general = owner.get(&format!("/w/{slug}")).await;
+        let general_id = location(&general)
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        (slug, general_id)
+    }
+
+    /// Invites `who` into the workspace through an invite link made by `inviter`.
+    pub async fn join_by_invite(&self, inviter: &Browser, who: &Browser, slug: &str) {
+        let link = inviter.invite_link(slug).await;
+        let path = link.trim_start_matches(&self.base).to_owned();
+        let response = who.post_form(&path, &[]).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::SEE_OTHER,
+            "joining by invite redirects"
+        );
+        assert_eq!(location(&response), format!("/w/{slug}"));
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let (admin_url, db_name) = (self.admin_url.clone(), self.db_name.clone());
+        // Drop runs inside the test's runtime; the cleanup needs a runtime of its own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                if let Ok(admin) = PgPool::connect(&format!("{admin_url}/postgres")).await {
+                    let _ = sqlx::query(&format!("drop database if exists {db_name} with (force)"))
+                        .execute(&admin)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A browser: a cookie jar and the CSRF token of its session.
+pub struct Browser {
+    pub client: Client,
+    pub base: String,
+    pub csrf: String,
+}
+
+impl Browser {
+    pub async fn get(&self, path: &str) -> Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A page's status and HTML.
+    pub async fn page(&self, path: &str) -> (StatusCode, String) {
+        let response = self.get(path).await;
+        let status = response.status();
+        (status, response.text().await.unwrap())
+    }
+
+    /// Reads the session's CSRF token from a page, as a form would carry it.
+    pub async fn refresh_csrf(&mut self, path: &str) {
+        let (_, html) = self.page(path).await;
+        self.csrf = between(&html, "<meta name=\"csrf-token\" content=\"", "\"")
+            .expect("pages carry a CSRF token")
+            .to_owned();
+    }
+
+    /// Submits a form with the session's CSRF token, as the browser would.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        let mut form: Vec<(&str, &str)> = vec![("csrf_token", &self.csrf)];
+        form.extend_from_slice(fields);
+        self.client
+            .post(format!("{}{path}", self.base))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Posts a message the way the page's script does; returns the JSON answer.
+    pub async fn send(
+        &self,
+        slug: &str,
+        channel_id: i64,
+        text: &str,
+        client_msg_id: Option<&str>,
+    ) -> (StatusCode, serde_json::Value) {
+        let mut form: Vec<(&str, &str)> = vec![("csrf_token", &self.csrf), ("text", text)];
+        if let Some(id) = client_msg_id {
+            form.push(("client_msg_id", id));
+        }
+        let response = self
+            .client
+            .post(format!("{}/w/{slug}/c/{channel_id}/messages", self.base))
+            .header(ACCEPT, "application/json")
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let json = response
+            .json()
+            .await
+            .expect("a request for JSON gets JSON, errors too");
+        (status, json)
+    }
+
+    /// Makes an invite link on the workspace's invite page.
+    pub async fn invite_link(&self, slug: &str) -> String {
+        let response = self
+            .post_form(
+                &format!("/w/{slug}/invites"),
+                &[("expires_in_days", "7"), ("max_uses", "10")],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let html = response.text().await.unwrap();
+        between(
+            &html,
+            "id=\"invite-link\" class=\"copy-field\" type=\"text\" readonly value=\"",
+            "\"",
+        )
+        .expect("the new link is shown")
+        .to_owned()
+    }
+
+    /// Opens (or finds) the DM with these users from the member list; returns its id.
+    pub async fn open_dm(&self, slug: &str, user_ids: &[i64]) -> i64 {
+        let ids: Vec<String> = user_ids.iter().map(i64::to_string).collect();
+        let fields: Vec<(&str, &str)> = ids.iter().map(|id| ("user_id", id.as_str())).collect();
+        let response = self.post_form(&format!("/w/{slug}/dms"), &fields).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        location(&response)
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    /// The sidebar's view of a channel on some page: (shown as unread, badge count).
+    pub async fn sidebar_entry(&self, slug: &str, on_channel: i64, channel_id: i64) -> (i64, i64) {
+        let (_, html) = self.page(&format!("/w/{slug}/c/{on_channel}")).await;
+        sidebar_entry(&html, channel_id)
+    }
+}
+
+/// Reads `data-unread` and `data-badge` of a channel's sidebar link.
+pub fn sidebar_entry(html: &str, channel_id: i64) -> (i64, i64) {
+    let marker = format!("data-channel-id=\"{channel_id}\" ");
+    let at = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("channel {channel_id} is in the sidebar"));
+    let rest = &html[at..];
+    let unread = between(rest, "data-unread=\"", "\"")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let badge = between(rest, "data-badge=\"", "\"")
+        .unwrap()
+        .parse()
+        .unwrap();
+    (unread, badge)
+}
+
+pub fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let from = text.find(start)? + start.len();
+    let to = text[from..].find(end)? + from;
+    Some(&text[from..to])
+}
+
+pub fn location(response: &Response) -> String {
+    response
+        .headers()
+        .get(LOCATION)
+        .expect("a redirect has a Location")
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn title_case(username: &str) -> String {
+    let mut chars = username.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().collect::<String>() + chars.as_str())
+        .unwrap_or_default()
+}
+
+/// The id of a user, by username, from the database.
+pub async fn user_id(app: &TestApp, username: &str) -> i64 {
+    sqlx::query_scalar("select id from users where username = $1")
+        .bind(username)
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
+}

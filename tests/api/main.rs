@@ -1,0 +1,11 @@
+//! Integration tests: each test starts the real server on port 0 against its own fresh
+//! Postgres database and talks to it over HTTP like a browser would.
+
+mod helpers;
+
+mod accounts;
+mod channels;
+mod messages;
+mod security;
+mod unread;
+mod workspaces;

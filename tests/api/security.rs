@@ -1,0 +1,197 @@
+use reqwest::StatusCode;
+
+use crate::helpers::{TestApp, location, user_id};
+
+#[tokio::test]
+async fn a_form_without_the_csrf_token_is_refused_and_nothing_is_stored() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let (slug, general) = app.workspace(&ada, "Acme").await;
+    let response = ada
+        .client
+        .post(format!("{}/w/{slug}/c/{general}/messages", app.base))
+        .form(&[("text", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let response = ada
+        .client
+        .post(format!("{}/w/{slug}/c/{general}/messages", app.base))
+        .form(&[("text", "forged"), ("csrf_token", "0000")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(response.text().await.unwrap().contains("reload the page"));
+    let count: i64 = sqlx::query_scalar("select count(*) from messages")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(count, 0);
+}
+
+#[tokio::test]
+async fn a_non_member_gets_404_for_a_private_channel_page_history_and_post() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let eve = app.signup("eve").await;
+    let (slug, _) = app.workspace(&ada, "Acme").await;
+    app.join_by_invite(&ada, &eve, &slug).await;
+    let response = ada
+        .post_form(
+            &format!("/w/{slug}/channels"),
+            &[("name", "secret"), ("private", "1")],
+        )
+        .await;
+    let secret: i64 = location(&response)
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    ada.send(&slug, secret, "the launch date is friday", None)
+        .await;
+
+    let base = format!("/w/{slug}/c/{secret}");
+    for path in [
+        base.clone(),
+        format!("{base}/messages"),
+        format!("{base}/details"),
+        format!("{base}/messages/1/edit"),
+    ] {
+        let (status, html) = eve.page(&path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(!html.contains("launch date"));
+    }
+    let (status, _) = eve.send(&slug, secret, "let me in", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    for action in [
+        "join",
+        "leave",
+        "topic",
+        "members",
+        "read",
+        "messages/1/delete",
+    ] {
+        let response = eve
+            .post_form(
+                &format!("{base}/{action}"),
+                &[("topic", "x"), ("username", "eve"), ("seq", "1")],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{action}");
+    }
+    // Nor does it show in the channel browser or the sidebar.
+    let (_, html) = eve.page(&format!("/w/{slug}/channels")).await;
+    assert!(!html.contains("secret"));
+    let members: i64 =
+        sqlx::query_scalar("select count(*) from channel_members where channel_id = $1")
+            .bind(secret)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(members, 1, "eve was not added by any door");
+}
+
+#[tokio::test]
+async fn a_non_member_of_a_workspace_gets_404_for_all_of_it() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let mallory = app.signup("mallory").await;
+    let (slug, general) = app.workspace(&ada, "Acme").await;
+    ada.send(&slug, general, "internal news", None).await;
+    for path in [
+        format!("/w/{slug}"),
+        format!("/w/{slug}/c/{general}"),
+        format!("/w/{slug}/c/{general}/messages"),
+        format!("/w/{slug}/members"),
+        format!("/w/{slug}/channels"),
+        format!("/w/{slug}/invites"),
+    ] {
+        let (status, html) = mallory.page(&path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(!html.contains("internal news"));
+    }
+    let (status, _) = mallory.send(&slug, general, "hi", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let ada_id = user_id(&app, "ada").await.to_string();
+    let response = mallory
+        .post_form(&format!("/w/{slug}/dms"), &[("user_id", &ada_id)])
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn scripts_javascript_links_handlers_and_raw_html_in_messages_are_inert() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let (slug, general) = app.workspace(&ada, "Acme").await;
+    let evil = "<script>alert('x')</script>\n\n[click](javascript:alert(1)) <img src=x onerror=alert(2)> \
+                <a href=\"javascript:alert(3)\" onclick=\"alert(4)\">raw</a> <iframe src=\"https://evil.example\"></iframe>";
+    ada.send(&slug, general, evil, None).await;
+    let (_, html) = ada.page(&format!("/w/{slug}/c/{general}")).await;
+    let body = &html[html.find("id=\"m-1\"").unwrap()..];
+    let body = &body[..body.find("</article>").unwrap()];
+    let tags = tags_in(body);
+    assert!(
+        tags.iter().all(|t| !t.starts_with("<script")
+            && !t.starts_with("<img")
+            && !t.starts_with("<iframe")),
+        "{tags:?}"
+    );
+    assert!(
+        tags.iter().all(|t| !t.contains(" on")),
+        "no event handler attribute: {tags:?}"
+    );
+    assert!(
+        tags.iter().all(|t| !t.contains("javascript:")),
+        "no javascript: URL: {tags:?}"
+    );
+    assert!(
+        body.contains("&lt;script&gt;"),
+        "the raw HTML shows as text: {body}"
+    );
+}
+
+#[tokio::test]
+async fn pages_carry_a_content_security_policy_and_unknown_pages_get_a_404_page() {
+    let app = TestApp::spawn().await;
+    let response = app.browser().get("/no/such/page").await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let csp = response
+        .headers()
+        .get("content-security-policy")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("script-src 'self'"));
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains("Not found") && html.contains("/static/app.css"),
+        "a 404 in the product's look"
+    );
+}
+
+#[tokio::test]
+async fn pages_that_need_a_login_redirect_to_it() {
+    let app = TestApp::spawn().await;
+    let response = app.browser().get("/w/anything").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/login");
+}
+
+/// Every real tag in an HTML fragment (escaped text like `&lt;img&gt;` is not a tag).
+fn tags_in(html: &str) -> Vec<String> {
+    let mut tags = Vec::new();
+    let mut rest = html;
+    while let Some(start) = rest.find('<') {
+        let end = rest[start..]
+            .find('>')
+            .map_or(rest.len(), |e| start + e + 1);
+        tags.push(rest[start..end].to_lowercase());
+        rest = &rest[end..];
+    }
+    tags
+}
