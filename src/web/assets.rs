@@ -23,6 +23,8 @@ pub fn router() -> Router<AppState> {
             get(|| asset("text/javascript; charset=utf-8", JS)),
         )
         .route("/static/icon.svg", get(|| asset("image/svg+xml", ICON)))
+        // Browsers ask for this whatever the page says.
+        .route("/favicon.ico", get(|| asset("image/svg+xml", ICON)))
 }
 
 async fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
