@@ -162,8 +162,7 @@ async fn render_details(
     error: String,
     status: StatusCode,
 ) -> Result<Response, AppError> {
-    let workspace = workspaces::require_member(&state.db, slug, me.id).await?;
-    let access = require_access(&state.db, &workspace, channel_id, me.id).await?;
+    let (workspace, access) = require_access(&state.db, slug, channel_id, me.id).await?;
     let members = db::members_of(&state.db, channel_id).await?;
     let shell = Shell::load(state, me, &workspace, channel_id).await?;
     let title = super::page::title_of(&shell, &access);
@@ -184,8 +183,7 @@ pub async fn join(
     me: CurrentUser,
     Path((slug, channel_id)): Path<(String, i64)>,
 ) -> Result<Redirect, AppError> {
-    let workspace = workspaces::require_member(&state.db, &slug, me.id).await?;
-    let access = require_access(&state.db, &workspace, channel_id, me.id).await?;
+    let (_, access) = require_access(&state.db, &slug, channel_id, me.id).await?;
     if access.channel.archived {
         return Err(AppError::Conflict("This channel is archived.".into()));
     }
@@ -198,8 +196,7 @@ pub async fn leave(
     me: CurrentUser,
     Path((slug, channel_id)): Path<(String, i64)>,
 ) -> Result<Redirect, AppError> {
-    let workspace = workspaces::require_member(&state.db, &slug, me.id).await?;
-    let access = require_member(&state.db, &workspace, channel_id, me.id).await?;
+    let (_, access) = require_member(&state.db, &slug, channel_id, me.id).await?;
     if access.channel.is_general {
         return Err(AppError::Forbidden("Everyone stays in #general.".into()));
     }
@@ -218,8 +215,7 @@ pub async fn set_topic(
     Path((slug, channel_id)): Path<(String, i64)>,
     Form(form): Form<TopicForm>,
 ) -> Result<Response, AppError> {
-    let workspace = workspaces::require_member(&state.db, &slug, me.id).await?;
-    require_member(&state.db, &workspace, channel_id, me.id).await?;
+    require_member(&state.db, &slug, channel_id, me.id).await?;
     match super::check_topic(&form.topic) {
         Ok(topic) => {
             db::set_topic(&state.db, channel_id, &topic).await?;
@@ -246,8 +242,7 @@ pub async fn add_member(
     Path((slug, channel_id)): Path<(String, i64)>,
     Form(form): Form<AddMemberForm>,
 ) -> Result<Response, AppError> {
-    let workspace = workspaces::require_member(&state.db, &slug, me.id).await?;
-    let access = require_member(&state.db, &workspace, channel_id, me.id).await?;
+    let (workspace, access) = require_member(&state.db, &slug, channel_id, me.id).await?;
     if access.channel.is_dm() {
         return Err(AppError::Forbidden(
             "People cannot be added to a direct message; start a new one with everyone instead."
@@ -279,8 +274,7 @@ pub async fn mark_read(
     Path((slug, channel_id)): Path<(String, i64)>,
     Form(form): Form<ReadForm>,
 ) -> Result<Json<serde_json::Value>, AppError> {
-    let workspace = workspaces::require_member(&state.db, &slug, me.id).await?;
-    require_member(&state.db, &workspace, channel_id, me.id).await?;
+    require_member(&state.db, &slug, channel_id, me.id).await?;
     let last_read_seq = db::mark_read(&state.db, channel_id, me.id, form.seq).await?;
     Ok(Json(
         serde_json::json!({ "channel_id": channel_id, "last_read_seq": last_read_seq }),

@@ -20,7 +20,7 @@ pub use db::{Channel, ChannelAccess};
 
 use crate::error::{AppError, violated_constraint};
 use crate::web::AppState;
-use crate::workspaces::Membership;
+use crate::workspaces::{self, Membership};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -47,38 +47,40 @@ pub fn path(workspace_slug: &str, channel_id: i64) -> String {
     format!("/w/{workspace_slug}/c/{channel_id}")
 }
 
-/// The channel as the asker may see it; 404 when it is not in this workspace, or when it is
-/// private or a DM and the asker is not a member.
+/// The asker's workspace membership and the channel as they may see it; 404 when they are
+/// not in the workspace, when the channel is not in it, or when it is private or a DM and
+/// they are not a member.
 pub async fn require_access(
     db: &PgPool,
-    workspace: &Membership,
+    workspace_slug: &str,
     channel_id: i64,
     user_id: i64,
-) -> Result<ChannelAccess, AppError> {
+) -> Result<(Membership, ChannelAccess), AppError> {
+    let workspace = workspaces::require_member(db, workspace_slug, user_id).await?;
     let access = db::channel_for(db, workspace.id, channel_id, user_id)
         .await?
         .ok_or(AppError::NotFound)?;
     if access.last_read_seq.is_none() && access.channel.kind != "public" {
         return Err(AppError::NotFound);
     }
-    Ok(access)
+    Ok((workspace, access))
 }
 
 /// Like [`require_access`], and the asker must be a member (to post, mark read, add people).
 pub async fn require_member(
     db: &PgPool,
-    workspace: &Membership,
+    workspace_slug: &str,
     channel_id: i64,
     user_id: i64,
-) -> Result<ChannelAccess, AppError> {
-    let access = require_access(db, workspace, channel_id, user_id).await?;
+) -> Result<(Membership, ChannelAccess), AppError> {
+    let (workspace, access) = require_access(db, workspace_slug, channel_id, user_id).await?;
     if access.last_read_seq.is_none() {
         let name = access.channel.name.as_deref().unwrap_or_default();
         return Err(AppError::Forbidden(format!(
             "Join #{name} before you post in it."
         )));
     }
-    Ok(access)
+    Ok((workspace, access))
 }
 
 /// Channel names are lowercase, like Slack's: "Team Launch" → "team-launch".

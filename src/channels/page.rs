@@ -17,7 +17,6 @@ use crate::messages::view::{self, MessageView};
 use crate::web::AppState;
 use crate::web::shell::Shell;
 use crate::web::templates::render_page;
-use crate::workspaces;
 
 /// Messages per page of history.
 pub const PAGE_SIZE: i64 = 50;
@@ -91,8 +90,7 @@ pub async fn render(
     composer: Composer,
     status: StatusCode,
 ) -> Result<Response, AppError> {
-    let workspace = workspaces::require_member(&state.db, slug, me.id).await?;
-    let access = require_access(&state.db, &workspace, channel_id, me.id).await?;
+    let (workspace, access) = require_access(&state.db, slug, channel_id, me.id).await?;
     let base_path = super::path(slug, channel_id);
     let (messages, older_before) = view::load_page(
         &state.db,

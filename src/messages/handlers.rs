@@ -19,7 +19,6 @@ use crate::error::AppError;
 use crate::web::AppState;
 use crate::web::shell::Shell;
 use crate::web::templates::{render, render_page};
-use crate::workspaces;
 
 #[derive(Deserialize)]
 pub struct PostForm {
@@ -65,8 +64,7 @@ pub async fn post(
     headers: HeaderMap,
     Form(form): Form<PostForm>,
 ) -> Result<Response, AppError> {
-    let workspace = workspaces::require_member(&state.db, &slug, me.id).await?;
-    require_member(&state.db, &workspace, channel_id, me.id).await?;
+    require_member(&state.db, &slug, channel_id, me.id).await?;
     let new = NewMessage {
         channel_id,
         user_id: me.id,
@@ -133,8 +131,7 @@ pub async fn history(
     Path((slug, channel_id)): Path<(String, i64)>,
     Query(query): Query<HistoryQuery>,
 ) -> Result<Json<serde_json::Value>, AppError> {
-    let workspace = workspaces::require_member(&state.db, &slug, me.id).await?;
-    let access = require_access(&state.db, &workspace, channel_id, me.id).await?;
+    let (_, access) = require_access(&state.db, &slug, channel_id, me.id).await?;
     let base_path = channels::path(&slug, channel_id);
     let limit = query.limit.unwrap_or(page::PAGE_SIZE).clamp(1, 200);
     let (messages, older_before) = view::load_page(
@@ -170,8 +167,7 @@ async fn own_message(
     channel_id: i64,
     seq: i64,
 ) -> Result<(Shell, String, MessageView, String), AppError> {
-    let workspace = workspaces::require_member(&state.db, slug, me.id).await?;
-    let access = require_member(&state.db, &workspace, channel_id, me.id).await?;
+    let (workspace, access) = require_member(&state.db, slug, channel_id, me.id).await?;
     let row = db::message(&state.db, channel_id, seq)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -234,8 +230,7 @@ pub async fn delete(
     me: CurrentUser,
     Path((slug, channel_id, seq)): Path<(String, i64, i64)>,
 ) -> Result<Redirect, AppError> {
-    let workspace = workspaces::require_member(&state.db, &slug, me.id).await?;
-    require_member(&state.db, &workspace, channel_id, me.id).await?;
+    require_member(&state.db, &slug, channel_id, me.id).await?;
     super::delete(&state.db, channel_id, seq, me.id).await?;
     Ok(Redirect::to(&channels::path(&slug, channel_id)))
 }
