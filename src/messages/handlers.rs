@@ -71,7 +71,11 @@ pub async fn post(
         client_msg_id: form.client_msg_id.as_deref(),
         text: &form.text,
     };
-    match super::send(&state.db, new).await {
+    let outcome = match state.send_limiter.check(me.id) {
+        Ok(()) => super::send(&state.db, new).await,
+        Err(limited) => Err(limited),
+    };
+    match outcome {
         Ok(sent) if wants_json(&headers) => {
             let base_path = channels::path(&slug, channel_id);
             let one = view::load_one(
@@ -99,26 +103,16 @@ pub async fn post(
             Ok((status, Json(body)).into_response())
         }
         Ok(_) => Ok(Redirect::to(&channels::path(&slug, channel_id)).into_response()),
-        Err(AppError::Validation(error)) if wants_json(&headers) => Ok((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Json(serde_json::json!({ "ok": false, "error": error })),
-        )
-            .into_response()),
-        Err(AppError::Validation(error)) => {
+        // A form keeps the person's text in the composer, with what to fix above it.
+        Err(error @ (AppError::Validation(_) | AppError::RateLimited { .. }))
+            if !wants_json(&headers) =>
+        {
+            let status = error.status();
             let composer = Composer {
                 draft: form.text,
-                error,
+                error: error.to_string(),
             };
-            page::render(
-                &state,
-                &me,
-                &slug,
-                channel_id,
-                None,
-                composer,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+            page::render(&state, &me, &slug, channel_id, None, composer, status).await
         }
         Err(other) => Err(other),
     }

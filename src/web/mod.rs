@@ -5,6 +5,7 @@
 //! start on port 0 exactly as `natter serve` starts it on 3000.
 
 pub mod assets;
+pub mod rate_limit;
 pub mod shell;
 pub mod templates;
 
@@ -31,6 +32,7 @@ use tower_sessions_sqlx_store::PostgresStore;
 
 use crate::config::Config;
 use crate::error::AppError;
+use crate::web::rate_limit::RateLimiter;
 use crate::{auth, channels, messages, workspaces};
 
 /// What every handler can reach. Cheap to clone: everything inside is shared.
@@ -38,6 +40,8 @@ use crate::{auth, channels, messages, workspaces};
 pub struct AppState {
     pub db: PgPool,
     pub config: Arc<Config>,
+    /// Message sends per user: bursts of 50, then 10 a second.
+    pub send_limiter: Arc<RateLimiter>,
 }
 
 /// A bound, migrated server, ready to run.
@@ -66,6 +70,7 @@ impl Server {
         let state = AppState {
             db,
             config: Arc::new(config),
+            send_limiter: Arc::new(RateLimiter::new("sending messages", 50, 10)),
         };
         let router = router(state.clone());
         Ok(Self {

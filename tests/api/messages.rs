@@ -196,10 +196,16 @@ async fn editing_and_deleting_your_own_message_keeps_seqs_gapless() {
 async fn history_pages_back_by_seq() {
     let app = TestApp::spawn().await;
     let ada = app.signup("ada").await;
+    let bob = app.signup("bob").await;
     let (slug, general) = app.workspace(&ada, "Acme").await;
+    app.join_by_invite(&ada, &bob, &slug).await;
+    // Two writers, so that neither meets the per-user send limit.
     for n in 1..=60 {
-        ada.send(&slug, general, &format!("note number {n}."), None)
+        let writer = if n % 2 == 0 { &ada } else { &bob };
+        let (status, _) = writer
+            .send(&slug, general, &format!("note number {n}."), None)
             .await;
+        assert_eq!(status, StatusCode::CREATED);
     }
     let (_, html) = ada.page(&format!("/w/{slug}/c/{general}")).await;
     assert!(html.contains("note number 60."));
@@ -277,4 +283,39 @@ async fn a_form_post_redirects_back_to_the_channel() {
     assert_eq!(location(&response), format!("/w/{slug}/c/{general}"));
     let (_, html) = ada.page(&format!("/w/{slug}/c/{general}")).await;
     assert!(html.contains("no script needed"));
+}
+
+#[tokio::test]
+async fn a_flood_of_sends_is_rate_limited_with_a_clear_message_and_nothing_half_stored() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let (slug, general) = app.workspace(&ada, "Acme").await;
+    let mut limited = None;
+    for n in 0..80 {
+        let (status, body) = ada.send(&slug, general, &format!("flood {n}"), None).await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(body);
+            break;
+        }
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let body = limited.expect("a burst of 80 sends meets the limit");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("You are sending messages too fast."),
+        "{body}"
+    );
+    let (count, last_seq): (i64, i64) = sqlx::query_as(
+        "select (select count(*) from messages where channel_id = $1), (select last_seq from channels where id = $1)",
+    )
+    .bind(general)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        count, last_seq,
+        "every seq taken belongs to a stored message"
+    );
 }
