@@ -41,6 +41,21 @@ enum Command {
     /// Manage channels.
     #[command(subcommand)]
     Channel(ChannelCommand),
+    /// Manage personal tokens (for `/ws` and, later, the Web API).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a personal token for a user; the token is printed on the last line.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// A note saying what the token is for.
+        #[arg(long, default_value = "")]
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -190,6 +205,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 println!("{email} is already a member of {}", workspace.slug);
             }
+            Ok(())
+        }
+        Command::Token(TokenCommand::Create { email, name }) => {
+            let db = pool(&config).await?;
+            let user = user_id(&db, &email).await?;
+            let token = auth::tokens::create_personal(&db, user, &name).await?;
+            println!("created a personal token for {email}; it is shown only this once:");
+            println!("{token}");
             Ok(())
         }
         Command::Channel(ChannelCommand::Create {

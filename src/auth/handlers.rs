@@ -178,7 +178,13 @@ pub async fn signup(
     }
 }
 
-pub async fn logout(session: Session) -> Result<Redirect, AppError> {
+pub async fn logout(State(state): State<AppState>, session: Session) -> Result<Redirect, AppError> {
+    let ended = session.id().map(|id| id.to_string());
+    let user = session::current_user(&session, &state).await?;
     session::log_out(&session).await?;
+    // Sockets opened with this session close too.
+    if let Some(user) = user {
+        crate::realtime::events::session_closed(&state, user.id, ended);
+    }
     Ok(Redirect::to("/login"))
 }

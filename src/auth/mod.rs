@@ -13,6 +13,7 @@ mod handlers;
 pub mod password;
 pub mod session;
 pub mod throttle;
+pub mod tokens;
 
 use axum::Router;
 use axum::routing::{get, post};

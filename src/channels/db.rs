@@ -209,6 +209,76 @@ pub async fn public_channels(
     .await
 }
 
+/// SQL for a conversation's name as the user in parameter `user` sees it: a channel's name,
+/// or the other people of a DM (yourself, in a DM with yourself).
+fn title(user: &str) -> String {
+    format!(
+        "coalesce(c.name,
+            (select string_agg(u.display_name, ', ' order by lower(u.display_name))
+             from channel_members o join users u on u.id = o.user_id
+             where o.channel_id = c.id and o.user_id <> {user}),
+            (select display_name from users where id = {user}))"
+    )
+}
+
+/// A conversation as live-delivery frames describe it to one member.
+#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
+pub struct MemberChannel {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub last_seq: i64,
+    pub last_read_seq: i64,
+}
+
+/// Every conversation the user is in, in every workspace (one socket follows them all).
+pub async fn memberships(
+    db: impl PgExecutor<'_>,
+    user_id: i64,
+) -> sqlx::Result<Vec<MemberChannel>> {
+    sqlx::query_as(&format!(
+        "select c.id, {} as name, c.kind, c.last_seq, cm.last_read_seq
+         from channel_members cm join channels c on c.id = cm.channel_id
+         where cm.user_id = $1 and c.archived_at is null",
+        title("$1")
+    ))
+    .bind(user_id)
+    .fetch_all(db)
+    .await
+}
+
+/// One conversation of the user, as [`memberships`] describes it.
+pub async fn membership(
+    db: impl PgExecutor<'_>,
+    channel_id: i64,
+    user_id: i64,
+) -> sqlx::Result<Option<MemberChannel>> {
+    sqlx::query_as(&format!(
+        "select c.id, {} as name, c.kind, c.last_seq, cm.last_read_seq
+         from channel_members cm join channels c on c.id = cm.channel_id
+         where c.id = $1 and cm.user_id = $2",
+        title("$2")
+    ))
+    .bind(channel_id)
+    .bind(user_id)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn kind_of(db: impl PgExecutor<'_>, channel_id: i64) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("select kind from channels where id = $1")
+        .bind(channel_id)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn last_seq(db: impl PgExecutor<'_>, channel_id: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar("select last_seq from channels where id = $1")
+        .bind(channel_id)
+        .fetch_one(db)
+        .await
+}
+
 /// One row of the sidebar: a conversation with its unread state, counted without counting
 /// messages: `last_seq - last_read_seq`, plus the mentions above `last_read_seq`.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -225,20 +295,16 @@ pub async fn sidebar_rows(
     workspace_id: i64,
     user_id: i64,
 ) -> sqlx::Result<Vec<SidebarRow>> {
-    sqlx::query_as(
-        "select c.id, c.kind,
-                coalesce(c.name,
-                         (select string_agg(u.display_name, ', ' order by lower(u.display_name))
-                          from channel_members o join users u on u.id = o.user_id
-                          where o.channel_id = c.id and o.user_id <> $2),
-                         (select display_name from users where id = $2)) as title,
+    sqlx::query_as(&format!(
+        "select c.id, c.kind, {} as title,
                 greatest(c.last_seq - cm.last_read_seq, 0) as unread,
                 (select count(*) from mentions m
                  where m.user_id = $2 and m.channel_id = c.id and m.seq > cm.last_read_seq) as mentions
          from channel_members cm join channels c on c.id = cm.channel_id
          where cm.user_id = $2 and c.workspace_id = $1 and c.archived_at is null
          order by c.kind in ('dm', 'group_dm'), lower(coalesce(c.name, '')), c.id",
-    )
+        title("$2")
+    ))
     .bind(workspace_id)
     .bind(user_id)
     .fetch_all(db)

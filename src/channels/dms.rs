@@ -67,5 +67,8 @@ pub async fn find_or_create(
     let mut tx = state.db.begin().await?;
     let id = db::insert_dm(&mut tx, workspace_id, kind, &dm_key, &members, me).await?;
     tx.commit().await?;
+    for &member in &members {
+        crate::realtime::events::joined(state, id, member).await?;
+    }
     Ok(id)
 }

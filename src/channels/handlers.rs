@@ -11,6 +11,7 @@ use super::db::{self, ChannelMember, PublicChannel};
 use super::{ChannelAccess, require_access, require_member};
 use crate::auth::CurrentUser;
 use crate::error::AppError;
+use crate::realtime::events;
 use crate::web::AppState;
 use crate::web::shell::Shell;
 use crate::web::templates::render_page;
@@ -125,6 +126,7 @@ pub async fn create(
     {
         Ok(channel_id) => {
             record_audit(&state.db, workspace.id, me.id, "channel.create", &form.name).await?;
+            events::joined(&state, channel_id, me.id).await?;
             Ok(Redirect::to(&super::path(&slug, channel_id)).into_response())
         }
         Err(AppError::Validation(error)) => {
@@ -187,7 +189,9 @@ pub async fn join(
     if access.channel.archived {
         return Err(AppError::Conflict("This channel is archived.".into()));
     }
-    db::add_member(&state.db, channel_id, me.id).await?;
+    if db::add_member(&state.db, channel_id, me.id).await? {
+        events::joined(&state, channel_id, me.id).await?;
+    }
     Ok(Redirect::to(&super::path(&slug, channel_id)))
 }
 
@@ -205,7 +209,9 @@ pub async fn leave(
             "Direct messages cannot be left.".into(),
         ));
     }
-    db::remove_member(&state.db, channel_id, me.id).await?;
+    if db::remove_member(&state.db, channel_id, me.id).await? {
+        events::left(&state, channel_id, me.id);
+    }
     Ok(Redirect::to(&format!("/w/{slug}")))
 }
 
@@ -263,7 +269,9 @@ pub async fn add_member(
         )
         .await;
     };
-    db::add_member(&state.db, channel_id, user_id).await?;
+    if db::add_member(&state.db, channel_id, user_id).await? {
+        events::joined(&state, channel_id, user_id).await?;
+    }
     Ok(Redirect::to(&format!("{}/details", super::path(&slug, channel_id))).into_response())
 }
 
@@ -276,6 +284,7 @@ pub async fn mark_read(
 ) -> Result<Json<serde_json::Value>, AppError> {
     require_member(&state.db, &slug, channel_id, me.id).await?;
     let last_read_seq = db::mark_read(&state.db, channel_id, me.id, form.seq).await?;
+    events::read_moved(&state, channel_id, me.id, last_read_seq).await?;
     Ok(Json(
         serde_json::json!({ "channel_id": channel_id, "last_read_seq": last_read_seq }),
     ))

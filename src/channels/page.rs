@@ -110,7 +110,8 @@ pub async fn render(
             .find(|m| m.seq > last_read_seq && m.user_id != me.id)
             .map_or(0, |m| m.seq);
         if !viewing_history && last_read_seq < access.channel.last_seq {
-            db::mark_read(&state.db, channel_id, me.id, access.channel.last_seq).await?;
+            let seq = db::mark_read(&state.db, channel_id, me.id, access.channel.last_seq).await?;
+            crate::realtime::events::read_moved(state, channel_id, me.id, seq).await?;
         }
     }
     // The sidebar is loaded after marking read, so this channel is not shown as unread.

@@ -193,3 +193,25 @@ pub async fn history_before(
     rows.reverse();
     Ok(rows)
 }
+
+/// Messages with `after < seq <= upto`, oldest first, at most `limit`.
+pub async fn range(
+    db: impl PgExecutor<'_>,
+    channel_id: i64,
+    after: i64,
+    upto: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<MessageRow>> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS}, u.username, u.display_name, u.is_bot
+         from messages m join users u on u.id = m.user_id
+         where m.channel_id = $1 and m.seq > $2 and m.seq <= $3
+         order by m.seq limit $4"
+    ))
+    .bind(channel_id)
+    .bind(after)
+    .bind(upto)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}

@@ -10,12 +10,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Form, Json};
 use serde::Deserialize;
 
+use super::db;
 use super::view::{self, MessagePartial, MessageView};
-use super::{NewMessage, db};
 use crate::auth::CurrentUser;
 use crate::channels::page::{self, Composer};
 use crate::channels::{self, require_access, require_member};
 use crate::error::AppError;
+use crate::realtime::events;
 use crate::web::AppState;
 use crate::web::shell::Shell;
 use crate::web::templates::{render, render_page};
@@ -65,16 +66,14 @@ pub async fn post(
     Form(form): Form<PostForm>,
 ) -> Result<Response, AppError> {
     require_member(&state.db, &slug, channel_id, me.id).await?;
-    let new = NewMessage {
+    let outcome = super::post(
+        &state,
+        me.id,
         channel_id,
-        user_id: me.id,
-        client_msg_id: form.client_msg_id.as_deref(),
-        text: &form.text,
-    };
-    let outcome = match state.send_limiter.check(me.id) {
-        Ok(()) => super::send(&state.db, new).await,
-        Err(limited) => Err(limited),
-    };
+        form.client_msg_id.as_deref(),
+        &form.text,
+    )
+    .await;
     match outcome {
         Ok(sent) if wants_json(&headers) => {
             let base_path = channels::path(&slug, channel_id);
@@ -204,7 +203,10 @@ pub async fn edit(
 ) -> Result<Response, AppError> {
     let (shell, title, message, _) = own_message(&state, &me, &slug, channel_id, seq).await?;
     match super::edit(&state.db, channel_id, seq, me.id, &form.text).await {
-        Ok(_) => Ok(Redirect::to(&channels::path(&slug, channel_id)).into_response()),
+        Ok(_) => {
+            events::message_edited(&state, channel_id, seq).await?;
+            Ok(Redirect::to(&channels::path(&slug, channel_id)).into_response())
+        }
         Err(AppError::Validation(error)) => render_page(
             StatusCode::UNPROCESSABLE_ENTITY,
             &EditPage {
@@ -226,5 +228,6 @@ pub async fn delete(
 ) -> Result<Redirect, AppError> {
     require_member(&state.db, &slug, channel_id, me.id).await?;
     super::delete(&state.db, channel_id, seq, me.id).await?;
+    events::message_deleted(&state, channel_id, seq);
     Ok(Redirect::to(&channels::path(&slug, channel_id)))
 }

@@ -12,13 +12,14 @@ pub mod markdown;
 pub mod view;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{self, get};
 use sqlx::PgPool;
 
 pub use db::StoredMessage;
 
 use crate::channels;
 use crate::error::{AppError, violated_constraint};
+use crate::realtime;
 use crate::web::AppState;
 
 /// The longest message Natter stores, in characters.
@@ -38,7 +39,7 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/w/{slug}/c/{channel_id}/messages/{seq}/delete",
-            post(handlers::delete),
+            routing::post(handlers::delete),
         )
 }
 
@@ -54,6 +55,32 @@ pub struct NewMessage<'a> {
 pub struct Sent {
     pub message: StoredMessage,
     pub created: bool,
+}
+
+/// Sends as a member from any door (the form, the socket, the API): the user's rate limit,
+/// then [`send`], then, once committed, the live event. The caller has checked membership.
+pub async fn post(
+    state: &AppState,
+    user_id: i64,
+    channel_id: i64,
+    client_msg_id: Option<&str>,
+    text: &str,
+) -> Result<Sent, AppError> {
+    state.send_limiter.check(user_id)?;
+    let new = NewMessage {
+        channel_id,
+        user_id,
+        client_msg_id,
+        text,
+    };
+    let sent = send(&state.db, new).await?;
+    if sent.created
+        && let Err(e) = realtime::events::message_sent(state, channel_id, sent.message.seq).await
+    {
+        // Stored is what matters: clients pick the message up when they resume.
+        tracing::warn!(error = %e, channel_id, "a sent message was not published live");
+    }
+    Ok(sent)
 }
 
 /// Checks a body before anything is stored; the message says what to fix.

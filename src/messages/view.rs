@@ -152,3 +152,9 @@ pub async fn load_one(
         .await?
         .map(|row| view(row, me, base_path, csrf)))
 }
+
+/// A message as every reader sees it, without anyone's edit or delete actions: the `html` of
+/// live events, which reach many people at once. Scripts add the actions to one's own.
+pub fn shared_view(row: MessageRow) -> MessageView {
+    view(row, 0, "", "")
+}

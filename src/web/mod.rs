@@ -32,6 +32,7 @@ use tower_sessions_sqlx_store::PostgresStore;
 
 use crate::config::Config;
 use crate::error::AppError;
+use crate::realtime::Realtime;
 use crate::web::rate_limit::RateLimiter;
 use crate::{auth, channels, messages, workspaces};
 
@@ -42,6 +43,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Message sends per user: bursts of 50, then 10 a second.
     pub send_limiter: Arc<RateLimiter>,
+    /// Live delivery: this node's hub, the bus and presence.
+    pub realtime: Arc<Realtime>,
 }
 
 /// A bound, migrated server, ready to run.
@@ -67,10 +70,12 @@ impl Server {
         if config.public_url.is_empty() {
             config.public_url = format!("http://{}", listener.local_addr()?);
         }
+        let realtime = Arc::new(Realtime::start(&config)?);
         let state = AppState {
             db,
             config: Arc::new(config),
             send_limiter: Arc::new(RateLimiter::new("sending messages", 50, 10)),
+            realtime,
         };
         let router = router(state.clone());
         Ok(Self {
@@ -95,6 +100,7 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let realtime = self.state.realtime.clone();
         let store = PostgresStore::new(self.state.db.clone());
         // Expired sessions are removed in the background; any node may do it.
         tokio::spawn(async move {
@@ -111,7 +117,11 @@ impl Server {
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Sockets are not requests: tell them to go, so clients resume on another node.
+            realtime.shut_down();
+        })
         .await
         .context("the HTTP server stopped with an error")
     }
@@ -129,6 +139,7 @@ fn router(state: AppState) -> Router {
         .merge(workspaces::router())
         .merge(channels::router())
         .merge(messages::router())
+        .merge(crate::realtime::router())
         .merge(assets::router())
         .route("/healthz", get(healthz))
         .fallback(not_found)

@@ -183,6 +183,8 @@ pub async fn accept(
     if db::add_member(&mut tx, workspace_id, me.id, &role).await? {
         db::record_audit(&mut *tx, workspace_id, me.id, "member.join", &me.username).await?;
         tx.commit().await?;
+        let general = crate::channels::db::general_channel_id(&state.db, workspace_id).await?;
+        crate::realtime::events::joined(&state, general, me.id).await?;
     } else {
         // Already a member: the use is not spent.
         tx.rollback().await?;

@@ -1,0 +1,268 @@
+//! The bus: carries events between nodes, once per node (never once per subscriber).
+//!
+//! [`Realtime::publish`](super::Realtime::publish) always hands an event to the local hub
+//! first, then to the bus for the other nodes. So with one node ([`LocalBus`]) there is
+//! nothing to carry, and with Redis down, sockets on the sending node still get their events.
+//! Postgres holds every message; the bus may lose events and clients resume from their seqs.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use serde::Deserialize;
+use tokio::sync::mpsc;
+
+use super::frames::Event;
+use super::hub::{Delivery, Hub};
+
+pub trait Bus: Send + Sync {
+    /// Sends an event to the other nodes; never waits.
+    fn publish(&self, topic: &str, delivery: &Arc<Delivery>);
+    /// This node has a first local listener for `topic`.
+    fn listen(&self, topic: &str);
+    /// This node has no local listener left for `topic`.
+    fn unlisten(&self, topic: &str);
+}
+
+/// One node: the hub is the whole bus.
+pub struct LocalBus;
+
+impl Bus for LocalBus {
+    fn publish(&self, _topic: &str, _delivery: &Arc<Delivery>) {}
+    fn listen(&self, _topic: &str) {}
+    fn unlisten(&self, _topic: &str) {}
+}
+
+/// Redis pub/sub: topic `t` is the Redis channel `natter:t`, so topics map one-to-one onto
+/// Redis channels (and onto sharded pub/sub in a cluster). A node subscribes only to topics it
+/// has local listeners for.
+pub struct RedisBus {
+    node_id: String,
+    outbox: mpsc::Sender<(String, String)>,
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+enum Command {
+    Listen(String),
+    Unlisten(String),
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    origin: String,
+    event: Event,
+}
+
+/// Events waiting to be published; past this, events are dropped (clients resume from seqs).
+const OUTBOX_CAPACITY: usize = 10_000;
+
+fn redis_channel(topic: &str) -> String {
+    format!("natter:{topic}")
+}
+
+impl RedisBus {
+    /// Starts the publisher and subscriber tasks. Redis need not be up yet: both connect (and
+    /// reconnect) by themselves, saying so in the log.
+    pub fn start(url: &str, hub: Arc<Hub>) -> anyhow::Result<Arc<Self>> {
+        let client = redis::Client::open(url)
+            .map_err(|e| anyhow::anyhow!("REDIS_URL={url:?} is not a Redis URL: {e}"))?;
+        let node_id = crate::web::random_token()[..16].to_owned();
+        let (outbox, outbox_rx) = mpsc::channel(OUTBOX_CAPACITY);
+        let (commands, commands_rx) = mpsc::unbounded_channel();
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_number_of_retries(1);
+        let publisher = ConnectionManager::new_lazy_with_config(client.clone(), config)
+            .map_err(|e| anyhow::anyhow!("cannot set up Redis at {url}: {e}"))?;
+        tokio::spawn(publish_loop(publisher, outbox_rx));
+        tokio::spawn(subscribe_loop(
+            client,
+            hub,
+            node_id.clone(),
+            commands_rx,
+            url.to_owned(),
+        ));
+        Ok(Arc::new(Self {
+            node_id,
+            outbox,
+            commands,
+        }))
+    }
+}
+
+impl Bus for RedisBus {
+    fn publish(&self, topic: &str, delivery: &Arc<Delivery>) {
+        let envelope = format!(
+            r#"{{"origin":"{}","event":{}}}"#,
+            self.node_id, delivery.json
+        );
+        if self
+            .outbox
+            .try_send((redis_channel(topic), envelope))
+            .is_err()
+        {
+            tracing::warn!(
+                topic,
+                "the Redis outbox is full; dropping a live event (clients will resume from Postgres)"
+            );
+        }
+    }
+
+    fn listen(&self, topic: &str) {
+        let _ = self.commands.send(Command::Listen(topic.to_owned()));
+    }
+
+    fn unlisten(&self, topic: &str) {
+        let _ = self.commands.send(Command::Unlisten(topic.to_owned()));
+    }
+}
+
+async fn publish_loop(
+    mut connection: ConnectionManager,
+    mut outbox: mpsc::Receiver<(String, String)>,
+) {
+    let mut failing = false;
+    while let Some((channel, payload)) = outbox.recv().await {
+        let result: redis::RedisResult<()> = redis::cmd("PUBLISH")
+            .arg(&channel)
+            .arg(&payload)
+            .query_async(&mut connection)
+            .await;
+        match result {
+            Ok(()) if failing => {
+                failing = false;
+                tracing::info!("publishing to Redis works again");
+            }
+            Ok(()) => {}
+            Err(e) if !failing => {
+                failing = true;
+                tracing::warn!(error = %e, "cannot publish to Redis; other nodes miss live events until it returns (messages are stored and clients resume)");
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+async fn subscribe_loop(
+    client: redis::Client,
+    hub: Arc<Hub>,
+    node_id: String,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    url: String,
+) {
+    let mut listened: HashSet<String> = HashSet::new();
+    let mut backoff = Duration::from_millis(250);
+    let mut was_down = false;
+    loop {
+        match client.get_async_pubsub().await {
+            Ok(pubsub) => {
+                let (mut sink, mut stream) = pubsub.split();
+                // Whatever arrived while disconnected is in `listened` already.
+                while let Ok(command) = commands.try_recv() {
+                    apply(&mut listened, command);
+                }
+                let mut ok = true;
+                for topic in &listened {
+                    if sink.subscribe(redis_channel(topic)).await.is_err() {
+                        ok = false;
+                        break;
+                    }
+                }
+                if ok {
+                    backoff = Duration::from_millis(250);
+                    if was_down {
+                        tracing::info!(
+                            url,
+                            topics = listened.len(),
+                            "reconnected to Redis and subscribed again; resyncing local sockets"
+                        );
+                        resync(&hub);
+                    } else {
+                        tracing::info!(url, "subscribed to Redis for events from other nodes");
+                    }
+                    loop {
+                        tokio::select! {
+                            message = stream.next() => match message {
+                                Some(message) => deliver(&hub, &node_id, &message),
+                                None => break,
+                            },
+                            command = commands.recv() => match command {
+                                Some(Command::Listen(topic)) => {
+                                    if listened.insert(topic.clone()) && sink.subscribe(redis_channel(&topic)).await.is_err() {
+                                        break;
+                                    }
+                                }
+                                Some(Command::Unlisten(topic)) => {
+                                    if listened.remove(&topic) && sink.unsubscribe(redis_channel(&topic)).await.is_err() {
+                                        break;
+                                    }
+                                }
+                                None => return,
+                            },
+                        }
+                    }
+                }
+                tracing::warn!(
+                    url,
+                    "lost the Redis connection; reconnecting (live events between nodes pause meanwhile)"
+                );
+                was_down = true;
+            }
+            Err(e) => {
+                if !was_down {
+                    tracing::warn!(url, error = %e, "cannot reach Redis; retrying in the background");
+                }
+                was_down = true;
+            }
+        }
+        // Wait before retrying, still taking note of what local sockets listen to.
+        let retry = tokio::time::sleep(backoff);
+        tokio::pin!(retry);
+        loop {
+            tokio::select! {
+                () = &mut retry => break,
+                command = commands.recv() => match command {
+                    Some(command) => apply(&mut listened, command),
+                    None => return,
+                },
+            }
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+fn apply(listened: &mut HashSet<String>, command: Command) {
+    match command {
+        Command::Listen(topic) => listened.insert(topic),
+        Command::Unlisten(topic) => listened.remove(&topic),
+    };
+}
+
+fn deliver(hub: &Hub, node_id: &str, message: &redis::Msg) {
+    let Some(topic) = message.get_channel_name().strip_prefix("natter:") else {
+        return;
+    };
+    let Ok(payload) = message.get_payload::<String>() else {
+        return;
+    };
+    match serde_json::from_str::<Envelope>(&payload) {
+        // Our own events were handed to the local hub when they were published.
+        Ok(envelope) if envelope.origin == node_id => {}
+        Ok(envelope) => hub.dispatch(topic, &Delivery::new(envelope.event)),
+        Err(e) => tracing::warn!(topic, error = %e, "ignoring a malformed event from Redis"),
+    }
+}
+
+/// After an outage, events from other nodes may have been missed: every local socket checks
+/// its channels against Postgres and fills its holes.
+fn resync(hub: &Hub) {
+    let delivery = Delivery::new(Event::Resync);
+    for connection in hub.connections() {
+        if connection.tx.try_send(delivery.clone()).is_err() {
+            connection.overflowed.notify_one();
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! The frames of `/ws`, as JSON objects with a `type`. `docs/protocol.md` shows each one.
+//!
+//! [`ClientFrame`] is what a client may send. [`Event`] is what travels on the bus and reaches
+//! sockets; `ready`, `ack`, `gap`, `error` and `pong` are answers to one connection and are
+//! built with [`reply`].
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Ids are opaque to clients: accept them as JSON numbers or strings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Id(pub i64);
+
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(i64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Number(n) => Ok(Id(n)),
+            Raw::Text(t) => t
+                .trim()
+                .parse()
+                .map(Id)
+                .map_err(|_| serde::de::Error::custom("an id must be a number")),
+        }
+    }
+}
+
+/// What a client may send.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    /// The first frame: where the client is in each channel it shows.
+    Hello {
+        #[serde(default)]
+        cursors: HashMap<String, i64>,
+    },
+    Ping,
+    Read {
+        channel_id: Id,
+        seq: i64,
+    },
+    Delivered {
+        channel_id: Id,
+        seq: i64,
+    },
+    Typing {
+        channel_id: Id,
+    },
+    #[serde(rename = "presence.subscribe")]
+    PresenceSubscribe {
+        user_ids: Vec<Id>,
+    },
+    #[serde(rename = "presence.set")]
+    PresenceSet {
+        status: String,
+    },
+    Send {
+        channel_id: Id,
+        #[serde(default)]
+        client_msg_id: Option<String>,
+        text: String,
+    },
+}
+
+/// A message as frames carry it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct WireMessage {
+    pub seq: i64,
+    pub user_id: i64,
+    pub text: String,
+    pub client_msg_id: Option<String>,
+    pub created_at: String,
+    pub edited_at: Option<String>,
+}
+
+/// A channel as `ready` and `channel.joined` describe it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct WireChannel {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub last_seq: i64,
+    pub last_read_seq: i64,
+}
+
+/// What the bus carries and sockets receive.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum Event {
+    #[serde(rename = "message")]
+    Message {
+        channel_id: i64,
+        seq: i64,
+        message: WireMessage,
+        html: String,
+    },
+    #[serde(rename = "message.updated")]
+    MessageUpdated {
+        channel_id: i64,
+        seq: i64,
+        message: WireMessage,
+        html: String,
+    },
+    #[serde(rename = "message.deleted")]
+    MessageDeleted { channel_id: i64, seq: i64 },
+    /// A user's read point moved (sent to that user's other tabs and devices).
+    #[serde(rename = "read")]
+    Read { channel_id: i64, seq: i64 },
+    /// A DM recipient's client got (`delivered`) or read (`seen`) up to `seq`.
+    #[serde(rename = "receipt")]
+    Receipt {
+        channel_id: i64,
+        seq: i64,
+        user_id: i64,
+        status: String,
+    },
+    #[serde(rename = "typing")]
+    Typing {
+        channel_id: i64,
+        user_id: i64,
+        name: String,
+    },
+    #[serde(rename = "presence")]
+    Presence { user_id: i64, status: String },
+    #[serde(rename = "channel.joined")]
+    ChannelJoined { channel: WireChannel },
+    #[serde(rename = "channel.left")]
+    ChannelLeft { channel_id: i64 },
+    /// Not forwarded: tells a user's sockets to close (logged out, deactivated).
+    #[serde(rename = "session.closed")]
+    SessionClosed {
+        user_id: i64,
+        session_id: Option<String>,
+    },
+    /// Not forwarded: the bus was down, so the socket checks its channels against Postgres.
+    #[serde(rename = "resync")]
+    Resync,
+}
+
+impl Event {
+    /// Events that only steer the connection and are never sent to the client as they are.
+    pub fn is_internal(&self) -> bool {
+        matches!(self, Event::SessionClosed { .. } | Event::Resync)
+    }
+}
+
+/// A frame for one connection only, serialised.
+pub fn reply(value: serde_json::Value) -> String {
+    value.to_string()
+}
+
+pub fn error_frame(code: &str, message: &str) -> String {
+    reply(serde_json::json!({ "type": "error", "code": code, "message": message }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_may_be_numbers_or_strings() {
+        let frame: ClientFrame =
+            serde_json::from_str(r#"{"type":"read","channel_id":"12","seq":3}"#).unwrap();
+        assert!(matches!(
+            frame,
+            ClientFrame::Read {
+                channel_id: Id(12),
+                seq: 3
+            }
+        ));
+        let frame: ClientFrame =
+            serde_json::from_str(r#"{"type":"typing","channel_id":7}"#).unwrap();
+        assert!(matches!(frame, ClientFrame::Typing { channel_id: Id(7) }));
+    }
+
+    #[test]
+    fn unknown_or_malformed_frames_do_not_parse() {
+        assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"launch"}"#).is_err());
+        assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"read"}"#).is_err());
+        assert!(serde_json::from_str::<ClientFrame>("not json").is_err());
+    }
+}

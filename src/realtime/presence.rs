@@ -1,0 +1,197 @@
+//! Presence: `online` while a connection lives and pings, `away` when every connection of the
+//! user reports idle, `offline` after the last connection closes or stops pinging for 60 s.
+//!
+//! Each node keeps its own connections in memory; with Redis, each live connection is also a
+//! field of `natter:presence:<user_id>` (value: status and expiry time, the key itself expiring
+//! too), so any node can answer "is this user here?" for connections on every node. A change
+//! is published on the `presence:<user_id>` topic, which only connections that asked for that
+//! user listen to.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use redis::aio::ConnectionManager;
+
+use super::hub::ConnId;
+
+/// A connection silent for this long is treated as gone.
+pub const TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Online,
+    Away,
+    Offline,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Online => "online",
+            Status::Away => "away",
+            Status::Offline => "offline",
+        }
+    }
+
+    fn parse(text: &str) -> Status {
+        match text {
+            "online" => Status::Online,
+            "away" => Status::Away,
+            _ => Status::Offline,
+        }
+    }
+
+    /// The status of a user from the statuses of their connections: online beats away.
+    fn combine(statuses: impl Iterator<Item = Status>) -> Status {
+        statuses.fold(Status::Offline, |best, s| match (best, s) {
+            (Status::Online, _) | (_, Status::Online) => Status::Online,
+            (Status::Away, _) | (_, Status::Away) => Status::Away,
+            _ => Status::Offline,
+        })
+    }
+}
+
+pub struct Presence {
+    node_id: String,
+    local: Mutex<HashMap<i64, HashMap<ConnId, Status>>>,
+    redis: Option<ConnectionManager>,
+}
+
+fn key(user_id: i64) -> String {
+    format!("natter:presence:{user_id}")
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Presence {
+    pub fn new(node_id: String, redis: Option<ConnectionManager>) -> Self {
+        Self {
+            node_id,
+            local: Mutex::new(HashMap::new()),
+            redis,
+        }
+    }
+
+    /// Records a connection's status (on connect, ping or `presence.set`); returns the user's
+    /// status before and after.
+    pub async fn set(&self, user_id: i64, conn: ConnId, status: Status) -> (Status, Status) {
+        let before = self.status(user_id).await;
+        {
+            let mut local = self.local.lock().unwrap_or_else(|p| p.into_inner());
+            local.entry(user_id).or_default().insert(conn, status);
+        }
+        self.mirror(user_id, conn, Some(status)).await;
+        (before, self.status(user_id).await)
+    }
+
+    /// Forgets a connection; returns the user's status before and after.
+    pub async fn remove(&self, user_id: i64, conn: ConnId) -> (Status, Status) {
+        let before = self.status(user_id).await;
+        {
+            let mut local = self.local.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(conns) = local.get_mut(&user_id) {
+                conns.remove(&conn);
+                if conns.is_empty() {
+                    local.remove(&user_id);
+                }
+            }
+        }
+        self.mirror(user_id, conn, None).await;
+        (before, self.status(user_id).await)
+    }
+
+    /// The user's status across every node (this node only, without Redis or when it is down).
+    pub async fn status(&self, user_id: i64) -> Status {
+        let local = {
+            let local = self.local.lock().unwrap_or_else(|p| p.into_inner());
+            Status::combine(
+                local
+                    .get(&user_id)
+                    .into_iter()
+                    .flat_map(|c| c.values().copied()),
+            )
+        };
+        let Some(redis) = &self.redis else {
+            return local;
+        };
+        let mut redis = redis.clone();
+        let fields: redis::RedisResult<HashMap<String, String>> = redis::cmd("HGETALL")
+            .arg(key(user_id))
+            .query_async(&mut redis)
+            .await;
+        match fields {
+            Ok(fields) => {
+                let now = now_secs();
+                let remote = fields.values().filter_map(|v| {
+                    let (status, expires) = v.split_once('|')?;
+                    (expires.parse::<u64>().ok()? > now).then(|| Status::parse(status))
+                });
+                Status::combine(remote.chain([local]))
+            }
+            Err(_) => local,
+        }
+    }
+
+    async fn mirror(&self, user_id: i64, conn: ConnId, status: Option<Status>) {
+        let Some(redis) = &self.redis else {
+            return;
+        };
+        let mut redis = redis.clone();
+        let field = format!("{}:{conn}", self.node_id);
+        let result: redis::RedisResult<()> = match status {
+            Some(status) => {
+                let value = format!("{}|{}", status.as_str(), now_secs() + TIMEOUT.as_secs());
+                redis::pipe()
+                    .cmd("HSET")
+                    .arg(key(user_id))
+                    .arg(&field)
+                    .arg(value)
+                    .ignore()
+                    .cmd("EXPIRE")
+                    .arg(key(user_id))
+                    .arg(TIMEOUT.as_secs() * 2)
+                    .ignore()
+                    .query_async(&mut redis)
+                    .await
+            }
+            None => {
+                redis::cmd("HDEL")
+                    .arg(key(user_id))
+                    .arg(&field)
+                    .query_async(&mut redis)
+                    .await
+            }
+        };
+        if let Err(e) = result {
+            tracing::debug!(error = %e, "presence not mirrored to Redis; this node's view still holds");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn online_beats_away_and_the_last_connection_going_makes_offline() {
+        let presence = Presence::new("n".into(), None);
+        assert_eq!(
+            presence.set(1, 10, Status::Online).await,
+            (Status::Offline, Status::Online)
+        );
+        assert_eq!(
+            presence.set(1, 11, Status::Away).await,
+            (Status::Online, Status::Online)
+        );
+        assert_eq!(presence.remove(1, 10).await, (Status::Online, Status::Away));
+        assert_eq!(
+            presence.remove(1, 11).await,
+            (Status::Away, Status::Offline)
+        );
+    }
+}
