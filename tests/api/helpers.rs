@@ -2,8 +2,11 @@
 //! browser-like clients (cookie jar, CSRF token from the page, no automatic redirects).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
-use natter::{Config, Server};
+use reqwest::cookie::{CookieStore, Jar};
+
+use natter::{AppState, Config, Server};
 use reqwest::header::{ACCEPT, LOCATION};
 use reqwest::{Client, Response, StatusCode, redirect};
 use sqlx::PgPool;
@@ -12,12 +15,19 @@ use sqlx::PgPool;
 pub struct TestApp {
     pub base: String,
     pub db: PgPool,
+    /// The server's own state, to publish what test setup writes directly.
+    pub state: AppState,
     admin_url: String,
     db_name: String,
 }
 
 impl TestApp {
     pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(None).await
+    }
+
+    /// A server using the Redis at `redis_url` for its bus and presence.
+    pub async fn spawn_with(redis_url: Option<String>) -> TestApp {
         let admin_url = std::env::var("TEST_DATABASE_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
         let db_name = format!("natter_test_{}", uuid::Uuid::new_v4().simple());
@@ -25,7 +35,7 @@ impl TestApp {
             bind: "127.0.0.1:0".parse::<SocketAddr>().unwrap(),
             public_url: String::new(),
             database_url: format!("{admin_url}/{db_name}"),
-            redis_url: None,
+            redis_url,
             meili_url: None,
             meili_master_key: None,
         };
@@ -34,10 +44,12 @@ impl TestApp {
             .expect("the server starts against a fresh database");
         let base = format!("http://{}", server.local_addr());
         let db = server.state().db.clone();
+        let state = server.state().clone();
         tokio::spawn(server.run(std::future::pending()));
         TestApp {
             base,
             db,
+            state,
             admin_url,
             db_name,
         }
@@ -45,11 +57,16 @@ impl TestApp {
 
     /// Another node on the same database (sessions live in Postgres); returns its base URL.
     pub async fn second_node(&self) -> String {
+        self.node_with(None).await
+    }
+
+    /// Another node on the same database, with its own bus settings; returns its base URL.
+    pub async fn node_with(&self, redis_url: Option<String>) -> String {
         let config = Config {
             bind: "127.0.0.1:0".parse::<SocketAddr>().unwrap(),
             public_url: String::new(),
             database_url: format!("{}/{}", self.admin_url, self.db_name),
-            redis_url: None,
+            redis_url,
             meili_url: None,
             meili_master_key: None,
         };
@@ -61,13 +78,15 @@ impl TestApp {
 
     /// A new browser with its own cookie jar.
     pub fn browser(&self) -> Browser {
+        let jar = Arc::new(Jar::default());
         let client = Client::builder()
-            .cookie_store(true)
+            .cookie_provider(jar.clone())
             .redirect(redirect::Policy::none())
             .build()
             .unwrap();
         Browser {
             client,
+            jar,
             base: self.base.clone(),
             csrf: String::new(),
         }
@@ -151,11 +170,21 @@ impl Drop for TestApp {
 /// A browser: a cookie jar and the CSRF token of its session.
 pub struct Browser {
     pub client: Client,
+    pub jar: Arc<Jar>,
     pub base: String,
     pub csrf: String,
 }
 
 impl Browser {
+    /// The `Cookie` header this browser sends to the server.
+    pub fn cookie_header(&self) -> String {
+        let url = self.base.parse().unwrap();
+        self.jar
+            .cookies(&url)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    }
+
     pub async fn get(&self, path: &str) -> Response {
         self.client
             .get(format!("{}{path}", self.base))

@@ -2,10 +2,12 @@
 //! Postgres database and talks to it over HTTP like a browser would.
 
 mod helpers;
+mod ws;
 
 mod accounts;
 mod channels;
 mod messages;
+mod realtime;
 mod security;
 mod unread;
 mod workspaces;
