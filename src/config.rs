@@ -20,6 +20,9 @@ pub struct Config {
     pub database_url: String,
     /// Redis for the bus and presence across nodes (`REDIS_URL`); unset means in-process.
     pub redis_url: Option<String>,
+    /// Prefix of Natter's Redis channels and keys (`REDIS_PREFIX`, default `natter`), so
+    /// several deployments can share one Redis.
+    pub redis_prefix: String,
     /// Meilisearch for search (`MEILI_URL`); unset means Postgres full-text search.
     pub meili_url: Option<String>,
     /// Meilisearch's master key (`MEILI_MASTER_KEY`).
@@ -43,6 +46,7 @@ impl Config {
             public_url: public_url.trim_end_matches('/').to_owned(),
             database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
             redis_url: var("REDIS_URL"),
+            redis_prefix: var("REDIS_PREFIX").unwrap_or_else(|| "natter".to_owned()),
             meili_url: var("MEILI_URL"),
             meili_master_key: var("MEILI_MASTER_KEY"),
         })

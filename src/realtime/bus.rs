@@ -35,11 +35,12 @@ impl Bus for LocalBus {
     fn unlisten(&self, _topic: &str) {}
 }
 
-/// Redis pub/sub: topic `t` is the Redis channel `natter:t`, so topics map one-to-one onto
+/// Redis pub/sub: topic `t` is the Redis channel `<prefix>:t`, so topics map one-to-one onto
 /// Redis channels (and onto sharded pub/sub in a cluster). A node subscribes only to topics it
 /// has local listeners for.
 pub struct RedisBus {
     node_id: String,
+    prefix: String,
     outbox: mpsc::Sender<(String, String)>,
     commands: mpsc::UnboundedSender<Command>,
 }
@@ -58,14 +59,14 @@ struct Envelope {
 /// Events waiting to be published; past this, events are dropped (clients resume from seqs).
 const OUTBOX_CAPACITY: usize = 10_000;
 
-fn redis_channel(topic: &str) -> String {
-    format!("natter:{topic}")
+fn redis_channel(prefix: &str, topic: &str) -> String {
+    format!("{prefix}:{topic}")
 }
 
 impl RedisBus {
     /// Starts the publisher and subscriber tasks. Redis need not be up yet: both connect (and
     /// reconnect) by themselves, saying so in the log.
-    pub fn start(url: &str, hub: Arc<Hub>) -> anyhow::Result<Arc<Self>> {
+    pub fn start(url: &str, prefix: &str, hub: Arc<Hub>) -> anyhow::Result<Arc<Self>> {
         let client = redis::Client::open(url)
             .map_err(|e| anyhow::anyhow!("REDIS_URL={url:?} is not a Redis URL: {e}"))?;
         let node_id = crate::web::random_token()[..16].to_owned();
@@ -78,15 +79,17 @@ impl RedisBus {
         let publisher = ConnectionManager::new_lazy_with_config(client.clone(), config)
             .map_err(|e| anyhow::anyhow!("cannot set up Redis at {url}: {e}"))?;
         tokio::spawn(publish_loop(publisher, outbox_rx));
-        tokio::spawn(subscribe_loop(
+        let subscriber = Subscriber {
             client,
             hub,
-            node_id.clone(),
-            commands_rx,
-            url.to_owned(),
-        ));
+            node_id: node_id.clone(),
+            prefix: prefix.to_owned(),
+            url: url.to_owned(),
+        };
+        tokio::spawn(subscriber.run(commands_rx));
         Ok(Arc::new(Self {
             node_id,
+            prefix: prefix.to_owned(),
             outbox,
             commands,
         }))
@@ -101,7 +104,7 @@ impl Bus for RedisBus {
         );
         if self
             .outbox
-            .try_send((redis_channel(topic), envelope))
+            .try_send((redis_channel(&self.prefix, topic), envelope))
             .is_err()
         {
             tracing::warn!(
@@ -146,91 +149,104 @@ async fn publish_loop(
     }
 }
 
-async fn subscribe_loop(
+/// The task that holds this node's Redis subscription.
+struct Subscriber {
     client: redis::Client,
     hub: Arc<Hub>,
     node_id: String,
-    mut commands: mpsc::UnboundedReceiver<Command>,
+    prefix: String,
     url: String,
-) {
-    let mut listened: HashSet<String> = HashSet::new();
-    let mut backoff = Duration::from_millis(250);
-    let mut was_down = false;
-    loop {
-        match client.get_async_pubsub().await {
-            Ok(pubsub) => {
-                let (mut sink, mut stream) = pubsub.split();
-                // Whatever arrived while disconnected is in `listened` already.
-                while let Ok(command) = commands.try_recv() {
-                    apply(&mut listened, command);
-                }
-                let mut ok = true;
-                for topic in &listened {
-                    if sink.subscribe(redis_channel(topic)).await.is_err() {
-                        ok = false;
-                        break;
+}
+
+impl Subscriber {
+    async fn run(self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        let Subscriber {
+            client,
+            hub,
+            node_id,
+            prefix,
+            url,
+        } = self;
+        let url = url.as_str();
+        let mut listened: HashSet<String> = HashSet::new();
+        let mut backoff = Duration::from_millis(250);
+        let mut was_down = false;
+        loop {
+            match client.get_async_pubsub().await {
+                Ok(pubsub) => {
+                    let (mut sink, mut stream) = pubsub.split();
+                    // Whatever arrived while disconnected is in `listened` already.
+                    while let Ok(command) = commands.try_recv() {
+                        apply(&mut listened, command);
                     }
-                }
-                if ok {
-                    backoff = Duration::from_millis(250);
-                    if was_down {
-                        tracing::info!(
-                            url,
-                            topics = listened.len(),
-                            "reconnected to Redis and subscribed again; resyncing local sockets"
-                        );
-                        resync(&hub);
-                    } else {
-                        tracing::info!(url, "subscribed to Redis for events from other nodes");
-                    }
-                    loop {
-                        tokio::select! {
-                            message = stream.next() => match message {
-                                Some(message) => deliver(&hub, &node_id, &message),
-                                None => break,
-                            },
-                            command = commands.recv() => match command {
-                                Some(Command::Listen(topic)) => {
-                                    if listened.insert(topic.clone()) && sink.subscribe(redis_channel(&topic)).await.is_err() {
-                                        break;
-                                    }
-                                }
-                                Some(Command::Unlisten(topic)) => {
-                                    if listened.remove(&topic) && sink.unsubscribe(redis_channel(&topic)).await.is_err() {
-                                        break;
-                                    }
-                                }
-                                None => return,
-                            },
+                    let mut ok = true;
+                    for topic in &listened {
+                        if sink.subscribe(redis_channel(&prefix, topic)).await.is_err() {
+                            ok = false;
+                            break;
                         }
                     }
+                    if ok {
+                        backoff = Duration::from_millis(250);
+                        if was_down {
+                            tracing::info!(
+                                url,
+                                topics = listened.len(),
+                                "reconnected to Redis and subscribed again; resyncing local sockets"
+                            );
+                            resync(&hub);
+                        } else {
+                            tracing::info!(url, "subscribed to Redis for events from other nodes");
+                        }
+                        loop {
+                            tokio::select! {
+                                message = stream.next() => match message {
+                                    Some(message) => deliver(&hub, &node_id, &prefix, &message),
+                                    None => break,
+                                },
+                                command = commands.recv() => match command {
+                                    Some(Command::Listen(topic)) => {
+                                        if listened.insert(topic.clone()) && sink.subscribe(redis_channel(&prefix, &topic)).await.is_err() {
+                                            break;
+                                        }
+                                    }
+                                    Some(Command::Unlisten(topic)) => {
+                                        if listened.remove(&topic) && sink.unsubscribe(redis_channel(&prefix, &topic)).await.is_err() {
+                                            break;
+                                        }
+                                    }
+                                    None => return,
+                                },
+                            }
+                        }
+                    }
+                    tracing::warn!(
+                        url,
+                        "lost the Redis connection; reconnecting (live events between nodes pause meanwhile)"
+                    );
+                    was_down = true;
                 }
-                tracing::warn!(
-                    url,
-                    "lost the Redis connection; reconnecting (live events between nodes pause meanwhile)"
-                );
-                was_down = true;
-            }
-            Err(e) => {
-                if !was_down {
-                    tracing::warn!(url, error = %e, "cannot reach Redis; retrying in the background");
+                Err(e) => {
+                    if !was_down {
+                        tracing::warn!(url, error = %e, "cannot reach Redis; retrying in the background");
+                    }
+                    was_down = true;
                 }
-                was_down = true;
             }
-        }
-        // Wait before retrying, still taking note of what local sockets listen to.
-        let retry = tokio::time::sleep(backoff);
-        tokio::pin!(retry);
-        loop {
-            tokio::select! {
-                () = &mut retry => break,
-                command = commands.recv() => match command {
-                    Some(command) => apply(&mut listened, command),
-                    None => return,
-                },
+            // Wait before retrying, still taking note of what local sockets listen to.
+            let retry = tokio::time::sleep(backoff);
+            tokio::pin!(retry);
+            loop {
+                tokio::select! {
+                    () = &mut retry => break,
+                    command = commands.recv() => match command {
+                        Some(command) => apply(&mut listened, command),
+                        None => return,
+                    },
+                }
             }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
         }
-        backoff = (backoff * 2).min(Duration::from_secs(5));
     }
 }
 
@@ -241,8 +257,12 @@ fn apply(listened: &mut HashSet<String>, command: Command) {
     };
 }
 
-fn deliver(hub: &Hub, node_id: &str, message: &redis::Msg) {
-    let Some(topic) = message.get_channel_name().strip_prefix("natter:") else {
+fn deliver(hub: &Hub, node_id: &str, prefix: &str, message: &redis::Msg) {
+    let Some(topic) = message
+        .get_channel_name()
+        .strip_prefix(prefix)
+        .and_then(|t| t.strip_prefix(':'))
+    else {
         return;
     };
     let Ok(payload) = message.get_payload::<String>() else {

@@ -67,7 +67,7 @@ impl Realtime {
         let node_id = crate::web::random_token()[..16].to_owned();
         let (bus, redis): (Arc<dyn Bus>, Option<ConnectionManager>) = match &config.redis_url {
             Some(url) => {
-                let bus = RedisBus::start(url, hub.clone())?;
+                let bus = RedisBus::start(url, &config.redis_prefix, hub.clone())?;
                 let client = redis::Client::open(url.as_str())
                     .map_err(|e| anyhow::anyhow!("REDIS_URL={url:?} is not a Redis URL: {e}"))?;
                 let config = ConnectionManagerConfig::new()
@@ -84,7 +84,7 @@ impl Realtime {
         Ok(Self {
             hub,
             bus,
-            presence: Presence::new(node_id, redis),
+            presence: Presence::new(node_id, config.redis_prefix.clone(), redis),
             shutdown,
         })
     }

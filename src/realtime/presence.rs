@@ -2,7 +2,7 @@
 //! user reports idle, `offline` after the last connection closes or stops pinging for 60 s.
 //!
 //! Each node keeps its own connections in memory; with Redis, each live connection is also a
-//! field of `natter:presence:<user_id>` (value: status and expiry time, the key itself expiring
+//! field of `<prefix>:presence:<user_id>` (value: status and expiry time, the key itself expiring
 //! too), so any node can answer "is this user here?" for connections on every node. A change
 //! is published on the `presence:<user_id>` topic, which only connections that asked for that
 //! user listen to.
@@ -54,12 +54,9 @@ impl Status {
 
 pub struct Presence {
     node_id: String,
+    prefix: String,
     local: Mutex<HashMap<i64, HashMap<ConnId, Status>>>,
     redis: Option<ConnectionManager>,
-}
-
-fn key(user_id: i64) -> String {
-    format!("natter:presence:{user_id}")
 }
 
 fn now_secs() -> u64 {
@@ -69,12 +66,17 @@ fn now_secs() -> u64 {
 }
 
 impl Presence {
-    pub fn new(node_id: String, redis: Option<ConnectionManager>) -> Self {
+    pub fn new(node_id: String, prefix: String, redis: Option<ConnectionManager>) -> Self {
         Self {
             node_id,
+            prefix,
             local: Mutex::new(HashMap::new()),
             redis,
         }
+    }
+
+    fn key(&self, user_id: i64) -> String {
+        format!("{}:presence:{user_id}", self.prefix)
     }
 
     /// Records a connection's status (on connect, ping or `presence.set`); returns the user's
@@ -121,7 +123,7 @@ impl Presence {
         };
         let mut redis = redis.clone();
         let fields: redis::RedisResult<HashMap<String, String>> = redis::cmd("HGETALL")
-            .arg(key(user_id))
+            .arg(self.key(user_id))
             .query_async(&mut redis)
             .await;
         match fields {
@@ -148,12 +150,12 @@ impl Presence {
                 let value = format!("{}|{}", status.as_str(), now_secs() + TIMEOUT.as_secs());
                 redis::pipe()
                     .cmd("HSET")
-                    .arg(key(user_id))
+                    .arg(self.key(user_id))
                     .arg(&field)
                     .arg(value)
                     .ignore()
                     .cmd("EXPIRE")
-                    .arg(key(user_id))
+                    .arg(self.key(user_id))
                     .arg(TIMEOUT.as_secs() * 2)
                     .ignore()
                     .query_async(&mut redis)
@@ -161,7 +163,7 @@ impl Presence {
             }
             None => {
                 redis::cmd("HDEL")
-                    .arg(key(user_id))
+                    .arg(self.key(user_id))
                     .arg(&field)
                     .query_async(&mut redis)
                     .await
@@ -179,7 +181,7 @@ mod tests {
 
     #[tokio::test]
     async fn online_beats_away_and_the_last_connection_going_makes_offline() {
-        let presence = Presence::new("n".into(), None);
+        let presence = Presence::new("n".into(), "test".into(), None);
         assert_eq!(
             presence.set(1, 10, Status::Online).await,
             (Status::Offline, Status::Online)

@@ -36,6 +36,7 @@ impl TestApp {
             public_url: String::new(),
             database_url: format!("{admin_url}/{db_name}"),
             redis_url,
+            redis_prefix: format!("natter-test-{db_name}"),
             meili_url: None,
             meili_master_key: None,
         };
@@ -67,6 +68,7 @@ impl TestApp {
             public_url: String::new(),
             database_url: format!("{}/{}", self.admin_url, self.db_name),
             redis_url,
+            redis_prefix: format!("natter-test-{}", self.db_name),
             meili_url: None,
             meili_master_key: None,
         };

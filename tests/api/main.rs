@@ -6,6 +6,7 @@ mod ws;
 
 mod accounts;
 mod channels;
+mod cluster;
 mod messages;
 mod realtime;
 mod security;
