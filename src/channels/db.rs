@@ -286,6 +286,8 @@ pub struct SidebarRow {
     pub id: i64,
     pub kind: String,
     pub title: String,
+    /// The other members of a DM, comma-separated (for presence dots); empty for channels.
+    pub other_ids: String,
     pub unread: i64,
     pub mentions: i64,
 }
@@ -297,6 +299,10 @@ pub async fn sidebar_rows(
 ) -> sqlx::Result<Vec<SidebarRow>> {
     sqlx::query_as(&format!(
         "select c.id, c.kind, {} as title,
+                case when c.kind in ('dm', 'group_dm') then
+                    coalesce((select string_agg(o.user_id::text, ',' order by o.user_id)
+                              from channel_members o where o.channel_id = c.id and o.user_id <> $2), '')
+                else '' end as other_ids,
                 greatest(c.last_seq - cm.last_read_seq, 0) as unread,
                 (select count(*) from mentions m
                  where m.user_id = $2 and m.channel_id = c.id and m.seq > cm.last_read_seq) as mentions

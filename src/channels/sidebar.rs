@@ -16,6 +16,8 @@ pub struct Sidebar {
 
 pub struct SidebarEntry {
     pub id: i64,
+    /// The other people of a DM, comma-separated ids, for presence dots.
+    pub other_ids: String,
     pub kind: String,
     pub title: String,
     pub href: String,
@@ -42,6 +44,7 @@ pub async fn load(db: &PgPool, workspace: &Membership, user_id: i64) -> sqlx::Re
             row.mentions
         },
         id: row.id,
+        other_ids: row.other_ids,
         kind: row.kind,
         title: row.title,
         unread: row.unread,
