@@ -5,6 +5,7 @@ mod helpers;
 mod ws;
 
 mod accounts;
+mod browser;
 mod channels;
 mod cluster;
 mod messages;

@@ -1,0 +1,205 @@
+//! A real browser: Debian's headless chromium driven over WebDriver (chromedriver). Two people
+//! in two sessions; a message appears for the other without a reload, and the badge of
+//! another channel goes up live. Skipped, saying so, where chromium or chromedriver is missing
+//! (`.ci/run` installs both).
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::json;
+
+use crate::helpers::{TestApp, location};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_driver() -> Option<Driver> {
+    if !std::path::Path::new(CHROMIUM).exists() || !std::path::Path::new(CHROMEDRIVER).exists() {
+        eprintln!(
+            "SKIPPED: the browser test needs {CHROMIUM} and {CHROMEDRIVER} (apt-get install chromium chromium-driver)"
+        );
+        return None;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..50 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Some(Driver { child, url });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not start");
+}
+
+async fn browser(driver: &Driver) -> Client {
+    let profile =
+        std::env::temp_dir().join(format!("natter-chromium-{}", uuid::Uuid::new_v4().simple()));
+    let capabilities = json!({
+        "goog:chromeOptions": {
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--window-size=1280,800", format!("--user-data-dir={}", profile.display()),
+            ]
+        }
+    });
+    let serde_json::Value::Object(capabilities) = capabilities else {
+        unreachable!()
+    };
+    ClientBuilder::new(HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&driver.url)
+        .await
+        .expect("a chromium session starts")
+}
+
+async fn log_in(client: &Client, base: &str, email: &str) {
+    client.goto(&format!("{base}/login")).await.unwrap();
+    client
+        .find(Locator::Id("email"))
+        .await
+        .unwrap()
+        .send_keys(email)
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys("password123")
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client.wait().for_element(Locator::Css("h1")).await.unwrap();
+}
+
+#[tokio::test]
+async fn two_people_in_two_browsers_chat_live() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let bob = app.signup("bob").await;
+    let (slug, general) = app.workspace(&ada, "Acme").await;
+    app.join_by_invite(&ada, &bob, &slug).await;
+    let response = ada
+        .post_form(&format!("/w/{slug}/channels"), &[("name", "random")])
+        .await;
+    let random: i64 = location(&response)
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    bob.post_form(&format!("/w/{slug}/c/{random}/join"), &[])
+        .await;
+
+    let ada_browser = browser(&driver).await;
+    let bob_browser = browser(&driver).await;
+    log_in(&ada_browser, &app.base, "ada@example.com").await;
+    log_in(&bob_browser, &app.base, "bob@example.com").await;
+    bob_browser
+        .goto(&format!("{}/w/{slug}/c/{general}", app.base))
+        .await
+        .unwrap();
+    ada_browser
+        .goto(&format!("{}/w/{slug}/c/{general}", app.base))
+        .await
+        .unwrap();
+    // Both pages are connected once the script has had its `ready`.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // A marker that a reload would wipe out.
+    bob_browser
+        .execute("window.natterMarker = 42", vec![])
+        .await
+        .unwrap();
+
+    let composer = ada_browser
+        .find(Locator::Css("textarea[aria-label='Message #general']"))
+        .await
+        .unwrap();
+    composer
+        .send_keys("Hello from a real browser\u{E007}")
+        .await
+        .unwrap(); // U+E007 is Enter
+    let live = bob_browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath(
+            "//div[@class='message-body']/p[text()='Hello from a real browser']",
+        ))
+        .await;
+    assert!(live.is_ok(), "the message appears for bob without a reload");
+    let own = ada_browser
+        .find_all(Locator::XPath("//p[text()='Hello from a real browser']"))
+        .await
+        .unwrap();
+    assert_eq!(own.len(), 1, "ada sees her message once");
+
+    // A mention in #random while bob looks at #general: its badge goes up live.
+    ada_browser
+        .goto(&format!("{}/w/{slug}/c/{random}", app.base))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let composer = ada_browser
+        .find(Locator::Css("textarea[aria-label='Message #random']"))
+        .await
+        .unwrap();
+    composer
+        .send_keys("@bob have a look\u{E007}")
+        .await
+        .unwrap();
+    let badge = bob_browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(&format!(
+            "a.sidebar-link[data-channel-id='{random}'] .badge"
+        )))
+        .await
+        .expect("the #random badge appears live");
+    assert_eq!(badge.text().await.unwrap(), "1");
+    let marker = bob_browser
+        .execute("return window.natterMarker", vec![])
+        .await
+        .unwrap();
+    assert_eq!(marker, json!(42), "bob's page was never reloaded");
+
+    ada_browser.close().await.unwrap();
+    bob_browser.close().await.unwrap();
+}
