@@ -45,13 +45,17 @@ async fn start_driver() -> Option<Driver> {
         .stderr(Stdio::null())
         .spawn()
         .expect("chromedriver starts");
-    let url = format!("http://127.0.0.1:{port}");
+    // Owned by `Driver` at once, so that it is killed and reaped on every path.
+    let driver = Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
     for _ in 0..50 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .is_ok()
         {
-            return Some(Driver { child, url });
+            return Some(driver);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
