@@ -8,6 +8,7 @@ mod accounts;
 mod browser;
 mod channels;
 mod cluster;
+mod crash;
 mod messages;
 mod realtime;
 mod security;
