@@ -233,6 +233,13 @@ impl Connection {
         }
     }
 
+    /// Records this connection's status (a ping keeps it fresh) and announces any change.
+    async fn refresh_presence(&self) {
+        let presence = &self.state.realtime.presence;
+        let (before, after) = presence.set(self.who.user_id, self.id, self.status).await;
+        self.announce_presence(before, after);
+    }
+
     fn announce_presence(&self, before: Status, after: Status) {
         if before != after {
             let event = Event::Presence {
@@ -268,13 +275,7 @@ impl Connection {
                 .await;
             }
             ClientFrame::Ping => {
-                let (before, after) = self
-                    .state
-                    .realtime
-                    .presence
-                    .set(self.who.user_id, self.id, self.status)
-                    .await;
-                self.announce_presence(before, after);
+                self.refresh_presence().await;
                 return send(socket, reply(serde_json::json!({ "type": "pong" }))).await;
             }
             _ if !said_hello => {
@@ -351,13 +352,8 @@ impl Connection {
         let ready =
             serde_json::json!({ "type": "ready", "user_id": self.who.user_id, "channels": wire });
         send(socket, reply(ready)).await.map_err(FrameError::Stop)?;
-        let (before, after) = self
-            .state
-            .realtime
-            .presence
-            .set(self.who.user_id, self.id, Status::Online)
-            .await;
-        self.announce_presence(before, after);
+        self.status = Status::Online;
+        self.refresh_presence().await;
         for channel in &channels {
             match cursors.get(&channel.id.to_string()) {
                 Some(&cursor) => {
@@ -601,13 +597,7 @@ impl Connection {
                 ));
             }
         };
-        let (before, after) = self
-            .state
-            .realtime
-            .presence
-            .set(self.who.user_id, self.id, self.status)
-            .await;
-        self.announce_presence(before, after);
+        self.refresh_presence().await;
         Ok(())
     }
 

@@ -10,7 +10,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 
-use crate::helpers::{TestApp, location};
+use crate::helpers::TestApp;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -121,15 +121,7 @@ async fn two_people_in_two_browsers_chat_live() {
     let bob = app.signup("bob").await;
     let (slug, general) = app.workspace(&ada, "Acme").await;
     app.join_by_invite(&ada, &bob, &slug).await;
-    let response = ada
-        .post_form(&format!("/w/{slug}/channels"), &[("name", "random")])
-        .await;
-    let random: i64 = location(&response)
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let random = ada.create_channel(&slug, "random", false).await;
     bob.post_form(&format!("/w/{slug}/c/{random}/join"), &[])
         .await;
 

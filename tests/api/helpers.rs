@@ -250,6 +250,28 @@ impl Browser {
         (status, json)
     }
 
+    /// Creates a channel through the form; returns its id.
+    pub async fn create_channel(&self, slug: &str, name: &str, private: bool) -> i64 {
+        let mut fields = vec![("name", name)];
+        if private {
+            fields.push(("private", "1"));
+        }
+        let response = self
+            .post_form(&format!("/w/{slug}/channels"), &fields)
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::SEE_OTHER,
+            "the channel is created"
+        );
+        location(&response)
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
     /// Makes an invite link on the workspace's invite page.
     pub async fn invite_link(&self, slug: &str) -> String {
         let response = self

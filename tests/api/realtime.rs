@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-use crate::helpers::{Browser, TestApp, location, user_id};
+use crate::helpers::{Browser, TestApp, user_id};
 use crate::ws::{Ws, token};
 
 /// Ada owns a workspace; Bob is in it. Returns both, the slug and #general's id.
@@ -272,18 +272,7 @@ async fn no_event_of_a_private_channel_or_dm_reaches_a_non_member() {
     let eve = app.signup("eve").await;
     app.join_by_invite(&ada, &eve, &slug).await;
     let (mut eve_ws, _) = Ws::hello(&app.base, &token(&app, "eve").await, json!({})).await;
-    let response = ada
-        .post_form(
-            &format!("/w/{slug}/channels"),
-            &[("name", "secret"), ("private", "1")],
-        )
-        .await;
-    let secret: i64 = location(&response)
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let secret = ada.create_channel(&slug, "secret", true).await;
     let dm = ada.open_dm(&slug, &[user_id(&app, "bob").await]).await;
     ada.send(&slug, secret, "private words", None).await;
     bob.send(&slug, dm, "dm words", None).await;
@@ -317,18 +306,7 @@ async fn joining_and_leaving_take_effect_on_open_sockets_at_once() {
     let app = TestApp::spawn().await;
     let (ada, bob, slug, general) = two_people(&app).await;
     let (mut bob_ws, _) = Ws::hello(&app.base, &token(&app, "bob").await, json!({})).await;
-    let response = ada
-        .post_form(
-            &format!("/w/{slug}/channels"),
-            &[("name", "plans"), ("private", "1")],
-        )
-        .await;
-    let plans: i64 = location(&response)
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let plans = ada.create_channel(&slug, "plans", true).await;
     ada.post_form(
         &format!("/w/{slug}/c/{plans}/members"),
         &[("username", "bob")],

@@ -38,18 +38,7 @@ async fn a_non_member_gets_404_for_a_private_channel_page_history_and_post() {
     let eve = app.signup("eve").await;
     let (slug, _) = app.workspace(&ada, "Acme").await;
     app.join_by_invite(&ada, &eve, &slug).await;
-    let response = ada
-        .post_form(
-            &format!("/w/{slug}/channels"),
-            &[("name", "secret"), ("private", "1")],
-        )
-        .await;
-    let secret: i64 = location(&response)
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let secret = ada.create_channel(&slug, "secret", true).await;
     ada.send(&slug, secret, "the launch date is friday", None)
         .await;
 

@@ -1,4 +1,4 @@
-use crate::helpers::{TestApp, location, user_id};
+use crate::helpers::{TestApp, user_id};
 
 #[tokio::test]
 async fn unread_and_mention_counts_follow_sends_opening_and_posting_yourself() {
@@ -7,15 +7,7 @@ async fn unread_and_mention_counts_follow_sends_opening_and_posting_yourself() {
     let bob = app.signup("bob").await;
     let (slug, general) = app.workspace(&ada, "Acme").await;
     app.join_by_invite(&ada, &bob, &slug).await;
-    let response = ada
-        .post_form(&format!("/w/{slug}/channels"), &[("name", "random")])
-        .await;
-    let random: i64 = location(&response)
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let random = ada.create_channel(&slug, "random", false).await;
     bob.post_form(&format!("/w/{slug}/c/{random}/join"), &[])
         .await;
 
