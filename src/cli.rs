@@ -41,9 +41,43 @@ enum Command {
     /// Manage channels.
     #[command(subcommand)]
     Channel(ChannelCommand),
-    /// Manage personal tokens (for `/ws` and, later, the Web API).
+    /// Manage personal tokens (for `/ws` and the Web API).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage bots.
+    #[command(subcommand)]
+    Bot(BotCommand),
+    /// Manage incoming webhooks.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
+}
+
+#[derive(Subcommand)]
+enum BotCommand {
+    /// Create a bot in a workspace; its token is printed on the last line.
+    Create {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum WebhookCommand {
+    /// Create an incoming webhook for a channel; its URL is printed on the last line.
+    Create {
+        #[arg(long)]
+        workspace: String,
+        /// The channel's name.
+        #[arg(long)]
+        channel: String,
+        /// The email of the member creating it (they must be in the channel).
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "Incoming webhook")]
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -205,6 +239,48 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 println!("{email} is already a member of {}", workspace.slug);
             }
+            Ok(())
+        }
+        Command::Bot(BotCommand::Create { workspace, name }) => {
+            let db = pool(&config).await?;
+            let workspace = workspace_by_slug(&db, &workspace).await?;
+            let bot = crate::integrations::create_bot(&db, workspace.id, &name, None)
+                .await
+                .map_err(plain)?;
+            println!(
+                "created bot {name} in {}; its token is shown only this once:",
+                workspace.slug
+            );
+            println!("{}", bot.token);
+            Ok(())
+        }
+        Command::Webhook(WebhookCommand::Create {
+            workspace,
+            channel,
+            email,
+            name,
+        }) => {
+            let db = pool(&config).await?;
+            let workspace = workspace_by_slug(&db, &workspace).await?;
+            let user = user_id(&db, &email).await?;
+            let channel_name = channel.trim_start_matches('#');
+            let channel = channels::db::channel_by_name(&db, workspace.id, channel_name)
+                .await?
+                .ok_or_else(|| anyhow!("no channel #{channel_name} in {}", workspace.slug))?;
+            let access = channels::db::channel_for(&db, workspace.id, channel.id, user).await?;
+            if access.and_then(|a| a.last_read_seq).is_none() {
+                bail!(
+                    "{email} is not a member of #{channel_name}; webhooks are made by channel members"
+                );
+            }
+            let token =
+                crate::integrations::create_webhook(&db, workspace.id, channel.id, &name, user)
+                    .await
+                    .map_err(plain)?;
+            println!(
+                "created webhook {name:?} for #{channel_name}; its URL is shown only this once:"
+            );
+            println!("{}/hooks/{token}", config.public_url);
             Ok(())
         }
         Command::Token(TokenCommand::Create { email, name }) => {

@@ -7,6 +7,7 @@
 //! - [`workspaces`]: workspaces, members, invite links.
 //! - [`channels`]: public and private channels, DMs and group DMs, the sidebar and unread counts.
 //! - [`messages`]: the ordered message log, sending, editing, deleting, markdown and mentions.
+//! - [`integrations`]: bots, incoming webhooks and the Slack-compatible Web API.
 //! - [`realtime`]: live delivery over `/ws`: hub, bus (in-process or Redis), presence.
 //!
 //! Shared plumbing lives at the top: [`config`] (environment), [`db`] (pool and migrations),
@@ -18,6 +19,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod integrations;
 pub mod messages;
 pub mod realtime;
 pub mod web;

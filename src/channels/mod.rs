@@ -7,7 +7,7 @@
 //! and written to by its members.
 
 pub mod db;
-mod dms;
+pub mod dms;
 mod handlers;
 pub mod page;
 pub mod sidebar;

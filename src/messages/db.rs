@@ -59,22 +59,24 @@ pub async fn by_client_msg_id(
 
 pub async fn insert_message(
     tx: &mut PgConnection,
-    channel_id: i64,
     seq: i64,
-    user_id: i64,
-    body: &str,
+    new: &super::NewMessage<'_>,
     client_msg_id: Option<&str>,
 ) -> sqlx::Result<StoredMessage> {
     sqlx::query_as(
-        "insert into messages as m (channel_id, seq, user_id, body, client_msg_id)
-         values ($1, $2, $3, $4, $5)
-         returning m.channel_id, m.seq, m.user_id, m.body, m.client_msg_id, m.created_at, m.edited_at, m.deleted_at",
+        "insert into messages as m
+             (channel_id, seq, user_id, body, client_msg_id, sender_name, sender_icon)
+         values ($1, $2, $3, $4, $5, $6, $7)
+         returning m.channel_id, m.seq, m.user_id, m.body, m.client_msg_id, m.created_at,
+                   m.edited_at, m.deleted_at",
     )
-    .bind(channel_id)
+    .bind(new.channel_id)
     .bind(seq)
-    .bind(user_id)
-    .bind(body)
+    .bind(new.user_id)
+    .bind(new.text)
     .bind(client_msg_id)
+    .bind(new.sender_name)
+    .bind(new.sender_icon)
     .fetch_one(tx)
     .await
 }
@@ -162,7 +164,7 @@ pub async fn message(
     seq: i64,
 ) -> sqlx::Result<Option<MessageRow>> {
     sqlx::query_as(&format!(
-        "select {COLUMNS}, u.username, u.display_name, u.is_bot
+        "select {COLUMNS}, u.username, coalesce(m.sender_name, u.display_name) as display_name, u.is_bot
          from messages m join users u on u.id = m.user_id
          where m.channel_id = $1 and m.seq = $2"
     ))
@@ -180,7 +182,7 @@ pub async fn history_before(
     limit: i64,
 ) -> sqlx::Result<Vec<MessageRow>> {
     let mut rows: Vec<MessageRow> = sqlx::query_as(&format!(
-        "select {COLUMNS}, u.username, u.display_name, u.is_bot
+        "select {COLUMNS}, u.username, coalesce(m.sender_name, u.display_name) as display_name, u.is_bot
          from messages m join users u on u.id = m.user_id
          where m.channel_id = $1 and m.seq < $2
          order by m.seq desc limit $3"
@@ -203,7 +205,7 @@ pub async fn range(
     limit: i64,
 ) -> sqlx::Result<Vec<MessageRow>> {
     sqlx::query_as(&format!(
-        "select {COLUMNS}, u.username, u.display_name, u.is_bot
+        "select {COLUMNS}, u.username, coalesce(m.sender_name, u.display_name) as display_name, u.is_bot
          from messages m join users u on u.id = m.user_id
          where m.channel_id = $1 and m.seq > $2 and m.seq <= $3
          order by m.seq limit $4"

@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Form, Json};
 use serde::Deserialize;
 
-use super::db;
 use super::view::{self, MessagePartial, MessageView};
+use super::{NewMessage, db};
 use crate::auth::CurrentUser;
 use crate::channels::page::{self, Composer};
 use crate::channels::{self, require_access, require_member};
@@ -66,14 +66,9 @@ pub async fn post(
     Form(form): Form<PostForm>,
 ) -> Result<Response, AppError> {
     require_member(&state.db, &slug, channel_id, me.id).await?;
-    let outcome = super::post(
-        &state,
-        me.id,
-        channel_id,
-        form.client_msg_id.as_deref(),
-        &form.text,
-    )
-    .await;
+    let new = NewMessage::new(channel_id, me.id, &form.text)
+        .with_client_msg_id(form.client_msg_id.as_deref());
+    let outcome = super::post(&state, new).await;
     match outcome {
         Ok(sent) if wants_json(&headers) => {
             let base_path = channels::path(&slug, channel_id);

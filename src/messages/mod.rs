@@ -49,6 +49,28 @@ pub struct NewMessage<'a> {
     pub user_id: i64,
     pub client_msg_id: Option<&'a str>,
     pub text: &'a str,
+    /// A name shown instead of the user's (webhooks and bots may set one per message).
+    pub sender_name: Option<&'a str>,
+    /// An icon shown instead of the user's avatar: an https URL or an `:emoji:` code.
+    pub sender_icon: Option<&'a str>,
+}
+
+impl<'a> NewMessage<'a> {
+    pub fn new(channel_id: i64, user_id: i64, text: &'a str) -> Self {
+        Self {
+            channel_id,
+            user_id,
+            client_msg_id: None,
+            text,
+            sender_name: None,
+            sender_icon: None,
+        }
+    }
+
+    pub fn with_client_msg_id(mut self, client_msg_id: Option<&'a str>) -> Self {
+        self.client_msg_id = client_msg_id;
+        self
+    }
 }
 
 /// The stored message, and whether this call created it (false for an idempotent retry).
@@ -59,20 +81,9 @@ pub struct Sent {
 
 /// Sends as a member from any door (the form, the socket, the API): the user's rate limit,
 /// then [`send`], then, once committed, the live event. The caller has checked membership.
-pub async fn post(
-    state: &AppState,
-    user_id: i64,
-    channel_id: i64,
-    client_msg_id: Option<&str>,
-    text: &str,
-) -> Result<Sent, AppError> {
-    state.send_limiter.check(user_id)?;
-    let new = NewMessage {
-        channel_id,
-        user_id,
-        client_msg_id,
-        text,
-    };
+pub async fn post(state: &AppState, new: NewMessage<'_>) -> Result<Sent, AppError> {
+    state.send_limiter.check(new.user_id)?;
+    let channel_id = new.channel_id;
     let sent = send(&state.db, new).await?;
     if sent.created
         && let Err(e) = realtime::events::message_sent(state, channel_id, sent.message.seq).await
@@ -135,16 +146,7 @@ pub async fn send(pool: &PgPool, new: NewMessage<'_>) -> Result<Sent, AppError> 
             created: false,
         });
     }
-    let message = match db::insert_message(
-        &mut tx,
-        new.channel_id,
-        seq,
-        new.user_id,
-        new.text,
-        client_msg_id,
-    )
-    .await
-    {
+    let message = match db::insert_message(&mut tx, seq, &new, client_msg_id).await {
         Ok(message) => message,
         Err(e) if violated_constraint(&e) == Some("messages_client_msg_id_key") => {
             tx.rollback().await?;

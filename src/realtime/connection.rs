@@ -23,7 +23,7 @@ use super::{channel_topic, events, presence_topic, user_topic};
 use crate::auth::{session, tokens};
 use crate::channels::db as channels_db;
 use crate::error::AppError;
-use crate::messages::{self, db as messages_db};
+use crate::messages::{self, NewMessage, db as messages_db};
 use crate::web::AppState;
 
 /// Events waiting for one socket; a socket this far behind is closed with 4008.
@@ -610,14 +610,9 @@ impl Connection {
     ) -> Result<(), Stop> {
         let outcome = match self.member_of(channel_id) {
             Ok(channel_id) => {
-                messages::post(
-                    &self.state,
-                    self.who.user_id,
-                    channel_id,
-                    client_msg_id.as_deref(),
-                    text,
-                )
-                .await
+                let new = NewMessage::new(channel_id, self.who.user_id, text)
+                    .with_client_msg_id(client_msg_id.as_deref());
+                messages::post(&self.state, new).await
             }
             Err(_) => Err(AppError::NotFound),
         };

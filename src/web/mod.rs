@@ -43,6 +43,10 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Message sends per user: bursts of 50, then 10 a second.
     pub send_limiter: Arc<RateLimiter>,
+    /// Incoming webhook posts per webhook, like Slack: about one a second, bursts allowed.
+    pub hook_limiter: Arc<RateLimiter>,
+    /// Web API calls per token holder.
+    pub api_limiter: Arc<RateLimiter>,
     /// Live delivery: this node's hub, the bus and presence.
     pub realtime: Arc<Realtime>,
 }
@@ -75,6 +79,8 @@ impl Server {
             db,
             config: Arc::new(config),
             send_limiter: Arc::new(RateLimiter::new("sending messages", 50, 10)),
+            hook_limiter: Arc::new(RateLimiter::new("posting to this webhook", 10, 1)),
+            api_limiter: Arc::new(RateLimiter::new("calling the API", 100, 20)),
             realtime,
         };
         let router = router(state.clone());
@@ -140,6 +146,7 @@ fn router(state: AppState) -> Router {
         .merge(channels::router())
         .merge(messages::router())
         .merge(crate::realtime::router())
+        .merge(crate::integrations::router())
         .merge(assets::router())
         .route("/healthz", get(healthz))
         .fallback(not_found)

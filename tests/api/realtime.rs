@@ -19,12 +19,7 @@ async fn two_people(app: &TestApp) -> (Browser, Browser, String, i64) {
 
 /// Sends through the real send path and publishes, without the per-user rate limit (setup).
 async fn send_direct(app: &TestApp, user_id: i64, channel_id: i64, text: &str) -> i64 {
-    let new = natter::messages::NewMessage {
-        channel_id,
-        user_id,
-        client_msg_id: None,
-        text,
-    };
+    let new = natter::messages::NewMessage::new(channel_id, user_id, text);
     let sent = natter::messages::send(&app.db, new).await.unwrap();
     natter::realtime::events::message_sent(&app.state, channel_id, sent.message.seq)
         .await
@@ -108,12 +103,7 @@ async fn messages_sent_during_the_catch_up_arrive_once_in_order() {
         tokio::spawn(async move {
             for n in 1..=150 {
                 let text = format!("during {n}");
-                let new = natter::messages::NewMessage {
-                    channel_id: general,
-                    user_id: bob_id,
-                    client_msg_id: None,
-                    text: &text,
-                };
+                let new = natter::messages::NewMessage::new(general, bob_id, &text);
                 let sent = natter::messages::send(&db, new).await.unwrap();
                 natter::realtime::events::message_sent(&state, general, sent.message.seq)
                     .await

@@ -1,0 +1,141 @@
+//! `chat.postMessage`, `chat.update`, `chat.delete`: through the same send path as the browser.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::conversations::resolve;
+use super::{ApiError, ApiResult, Ctx, Params, db, shapes};
+use crate::error::AppError;
+use crate::fields;
+use crate::integrations::{ids, mrkdwn, render};
+use crate::messages::{self, NewMessage};
+use crate::realtime::events;
+
+/// The text of a call: `text` in mrkdwn, plus `blocks` and `attachments`, as markdown.
+async fn body(ctx: &Ctx<'_>, params: &Params) -> Result<String, ApiError> {
+    let raw = [
+        params.str("text"),
+        params.json("blocks").map(|b| b.to_string()),
+        params.json("attachments").map(|a| a.to_string()),
+    ];
+    let ids: Vec<i64> = raw
+        .iter()
+        .flatten()
+        .flat_map(|t| mrkdwn::mentioned_ids(t))
+        .collect();
+    let names: HashMap<i64, String> = crate::integrations::db::usernames(ctx.db(), &ids)
+        .await?
+        .into_iter()
+        .collect();
+    let mut parts = Vec::new();
+    if let Some(text) = params.str("text").filter(|t| !t.trim().is_empty()) {
+        parts.push(mrkdwn::to_markdown(&text, &names));
+    }
+    if let Some(Value::Array(blocks)) = params.json("blocks") {
+        parts.extend(render::blocks(&blocks, &names));
+    }
+    if let Some(Value::Array(attachments)) = params.json("attachments") {
+        parts.extend(render::attachments(&attachments, &names));
+    }
+    if parts.is_empty() {
+        return Err(ApiError("no_text"));
+    }
+    let text = parts.join("\n\n");
+    if text.chars().count() > messages::MAX_CHARS {
+        return Err(ApiError("msg_too_long"));
+    }
+    Ok(text)
+}
+
+pub async fn post_message(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
+    let channel = resolve(ctx, params, "channel").await?;
+    if channel.archived {
+        return Err(ApiError("is_archived"));
+    }
+    if channel.last_read_seq.is_none() {
+        return Err(ApiError("not_in_channel"));
+    }
+    let text = body(ctx, params).await?;
+    let client_msg_id = params.str("client_msg_id");
+    let username = params.str("username").filter(|n| n.chars().count() <= 80);
+    let icon = params
+        .str("icon_url")
+        .filter(|u| u.starts_with("https://"))
+        .or_else(|| params.str("icon_emoji"));
+    let mut new = NewMessage::new(channel.id, ctx.user.id, &text)
+        .with_client_msg_id(client_msg_id.as_deref());
+    new.sender_name = username.as_deref();
+    new.sender_icon = icon.as_deref();
+    let sent = match messages::post(ctx.state, new).await {
+        Ok(sent) => sent,
+        Err(AppError::Validation(_)) => return Err(ApiError("invalid_arguments")),
+        Err(e) => return Err(e.into()),
+    };
+    let message = db::message(ctx.db(), channel.id, sent.message.seq)
+        .await?
+        .ok_or(ApiError("internal_error"))?;
+    Ok(fields! {
+        "channel" => ids::channel_id(&channel.kind, channel.id),
+        "ts" => ids::ts(message.created_at, message.seq),
+        "message" => shapes::message(ctx, &message),
+    })
+}
+
+/// The caller's own live message a `ts` names in a channel.
+async fn own_message(
+    ctx: &Ctx<'_>,
+    params: &Params,
+    refused: &'static str,
+) -> Result<(super::db::ApiChannel, db::ApiMessage), ApiError> {
+    let channel = resolve(ctx, params, "channel").await?;
+    let seq = params
+        .str("ts")
+        .and_then(|t| ids::seq_of_ts(&t))
+        .ok_or(ApiError("message_not_found"))?;
+    let message = db::message(ctx.db(), channel.id, seq)
+        .await?
+        .ok_or(ApiError("message_not_found"))?;
+    if message.deleted {
+        return Err(ApiError("message_not_found"));
+    }
+    if message.user_id != ctx.user.id {
+        return Err(ApiError(refused));
+    }
+    if channel.archived {
+        return Err(ApiError("is_archived"));
+    }
+    Ok((channel, message))
+}
+
+pub async fn update(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
+    let (channel, message) = own_message(ctx, params, "cant_update_message").await?;
+    let text = body(ctx, params).await?;
+    messages::edit(ctx.db(), channel.id, message.seq, ctx.user.id, &text)
+        .await
+        .map_err(|e| match e {
+            AppError::NotFound => ApiError("message_not_found"),
+            other => other.into(),
+        })?;
+    events::message_edited(ctx.state, channel.id, message.seq).await?;
+    Ok(fields! {
+        "channel" => ids::channel_id(&channel.kind, channel.id),
+        "ts" => ids::ts(message.created_at, message.seq),
+        "text" => text,
+    })
+}
+
+pub async fn delete(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
+    let (channel, message) = own_message(ctx, params, "cant_delete_message").await?;
+    messages::delete(ctx.db(), channel.id, message.seq, ctx.user.id)
+        .await
+        .map_err(|e| match e {
+            AppError::NotFound => ApiError("message_not_found"),
+            other => other.into(),
+        })?;
+    events::message_deleted(ctx.state, channel.id, message.seq);
+    Ok(fields! {
+        "channel" => ids::channel_id(&channel.kind, channel.id),
+        "ts" => ids::ts(message.created_at, message.seq),
+    })
+}

@@ -1,0 +1,293 @@
+//! `conversations.*`: list, info, history, create, join, invite, mark, open.
+
+use serde_json::json;
+
+use super::db::ApiChannel;
+use super::{ApiError, ApiResult, Ctx, Params, db, shapes};
+use crate::channels;
+use crate::fields;
+use crate::integrations::ids;
+use crate::realtime::events;
+
+/// The channel an argument names (an id like `C12`, or `#name`), as the caller may see it:
+/// a private channel or DM they are not in does not exist for them.
+pub async fn resolve(ctx: &Ctx<'_>, params: &Params, arg: &str) -> Result<ApiChannel, ApiError> {
+    let given = params.str(arg).ok_or(ApiError("channel_not_found"))?;
+    let id = match ids::parse_id(&given) {
+        Some(id) if !given.starts_with('#') => Some(id),
+        _ => {
+            db::channel_id_by_name(ctx.db(), ctx.workspace_id, given.trim_start_matches('#'))
+                .await?
+        }
+    };
+    let channel = match id {
+        Some(id) => db::channel(ctx.db(), id, ctx.user.id).await?,
+        None => None,
+    };
+    match channel {
+        Some(c) if c.kind == "public" || c.last_read_seq.is_some() => Ok(c),
+        _ => Err(ApiError("channel_not_found")),
+    }
+}
+
+/// Like [`resolve`], and a bot must be a member even of a public channel to read it.
+pub async fn readable(ctx: &Ctx<'_>, params: &Params) -> Result<ApiChannel, ApiError> {
+    let channel = resolve(ctx, params, "channel").await?;
+    if ctx.user.is_bot && channel.last_read_seq.is_none() {
+        return Err(ApiError("not_in_channel"));
+    }
+    Ok(channel)
+}
+
+pub async fn list(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
+    let types = params
+        .str("types")
+        .unwrap_or_else(|| "public_channel".to_owned());
+    let mut kinds = Vec::new();
+    for t in types.split(',').map(str::trim) {
+        kinds.push(
+            match t {
+                "public_channel" => "public",
+                "private_channel" => "private",
+                "im" => "dm",
+                "mpim" => "group_dm",
+                _ => return Err(ApiError("invalid_types")),
+            }
+            .to_owned(),
+        );
+    }
+    let limit = shapes::limit(params, 100, 1000);
+    let after = shapes::read_cursor("channel", params)?.unwrap_or(0);
+    let mut rows = db::channels(
+        ctx.db(),
+        ctx.workspace_id,
+        ctx.user.id,
+        &kinds,
+        params.bool("exclude_archived"),
+        after,
+        limit + 1,
+    )
+    .await?;
+    let next = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last()
+            .map(|c| shapes::cursor("channel", c.id))
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    let channels: Vec<_> = rows.iter().map(shapes::channel).collect();
+    Ok(fields! { "channels" => channels, "response_metadata" => json!({ "next_cursor": next }) })
+}
+
+pub async fn info(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
+    let channel = resolve(ctx, params, "channel").await?;
+    let mut value = shapes::channel(&channel);
+    if let Some(last_read_seq) = channel.last_read_seq {
+        let last_read = match db::message(ctx.db(), channel.id, last_read_seq).await? {
+            Some(m) => ids::ts(m.created_at, m.seq),
+            None => "0000000000.000000".to_owned(),
+        };
+        let unread = (channel.last_seq - last_read_seq).max(0);
+        value["last_read"] = json!(last_read);
+        value["unread_count"] = json!(unread);
+        value["unread_count_display"] = json!(unread);
+    }
+    Ok(fields! { "channel" => value })
+}
+
+/// A bound of `oldest` / `latest`: a `ts` of ours names a seq; a plain time names seconds.
+enum Bound {
+    Seq(i64),
+    Secs(f64),
+}
+
+fn bound(params: &Params, name: &str) -> Result<Option<Bound>, ApiError> {
+    let Some(text) = params.str(name) else {
+        return Ok(None);
+    };
+    if let Some(seq) = ids::seq_of_ts(&text) {
+        return Ok(Some(Bound::Seq(seq)));
+    }
+    ids::ts_seconds(&text)
+        .map(|s| Some(Bound::Secs(s)))
+        .ok_or(ApiError("invalid_ts_oldest"))
+}
+
+pub async fn history(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
+    let channel = readable(ctx, params).await?;
+    let limit = shapes::limit(params, 100, 1000);
+    let inclusive = params.bool("inclusive");
+    let (mut after_seq, mut before_seq) = (0, i64::MAX);
+    let (mut after_secs, mut before_secs) = (f64::MIN, f64::MAX);
+    match bound(params, "oldest")? {
+        Some(Bound::Seq(s)) => after_seq = if inclusive { s - 1 } else { s },
+        Some(Bound::Secs(s)) => after_secs = s,
+        None => {}
+    }
+    match bound(params, "latest")? {
+        Some(Bound::Seq(s)) => before_seq = if inclusive { s + 1 } else { s },
+        Some(Bound::Secs(s)) => before_secs = s,
+        None => {}
+    }
+    if let Some(cursor) = shapes::read_cursor("seq", params)? {
+        before_seq = before_seq.min(cursor);
+    }
+    let mut rows = db::history(
+        ctx.db(),
+        channel.id,
+        after_seq,
+        before_seq,
+        after_secs,
+        before_secs,
+        limit + 1,
+    )
+    .await?;
+    let has_more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next = if has_more {
+        rows.last()
+            .map(|m| shapes::cursor("seq", m.seq))
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    let messages: Vec<_> = rows.iter().map(|m| shapes::message(ctx, m)).collect();
+    Ok(fields! {
+        "messages" => messages,
+        "has_more" => has_more,
+        "pin_count" => 0,
+        "response_metadata" => json!({ "next_cursor": next }),
+    })
+}
+
+pub async fn create(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
+    let name = params
+        .str("name")
+        .ok_or(ApiError("invalid_name_required"))?;
+    let private = params.bool("is_private");
+    let id = match channels::create(
+        ctx.db(),
+        ctx.workspace_id,
+        &name,
+        private,
+        "",
+        ctx.user.id,
+        &[],
+    )
+    .await
+    {
+        Ok(id) => id,
+        Err(crate::error::AppError::Validation(why)) if why.contains("already exists") => {
+            return Err(ApiError("name_taken"));
+        }
+        Err(crate::error::AppError::Validation(_)) => {
+            return Err(ApiError("invalid_name_specials"));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    events::joined(ctx.state, id, ctx.user.id).await?;
+    let channel = db::channel(ctx.db(), id, ctx.user.id)
+        .await?
+        .ok_or(ApiError("internal_error"))?;
+    Ok(fields! { "channel" => shapes::channel(&channel) })
+}
+
+pub async fn join(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
+    let channel = resolve(ctx, params, "channel").await?;
+    if channel.kind != "public" {
+        return Err(ApiError("method_not_supported_for_channel_type"));
+    }
+    if channel.archived {
+        return Err(ApiError("is_archived"));
+    }
+    if channels::db::add_member(ctx.db(), channel.id, ctx.user.id).await? {
+        events::joined(ctx.state, channel.id, ctx.user.id).await?;
+    }
+    let channel = db::channel(ctx.db(), channel.id, ctx.user.id)
+        .await?
+        .ok_or(ApiError("internal_error"))?;
+    Ok(fields! { "channel" => shapes::channel(&channel) })
+}
+
+pub async fn invite(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
+    let channel = resolve(ctx, params, "channel").await?;
+    if channel.last_read_seq.is_none() {
+        return Err(ApiError("not_in_channel"));
+    }
+    if channel.kind == "dm" || channel.kind == "group_dm" {
+        return Err(ApiError("method_not_supported_for_channel_type"));
+    }
+    if channel.archived {
+        return Err(ApiError("is_archived"));
+    }
+    let users = params.str("users").ok_or(ApiError("no_user"))?;
+    let mut ids_to_add = Vec::new();
+    for given in users.split(',').filter(|u| !u.trim().is_empty()) {
+        let id = ids::parse_id(given).ok_or(ApiError("user_not_found"))?;
+        if db::user(ctx.db(), ctx.workspace_id, id)
+            .await?
+            .is_none_or(|u| u.deleted)
+        {
+            return Err(ApiError("user_not_found"));
+        }
+        ids_to_add.push(id);
+    }
+    for id in ids_to_add {
+        if channels::db::add_member(ctx.db(), channel.id, id).await? {
+            events::joined(ctx.state, channel.id, id).await?;
+        }
+    }
+    let channel = db::channel(ctx.db(), channel.id, ctx.user.id)
+        .await?
+        .ok_or(ApiError("internal_error"))?;
+    Ok(fields! { "channel" => shapes::channel(&channel) })
+}
+
+pub async fn mark(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
+    let channel = resolve(ctx, params, "channel").await?;
+    if channel.last_read_seq.is_none() {
+        return Err(ApiError("not_in_channel"));
+    }
+    let seq = params
+        .str("ts")
+        .and_then(|t| ids::seq_of_ts(&t))
+        .ok_or(ApiError("invalid_timestamp"))?;
+    let last_read_seq = channels::db::mark_read(ctx.db(), channel.id, ctx.user.id, seq).await?;
+    events::read_moved(ctx.state, channel.id, ctx.user.id, last_read_seq).await?;
+    Ok(serde_json::Map::new())
+}
+
+pub async fn open(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
+    if params.str("channel").is_some() {
+        let channel = resolve(ctx, params, "channel").await?;
+        return Ok(fields! { "channel" => shapes::channel(&channel) });
+    }
+    let users = params
+        .str("users")
+        .ok_or(ApiError("users_list_not_supplied"))?;
+    let mut others = Vec::new();
+    for given in users.split(',').filter(|u| !u.trim().is_empty()) {
+        others.push(ids::parse_id(given).ok_or(ApiError("user_not_found"))?);
+    }
+    if others.is_empty() {
+        return Err(ApiError("users_list_not_supplied"));
+    }
+    let id = match channels::dms::find_or_create(ctx.state, ctx.workspace_id, ctx.user.id, &others)
+        .await
+    {
+        Ok(id) => id,
+        Err(crate::error::AppError::Validation(_)) => return Err(ApiError("too_many_users")),
+        Err(crate::error::AppError::NotFound) => return Err(ApiError("user_not_found")),
+        Err(e) => return Err(e.into()),
+    };
+    let channel = db::channel(ctx.db(), id, ctx.user.id)
+        .await?
+        .ok_or(ApiError("internal_error"))?;
+    let value = if params.bool("return_im") {
+        shapes::channel(&channel)
+    } else {
+        json!({ "id": ids::channel_id(&channel.kind, channel.id) })
+    };
+    Ok(fields! { "channel" => value })
+}

@@ -1,0 +1,110 @@
+//! Natter's rows in Slack's JSON shapes, and the paging cursors.
+
+use serde_json::{Value, json};
+
+use super::db::{ApiChannel, ApiMessage, ApiUser};
+use super::{ApiError, Ctx, Params};
+use crate::integrations::ids;
+
+pub fn channel(c: &ApiChannel) -> Value {
+    let name = c
+        .name
+        .clone()
+        .unwrap_or_else(|| ids::channel_id(&c.kind, c.id));
+    let mut value = json!({
+        "id": ids::channel_id(&c.kind, c.id),
+        "name": name,
+        "name_normalized": name,
+        "is_channel": c.kind == "public",
+        "is_group": c.kind == "private",
+        "is_im": c.kind == "dm",
+        "is_mpim": c.kind == "group_dm",
+        "is_private": c.kind != "public",
+        "is_archived": c.archived,
+        "is_general": c.is_general,
+        "is_member": c.last_read_seq.is_some(),
+        "created": c.created_at.unix_timestamp(),
+        "creator": c.created_by.map(ids::user_id).unwrap_or_default(),
+        "context_team_id": ids::team_id(c.workspace_id),
+        "topic": { "value": c.topic, "creator": "", "last_set": 0 },
+        "purpose": { "value": "", "creator": "", "last_set": 0 },
+        "num_members": c.member_count,
+    });
+    if let Some(other) = c.other_user {
+        value["user"] = json!(ids::user_id(other));
+    }
+    value
+}
+
+pub fn message(ctx: &Ctx<'_>, m: &ApiMessage) -> Value {
+    let mut value = json!({
+        "type": "message",
+        "user": ids::user_id(m.user_id),
+        "text": m.body,
+        "ts": ids::ts(m.created_at, m.seq),
+        "team": ids::team_id(ctx.workspace_id),
+    });
+    if let Some(id) = &m.client_msg_id {
+        value["client_msg_id"] = json!(id);
+    }
+    if let Some(edited) = m.edited_at {
+        value["edited"] = json!({ "user": ids::user_id(m.user_id), "ts": format!("{}.000000", edited.unix_timestamp()) });
+    }
+    if m.is_bot {
+        value["bot_id"] = json!(format!("B{}", m.user_id));
+    }
+    if let Some(name) = &m.sender_name {
+        value["username"] = json!(name);
+    }
+    value
+}
+
+pub fn user(u: &ApiUser) -> Value {
+    json!({
+        "id": ids::user_id(u.id),
+        "team_id": ids::team_id(u.workspace_id),
+        "name": u.username,
+        "real_name": u.display_name,
+        "deleted": u.deleted,
+        "is_bot": u.is_bot,
+        "is_app_user": false,
+        "profile": { "display_name": u.display_name, "real_name": u.display_name },
+    })
+}
+
+/// Cursors are opaque to clients: `<what>:<number>`, base16 so nothing needs escaping.
+pub fn cursor(what: &str, n: i64) -> String {
+    format!("{what}:{n}")
+        .bytes()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+pub fn read_cursor(what: &str, params: &Params) -> Result<Option<i64>, ApiError> {
+    let Some(text) = params.str("cursor") else {
+        return Ok(None);
+    };
+    let bytes: Option<Vec<u8>> = (0..text.len())
+        .step_by(2)
+        .map(|i| {
+            text.get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect();
+    let decoded = bytes
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or(ApiError("invalid_cursor"))?;
+    let (kind, n) = decoded.split_once(':').ok_or(ApiError("invalid_cursor"))?;
+    if kind != what {
+        return Err(ApiError("invalid_cursor"));
+    }
+    n.parse().map(Some).map_err(|_| ApiError("invalid_cursor"))
+}
+
+pub fn limit(params: &Params, default: i64, max: i64) -> i64 {
+    params
+        .int("limit")
+        .filter(|l| *l > 0)
+        .unwrap_or(default)
+        .min(max)
+}

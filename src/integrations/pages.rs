@@ -1,0 +1,192 @@
+//! The integrations page of a workspace: bots (admins) and incoming webhooks (members).
+//! A new token or webhook URL is shown once, then only its hash is kept.
+
+use askama::Template;
+use axum::Form;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use super::db::{self, BotRow, WebhookRow};
+use crate::auth::CurrentUser;
+use crate::channels::db::SidebarRow;
+use crate::error::AppError;
+use crate::web::AppState;
+use crate::web::shell::Shell;
+use crate::web::templates::render_page;
+use crate::workspaces::{self, db::record_audit};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/w/{slug}/integrations", get(index))
+        .route("/w/{slug}/integrations/bots", post(create_bot))
+        .route("/w/{slug}/integrations/bots/{id}/revoke", post(revoke_bot))
+        .route("/w/{slug}/integrations/webhooks", post(create_webhook))
+        .route(
+            "/w/{slug}/integrations/webhooks/{id}/revoke",
+            post(revoke_webhook),
+        )
+}
+
+#[derive(Template)]
+#[template(path = "integrations/index.html")]
+struct IntegrationsPage {
+    shell: Shell,
+    bots: Vec<BotRow>,
+    webhooks: Vec<WebhookRow>,
+    channels: Vec<SidebarRow>,
+    /// A secret made just now, shown this once: a bot token or a webhook URL.
+    secret_label: String,
+    secret: String,
+    error: String,
+}
+
+#[derive(Deserialize)]
+pub struct NewBot {
+    #[serde(default)]
+    name: String,
+}
+
+#[derive(Deserialize)]
+pub struct NewWebhook {
+    #[serde(default)]
+    name: String,
+    channel_id: i64,
+}
+
+async fn page(
+    state: &AppState,
+    me: &CurrentUser,
+    slug: &str,
+    secret: (&str, String),
+    error: String,
+) -> Result<IntegrationsPage, AppError> {
+    let workspace = workspaces::require_member(&state.db, slug, me.id).await?;
+    let bots = db::bots_of(&state.db, workspace.id).await?;
+    let webhooks = db::webhooks_of(&state.db, workspace.id).await?;
+    let channels = crate::channels::db::sidebar_rows(&state.db, workspace.id, me.id)
+        .await?
+        .into_iter()
+        .filter(|c| c.kind == "public" || c.kind == "private")
+        .collect();
+    let shell = Shell::load(state, me, &workspace, 0).await?;
+    Ok(IntegrationsPage {
+        shell,
+        bots,
+        webhooks,
+        channels,
+        secret_label: secret.0.to_owned(),
+        secret: secret.1,
+        error,
+    })
+}
+
+pub async fn index(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(slug): Path<String>,
+) -> Result<Response, AppError> {
+    render_page(
+        StatusCode::OK,
+        &page(&state, &me, &slug, ("", String::new()), String::new()).await?,
+    )
+}
+
+pub async fn create_bot(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(slug): Path<String>,
+    Form(form): Form<NewBot>,
+) -> Result<Response, AppError> {
+    let workspace = workspaces::require_member(&state.db, &slug, me.id).await?;
+    if !workspace.is_admin() {
+        return Err(AppError::Forbidden(
+            "Only owners and admins can create bots.".into(),
+        ));
+    }
+    match super::create_bot(&state.db, workspace.id, &form.name, Some(me.id)).await {
+        Ok(bot) => {
+            record_audit(&state.db, workspace.id, me.id, "bot.create", &form.name).await?;
+            let page = page(&state, &me, &slug, ("Bot token", bot.token), String::new()).await?;
+            render_page(StatusCode::CREATED, &page)
+        }
+        Err(AppError::Validation(error)) => render_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &page(&state, &me, &slug, ("", String::new()), error).await?,
+        ),
+        Err(other) => Err(other),
+    }
+}
+
+pub async fn revoke_bot(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path((slug, bot_id)): Path<(String, i64)>,
+) -> Result<Redirect, AppError> {
+    let workspace = workspaces::require_member(&state.db, &slug, me.id).await?;
+    if !workspace.is_admin() {
+        return Err(AppError::Forbidden(
+            "Only owners and admins can revoke bots.".into(),
+        ));
+    }
+    let mut tx = state.db.begin().await?;
+    if !db::revoke_bot(&mut tx, workspace.id, bot_id).await? {
+        return Err(AppError::NotFound);
+    }
+    tx.commit().await?;
+    record_audit(
+        &state.db,
+        workspace.id,
+        me.id,
+        "bot.revoke",
+        &bot_id.to_string(),
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/w/{slug}/integrations")))
+}
+
+pub async fn create_webhook(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(slug): Path<String>,
+    Form(form): Form<NewWebhook>,
+) -> Result<Response, AppError> {
+    let (workspace, access) =
+        crate::channels::require_member(&state.db, &slug, form.channel_id, me.id).await?;
+    if access.channel.is_dm() {
+        return Err(AppError::Validation(
+            "Webhooks post into channels, not direct messages.".into(),
+        ));
+    }
+    let token =
+        super::create_webhook(&state.db, workspace.id, form.channel_id, &form.name, me.id).await?;
+    record_audit(&state.db, workspace.id, me.id, "webhook.create", &form.name).await?;
+    let url = format!("{}/hooks/{token}", state.config.public_url);
+    render_page(
+        StatusCode::CREATED,
+        &page(&state, &me, &slug, ("Webhook URL", url), String::new()).await?,
+    )
+}
+
+pub async fn revoke_webhook(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path((slug, webhook_id)): Path<(String, i64)>,
+) -> Result<Redirect, AppError> {
+    let workspace = workspaces::require_member(&state.db, &slug, me.id).await?;
+    if !db::revoke_webhook(&state.db, workspace.id, webhook_id).await? {
+        return Err(AppError::NotFound);
+    }
+    record_audit(
+        &state.db,
+        workspace.id,
+        me.id,
+        "webhook.revoke",
+        &webhook_id.to_string(),
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/w/{slug}/integrations")))
+}
