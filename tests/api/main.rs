@@ -11,6 +11,7 @@ mod channels;
 mod cluster;
 mod crash;
 mod messages;
+mod python;
 mod realtime;
 mod security;
 mod unread;

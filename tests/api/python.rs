@@ -1,0 +1,81 @@
+//! Slack's own SDKs (Python `slack_sdk`) against a real Natter. `.ci/run` installs them in
+//! `.venv`; elsewhere set NATTER_TEST_PYTHON to a Python that has them. Skipped, saying so,
+//! when neither is there.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::helpers::{TestApp, user_id};
+
+fn python_with_slack_sdk() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var("NATTER_TEST_PYTHON").ok().map(PathBuf::from),
+        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python")),
+    ];
+    candidates.into_iter().flatten().find(|python| {
+        Command::new(python)
+            .args(["-c", "import slack_sdk"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+#[tokio::test]
+async fn slacks_python_sdk_posts_edits_reads_and_sends_webhooks() {
+    let Some(python) = python_with_slack_sdk() else {
+        eprintln!(
+            "SKIPPED: no Python with slack_sdk (.ci/run makes .venv; or set NATTER_TEST_PYTHON)"
+        );
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let (slug, general) = app.workspace(&ada, "Acme").await;
+    for n in 0..3 {
+        ada.send(&slug, general, &format!("earlier {n}"), None)
+            .await;
+    }
+    let workspace: i64 = sqlx::query_scalar("select id from workspaces where slug = $1")
+        .bind(&slug)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let bot = natter::integrations::create_bot(&app.db, workspace, "SDK Bot", None)
+        .await
+        .unwrap();
+    let hook = natter::integrations::create_webhook(
+        &app.db,
+        workspace,
+        general,
+        "CI",
+        user_id(&app, "ada").await,
+    )
+    .await
+    .unwrap();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/slack_sdk_client.py");
+    let output = tokio::process::Command::new(&python)
+        .arg(&script)
+        .env("NATTER_API_URL", format!("{}/api/", app.base))
+        .env("NATTER_TOKEN", &bot.token)
+        .env("NATTER_WEBHOOK_URL", format!("{}/hooks/{hook}", app.base))
+        .env("NATTER_CHANNEL", format!("C{general}"))
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.trim().ends_with("ok"),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    let bodies: Vec<String> =
+        sqlx::query_scalar("select body from messages where channel_id = $1 order by seq")
+            .bind(general)
+            .fetch_all(&app.db)
+            .await
+            .unwrap();
+    assert!(
+        bodies.iter().any(|b| b.starts_with("**Deploy** finished")),
+        "{bodies:?}"
+    );
+}
