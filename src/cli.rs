@@ -248,9 +248,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .map_err(plain)?;
             println!(
-                "created bot {name} in {}; its token is shown only this once:",
+                "created bot {name} in {}; its secrets are shown only this once.",
                 workspace.slug
             );
+            println!(
+                "signing secret (for X-Slack-Signature): {}",
+                bot.signing_secret
+            );
+            println!("token:");
             println!("{}", bot.token);
             Ok(())
         }

@@ -23,6 +23,10 @@ pub struct Config {
     /// Prefix of Natter's Redis channels and keys (`REDIS_PREFIX`, default `natter`), so
     /// several deployments can share one Redis.
     pub redis_prefix: String,
+    /// Whether bots' request URLs may point at private or loopback addresses
+    /// (`NATTER_EVENTS_ALLOW_PRIVATE`, default false: outgoing events cannot probe the server's
+    /// own network).
+    pub events_allow_private: bool,
     /// Meilisearch for search (`MEILI_URL`); unset means Postgres full-text search.
     pub meili_url: Option<String>,
     /// Meilisearch's master key (`MEILI_MASTER_KEY`).
@@ -47,6 +51,8 @@ impl Config {
             database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
             redis_url: var("REDIS_URL"),
             redis_prefix: var("REDIS_PREFIX").unwrap_or_else(|| "natter".to_owned()),
+            events_allow_private: var("NATTER_EVENTS_ALLOW_PRIVATE")
+                .is_some_and(|v| matches!(v.to_lowercase().as_str(), "1" | "true" | "yes")),
             meili_url: var("MEILI_URL"),
             meili_master_key: var("MEILI_MASTER_KEY"),
         })

@@ -67,11 +67,20 @@ pub struct BotRow {
     pub name: String,
     pub username: String,
     pub revoked: bool,
+    pub request_url: Option<String>,
+    pub events: Vec<String>,
+}
+
+impl BotRow {
+    pub fn subscribes(&self, event: &str) -> bool {
+        self.events.iter().any(|e| e == event)
+    }
 }
 
 pub async fn bots_of(db: impl PgExecutor<'_>, workspace_id: i64) -> sqlx::Result<Vec<BotRow>> {
     sqlx::query_as(
-        "select b.id, b.user_id, b.name, u.username, b.revoked_at is not null as revoked
+        "select b.id, b.user_id, b.name, u.username, b.revoked_at is not null as revoked,
+                b.request_url, b.events
          from bots b join users u on u.id = b.user_id
          where b.workspace_id = $1 order by b.created_at desc",
     )

@@ -11,6 +11,7 @@
 
 pub mod api;
 pub mod db;
+pub mod events;
 pub mod ids;
 pub mod mrkdwn;
 mod pages;
@@ -68,6 +69,8 @@ pub struct NewBot {
     pub bot_id: i64,
     pub user_id: i64,
     pub token: String,
+    /// The key its outgoing events are signed with (`X-Slack-Signature`).
+    pub signing_secret: String,
 }
 
 pub async fn create_bot(
@@ -89,11 +92,14 @@ pub async fn create_bot(
     let bot_id = db::insert_bot(&mut tx, workspace_id, user_id, name, created_by).await?;
     db::add_bot_member(&mut tx, workspace_id, user_id).await?;
     db::insert_bot_token(&mut *tx, user_id, &hash_secret(&token), name).await?;
+    let signing_secret = random_token();
+    events::db::set_signing_secret(&mut *tx, bot_id, &signing_secret).await?;
     tx.commit().await?;
     Ok(NewBot {
         bot_id,
         user_id,
         token,
+        signing_secret,
     })
 }
 

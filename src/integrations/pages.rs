@@ -6,11 +6,12 @@ use axum::Form;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::db::{self, BotRow, WebhookRow};
+use super::events::db::Health;
 use crate::auth::CurrentUser;
 use crate::channels::db::SidebarRow;
 use crate::error::AppError;
@@ -24,6 +25,11 @@ pub fn router() -> Router<AppState> {
         .route("/w/{slug}/integrations", get(index))
         .route("/w/{slug}/integrations/bots", post(create_bot))
         .route("/w/{slug}/integrations/bots/{id}/revoke", post(revoke_bot))
+        .route("/w/{slug}/integrations/bots/{id}/events", post(set_events))
+        .route(
+            "/w/{slug}/integrations/bots/{id}/secret",
+            post(rotate_secret),
+        )
         .route("/w/{slug}/integrations/webhooks", post(create_webhook))
         .route(
             "/w/{slug}/integrations/webhooks/{id}/revoke",
@@ -35,7 +41,7 @@ pub fn router() -> Router<AppState> {
 #[template(path = "integrations/index.html")]
 struct IntegrationsPage {
     shell: Shell,
-    bots: Vec<BotRow>,
+    bots: Vec<(BotRow, Health)>,
     webhooks: Vec<WebhookRow>,
     channels: Vec<SidebarRow>,
     /// A secret made just now, shown this once: a bot token or a webhook URL.
@@ -65,7 +71,11 @@ async fn page(
     error: String,
 ) -> Result<IntegrationsPage, AppError> {
     let workspace = workspaces::require_member(&state.db, slug, me.id).await?;
-    let bots = db::bots_of(&state.db, workspace.id).await?;
+    let mut bots = Vec::new();
+    for bot in db::bots_of(&state.db, workspace.id).await? {
+        let health = super::events::db::health(&state.db, bot.id).await?;
+        bots.push((bot, health));
+    }
     let webhooks = db::webhooks_of(&state.db, workspace.id).await?;
     let channels = crate::channels::db::sidebar_rows(&state.db, workspace.id, me.id)
         .await?
@@ -110,7 +120,18 @@ pub async fn create_bot(
     match super::create_bot(&state.db, workspace.id, &form.name, Some(me.id)).await {
         Ok(bot) => {
             record_audit(&state.db, workspace.id, me.id, "bot.create", &form.name).await?;
-            let page = page(&state, &me, &slug, ("Bot token", bot.token), String::new()).await?;
+            let shown = format!(
+                "token {} · signing secret {}",
+                bot.token, bot.signing_secret
+            );
+            let page = page(
+                &state,
+                &me,
+                &slug,
+                ("Bot token and signing secret", shown),
+                String::new(),
+            )
+            .await?;
             render_page(StatusCode::CREATED, &page)
         }
         Err(AppError::Validation(error)) => render_page(
@@ -189,4 +210,99 @@ pub async fn revoke_webhook(
     )
     .await?;
     Ok(Redirect::to(&format!("/w/{slug}/integrations")))
+}
+
+/// The events a bot may subscribe to.
+const EVENTS: [&str; 5] = [
+    "message.channels",
+    "message.groups",
+    "message.im",
+    "message.mpim",
+    "app_mention",
+];
+
+/// `POST …/bots/<id>/events` with `request_url` and any number of `events` fields: Natter
+/// sends Slack's `url_verification` challenge and saves the URL only if it is echoed.
+pub async fn set_events(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path((slug, bot_id)): Path<(String, i64)>,
+    body: axum::body::Bytes,
+) -> Result<Response, AppError> {
+    let workspace = workspaces::require_member(&state.db, &slug, me.id).await?;
+    if !workspace.is_admin() {
+        return Err(AppError::Forbidden(
+            "Only owners and admins can change bots.".into(),
+        ));
+    }
+    if !db::bots_of(&state.db, workspace.id)
+        .await?
+        .iter()
+        .any(|b| b.id == bot_id && !b.revoked)
+    {
+        return Err(AppError::NotFound);
+    }
+    let mut url = String::new();
+    let mut events = Vec::new();
+    for (key, value) in form_urlencoded::parse(&body) {
+        match key.as_ref() {
+            "request_url" => url = value.trim().to_owned(),
+            "events" if EVENTS.contains(&value.as_ref()) => events.push(value.into_owned()),
+            _ => {}
+        }
+    }
+    match super::events::verify_and_save(&state, bot_id, &url, &events).await {
+        Ok(()) => {
+            record_audit(&state.db, workspace.id, me.id, "bot.events", &url).await?;
+            Ok(Redirect::to(&format!("/w/{slug}/integrations")).into_response())
+        }
+        Err(why) => {
+            let error = format!("The request URL was not saved: {why:#}.");
+            render_page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &page(&state, &me, &slug, ("", String::new()), error).await?,
+            )
+        }
+    }
+}
+
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path((slug, bot_id)): Path<(String, i64)>,
+) -> Result<Response, AppError> {
+    let workspace = workspaces::require_member(&state.db, &slug, me.id).await?;
+    if !workspace.is_admin() {
+        return Err(AppError::Forbidden(
+            "Only owners and admins can change bots.".into(),
+        ));
+    }
+    if !db::bots_of(&state.db, workspace.id)
+        .await?
+        .iter()
+        .any(|b| b.id == bot_id && !b.revoked)
+    {
+        return Err(AppError::NotFound);
+    }
+    let secret = crate::web::random_token();
+    super::events::db::set_signing_secret(&state.db, bot_id, &secret).await?;
+    record_audit(
+        &state.db,
+        workspace.id,
+        me.id,
+        "bot.rotate_secret",
+        &bot_id.to_string(),
+    )
+    .await?;
+    render_page(
+        StatusCode::OK,
+        &page(
+            &state,
+            &me,
+            &slug,
+            ("New signing secret", secret),
+            String::new(),
+        )
+        .await?,
+    )
 }

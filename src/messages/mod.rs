@@ -172,6 +172,15 @@ pub async fn send(pool: &PgPool, new: NewMessage<'_>) -> Result<Sent, AppError> 
         &rendered.mentions,
     )
     .await?;
+    // Bots' events are part of the message: stored together or not at all.
+    crate::integrations::events::db::enqueue(
+        &mut tx,
+        new.channel_id,
+        seq,
+        new.user_id,
+        &rendered.mentions,
+    )
+    .await?;
     tx.commit().await?;
     Ok(Sent {
         message,

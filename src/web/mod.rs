@@ -63,6 +63,8 @@ impl Server {
     /// listener, so that errors surface before anything is served.
     /// An empty `public_url` is filled in with the bound address (tests bind port 0).
     pub async fn build(mut config: Config) -> anyhow::Result<Self> {
+        // Outgoing HTTPS (bots' request URLs) uses rustls with ring, like the database driver.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let db = crate::db::connect(&config.database_url).await?;
         crate::db::migrate(&db).await?;
         let listener = TcpListener::bind(config.bind).await.with_context(|| {
@@ -107,6 +109,7 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let realtime = self.state.realtime.clone();
+        tokio::spawn(crate::integrations::events::run_worker(self.state.clone()));
         let store = PostgresStore::new(self.state.db.clone());
         // Expired sessions are removed in the background; any node may do it.
         tokio::spawn(async move {

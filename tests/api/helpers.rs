@@ -37,6 +37,7 @@ impl TestApp {
             database_url: format!("{admin_url}/{db_name}"),
             redis_url,
             redis_prefix: format!("natter-test-{db_name}"),
+            events_allow_private: true,
             meili_url: None,
             meili_master_key: None,
         };
@@ -69,6 +70,7 @@ impl TestApp {
             database_url: format!("{}/{}", self.admin_url, self.db_name),
             redis_url,
             redis_prefix: format!("natter-test-{}", self.db_name),
+            events_allow_private: true,
             meili_url: None,
             meili_master_key: None,
         };

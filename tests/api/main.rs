@@ -10,6 +10,7 @@ mod browser;
 mod channels;
 mod cluster;
 mod crash;
+mod events;
 mod messages;
 mod python;
 mod realtime;

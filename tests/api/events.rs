@@ -1,0 +1,230 @@
+//! Outgoing events to a real HTTP receiver started by the test.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+
+#[derive(Clone, Default)]
+struct Receiver {
+    /// (headers, body) of every request, in arrival order.
+    seen: Arc<Mutex<Vec<(HeaderMap, String)>>>,
+    /// The bodies of the event callbacks it accepted, in arrival order.
+    accepted: Arc<Mutex<Vec<String>>>,
+    /// How many event callbacks to fail with a 500 before accepting.
+    failures_left: Arc<Mutex<u32>>,
+}
+
+async fn receive(
+    State(receiver): State<Receiver>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, String) {
+    let text = String::from_utf8_lossy(&body).into_owned();
+    receiver.seen.lock().unwrap().push((headers, text.clone()));
+    let json: Value = serde_json::from_str(&text).unwrap_or_default();
+    if json["type"] == "url_verification" {
+        return (
+            StatusCode::OK,
+            json!({ "challenge": json["challenge"] }).to_string(),
+        );
+    }
+    let mut failures = receiver.failures_left.lock().unwrap();
+    if *failures > 0 {
+        *failures -= 1;
+        return (StatusCode::INTERNAL_SERVER_ERROR, "try again".into());
+    }
+    receiver.accepted.lock().unwrap().push(text);
+    (StatusCode::OK, String::new())
+}
+
+async fn start_receiver(failures: u32) -> (String, Receiver) {
+    let receiver = Receiver {
+        failures_left: Arc::new(Mutex::new(failures)),
+        ..Receiver::default()
+    };
+    let app = Router::new()
+        .route("/events", post(receive))
+        .with_state(receiver.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/events", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, receiver)
+}
+
+fn callbacks(receiver: &Receiver) -> Vec<Value> {
+    receiver
+        .accepted
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|b| serde_json::from_str(b).unwrap())
+        .collect()
+}
+
+async fn wait_for(receiver: &Receiver, count: usize) -> Vec<Value> {
+    for _ in 0..150 {
+        let got = callbacks(receiver);
+        if got.len() >= count {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "expected {count} callbacks, got {}",
+        callbacks(receiver).len()
+    );
+}
+
+#[tokio::test]
+async fn events_are_signed_retried_in_order_and_never_echo_a_bots_own_message() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let (slug, general) = app.workspace(&ada, "Acme").await;
+    let workspace: i64 = sqlx::query_scalar("select id from workspaces where slug = $1")
+        .bind(&slug)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let bot = natter::integrations::create_bot(&app.db, workspace, "Deploy Bot", None)
+        .await
+        .unwrap();
+    natter::channels::db::add_member(&app.db, general, bot.user_id)
+        .await
+        .unwrap();
+    let (url, receiver) = start_receiver(2).await;
+    let events = vec!["message.channels".to_owned(), "app_mention".to_owned()];
+    natter::integrations::events::verify_and_save(&app.state, bot.bot_id, &url, &events)
+        .await
+        .expect("the challenge is answered");
+    let first = receiver.seen.lock().unwrap()[0].1.clone();
+    assert!(first.contains("url_verification"));
+
+    ada.send(&slug, general, "first", None).await;
+    ada.send(&slug, general, "second @deploy-bot", None).await;
+    // The bot's own message raises no event for it.
+    let posted = reqwest::Client::new()
+        .post(format!("{}/api/chat.postMessage", app.base))
+        .bearer_auth(&bot.token)
+        .json(&json!({ "channel": format!("C{general}"), "text": "from the bot" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.json::<Value>().await.unwrap()["ok"], true);
+    ada.send(&slug, general, "third", None).await;
+
+    let got = wait_for(&receiver, 4).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got_after = callbacks(&receiver);
+    assert_eq!(
+        got.len(),
+        got_after.len(),
+        "nothing more arrives: {}",
+        got_after.len()
+    );
+    let kinds: Vec<(String, String)> = got
+        .iter()
+        .map(|b| {
+            (
+                b["event"]["type"].as_str().unwrap().to_owned(),
+                b["event"]["text"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("message".to_owned(), "first".to_owned()),
+            ("message".to_owned(), "second @deploy-bot".to_owned()),
+            ("app_mention".to_owned(), "second @deploy-bot".to_owned()),
+            ("message".to_owned(), "third".to_owned()),
+        ],
+        "in order per channel, retries included, the bot's own message left out"
+    );
+
+    // The first event failed twice: three attempts reached the receiver, the last two retries.
+    let attempts: Vec<Option<String>> = receiver
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, b)| b.contains("\"first\""))
+        .map(|(h, _)| {
+            h.get("x-slack-retry-num")
+                .map(|v| v.to_str().unwrap().to_owned())
+        })
+        .collect();
+    assert_eq!(
+        attempts,
+        vec![None, Some("1".to_owned()), Some("2".to_owned())]
+    );
+
+    // Every request is signed like Slack's with the bot's signing secret.
+    for (headers, body) in receiver.seen.lock().unwrap().iter() {
+        let timestamp: i64 = headers["x-slack-request-timestamp"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let expected =
+            natter::integrations::events::signature(&bot.signing_secret, timestamp, body);
+        assert_eq!(headers["x-slack-signature"].to_str().unwrap(), expected);
+    }
+    let body = &got[0];
+    assert_eq!(body["event"]["channel"], format!("C{general}"));
+    assert_eq!(body["event"]["channel_type"], "channel");
+    assert!(body["event_id"].as_str().unwrap().starts_with("Ev"));
+}
+
+#[tokio::test]
+async fn a_request_url_that_does_not_answer_the_challenge_is_not_saved() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let (slug, _) = app.workspace(&ada, "Acme").await;
+    let workspace: i64 = sqlx::query_scalar("select id from workspaces where slug = $1")
+        .bind(&slug)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let bot = natter::integrations::create_bot(&app.db, workspace, "Bot", None)
+        .await
+        .unwrap();
+    let events = vec!["message.channels".to_owned()];
+    let closed = natter::integrations::events::verify_and_save(
+        &app.state,
+        bot.bot_id,
+        "http://127.0.0.1:1/events",
+        &events,
+    )
+    .await;
+    assert!(closed.is_err());
+    let not_http = natter::integrations::events::verify_and_save(
+        &app.state,
+        bot.bot_id,
+        "file:///etc/passwd",
+        &events,
+    )
+    .await;
+    assert!(not_http.is_err());
+    let saved: Option<String> = sqlx::query_scalar("select request_url from bots where id = $1")
+        .bind(bot.bot_id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(saved, None);
+    // Without the admin setting, loopback addresses are refused outright.
+    let refused = natter::integrations::events::check_url("http://127.0.0.1:9/x", false).await;
+    assert!(
+        refused
+            .unwrap_err()
+            .to_string()
+            .contains("private or loopback")
+    );
+}
