@@ -79,3 +79,88 @@ async fn slacks_python_sdk_posts_edits_reads_and_sends_webhooks() {
         "{bodies:?}"
     );
 }
+
+/// Kills the Bolt app when the test ends, however it ends.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_slack_bolt_app_receives_a_mention_from_natter_and_answers_through_the_api() {
+    let Some(python) = python_with_slack_sdk() else {
+        eprintln!(
+            "SKIPPED: no Python with slack_bolt (.ci/run makes .venv; or set NATTER_TEST_PYTHON)"
+        );
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let (slug, general) = app.workspace(&ada, "Acme").await;
+    let workspace: i64 = sqlx::query_scalar("select id from workspaces where slug = $1")
+        .bind(&slug)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let bot = natter::integrations::create_bot(&app.db, workspace, "Helper", None)
+        .await
+        .unwrap();
+    natter::channels::db::add_member(&app.db, general, bot.user_id)
+        .await
+        .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/bolt_app.py");
+    let _bolt = Child(
+        Command::new(&python)
+            .arg(&script)
+            .env("NATTER_API_URL", format!("{}/api/", app.base))
+            .env("NATTER_TOKEN", &bot.token)
+            .env("NATTER_SIGNING_SECRET", &bot.signing_secret)
+            .env("PORT", port.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let url = format!("http://127.0.0.1:{port}/slack/events");
+    let events = vec!["app_mention".to_owned()];
+    let mut verified = false;
+    for _ in 0..100 {
+        if natter::integrations::events::verify_and_save(&app.state, bot.bot_id, &url, &events)
+            .await
+            .is_ok()
+        {
+            verified = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(verified, "Bolt answers Natter's url_verification challenge");
+    ada.send(&slug, general, "@helper what time is it?", None)
+        .await;
+    let mut reply = None;
+    for _ in 0..100 {
+        reply = sqlx::query_scalar::<_, String>(
+            "select body from messages where channel_id = $1 and user_id = $2",
+        )
+        .bind(general)
+        .bind(bot.user_id)
+        .fetch_optional(&app.db)
+        .await
+        .unwrap();
+        if reply.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let reply = reply.expect("the Bolt app answered in the channel");
+    assert_eq!(reply, "Hello @ada, you said: @helper what time is it?");
+}
