@@ -24,6 +24,8 @@ pub struct MessageRow {
     pub username: String,
     pub display_name: String,
     pub is_bot: bool,
+    /// An integration's icon for this message: an https URL or an `:emoji:` code.
+    pub sender_icon: Option<String>,
 }
 
 const COLUMNS: &str = "m.channel_id, m.seq, m.user_id, m.body, m.client_msg_id, m.created_at, m.edited_at, m.deleted_at";
@@ -164,7 +166,7 @@ pub async fn message(
     seq: i64,
 ) -> sqlx::Result<Option<MessageRow>> {
     sqlx::query_as(&format!(
-        "select {COLUMNS}, u.username, coalesce(m.sender_name, u.display_name) as display_name, u.is_bot
+        "select {COLUMNS}, u.username, coalesce(m.sender_name, u.display_name) as display_name, u.is_bot, m.sender_icon
          from messages m join users u on u.id = m.user_id
          where m.channel_id = $1 and m.seq = $2"
     ))
@@ -182,7 +184,7 @@ pub async fn history_before(
     limit: i64,
 ) -> sqlx::Result<Vec<MessageRow>> {
     let mut rows: Vec<MessageRow> = sqlx::query_as(&format!(
-        "select {COLUMNS}, u.username, coalesce(m.sender_name, u.display_name) as display_name, u.is_bot
+        "select {COLUMNS}, u.username, coalesce(m.sender_name, u.display_name) as display_name, u.is_bot, m.sender_icon
          from messages m join users u on u.id = m.user_id
          where m.channel_id = $1 and m.seq < $2
          order by m.seq desc limit $3"
@@ -205,7 +207,7 @@ pub async fn range(
     limit: i64,
 ) -> sqlx::Result<Vec<MessageRow>> {
     sqlx::query_as(&format!(
-        "select {COLUMNS}, u.username, coalesce(m.sender_name, u.display_name) as display_name, u.is_bot
+        "select {COLUMNS}, u.username, coalesce(m.sender_name, u.display_name) as display_name, u.is_bot, m.sender_icon
          from messages m join users u on u.id = m.user_id
          where m.channel_id = $1 and m.seq > $2 and m.seq <= $3
          order by m.seq limit $4"

@@ -502,3 +502,78 @@ async fn history_pages_with_cursors_and_info_carries_unread_counts() {
     .await;
     assert_eq!(one["user"]["name"], "bob");
 }
+
+#[tokio::test]
+async fn revoked_bots_and_webhooks_are_refused_and_icons_show() {
+    let app = TestApp::spawn().await;
+    let (ada, slug, general) = setup(&app).await;
+    let url = webhook(&app, &slug, general).await;
+    let client = reqwest::Client::new();
+    let response = client
+        .post(&url)
+        .json(&json!({"text": "with an icon", "username": "Pager", "icon_url": "https://icons.example/pager.png"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let (_, html) = ada.page(&format!("/w/{slug}/c/{general}")).await;
+    assert!(
+        html.contains("<img class=\"avatar\" src=\"https://icons.example/pager.png\""),
+        "the icon is the avatar"
+    );
+
+    // Revoking through the admin page: the webhook and the bot stop working at once.
+    let ws = workspace_id(&app, &slug).await;
+    let bot = natter::integrations::create_bot(&app.db, ws, "Old Bot", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        api(&app, &bot.token, "auth.test", json!({})).await.1["ok"],
+        true
+    );
+    let hook_id: i64 = sqlx::query_scalar("select id from webhooks")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let response = ada
+        .post_form(
+            &format!("/w/{slug}/integrations/webhooks/{hook_id}/revoke"),
+            &[],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let response = ada
+        .post_form(
+            &format!("/w/{slug}/integrations/bots/{}/revoke", bot.bot_id),
+            &[],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let response = client
+        .post(&url)
+        .json(&json!({"text": "still there?"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (response.status(), response.text().await.unwrap()),
+        (StatusCode::NOT_FOUND, "no_service".to_owned())
+    );
+    assert_eq!(
+        api(&app, &bot.token, "auth.test", json!({})).await.1["error"],
+        "invalid_auth"
+    );
+
+    // The page shows the bot as revoked; a member who is not an admin cannot make bots.
+    let (_, page) = ada.page(&format!("/w/{slug}/integrations")).await;
+    assert!(page.contains("Old Bot") && page.contains("revoked"));
+    let bob = app.signup("bob").await;
+    app.join_by_invite(&ada, &bob, &slug).await;
+    let response = bob
+        .post_form(
+            &format!("/w/{slug}/integrations/bots"),
+            &[("name", "Sneaky")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}
