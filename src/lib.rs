@@ -8,6 +8,7 @@
 //! - [`channels`]: public and private channels, DMs and group DMs, the sidebar and unread counts.
 //! - [`messages`]: the ordered message log, sending, editing, deleting, markdown and mentions.
 //! - [`integrations`]: bots, incoming webhooks and the Slack-compatible Web API.
+//! - [`search`]: the query language and search over Postgres full-text search.
 //! - [`realtime`]: live delivery over `/ws`: hub, bus (in-process or Redis), presence.
 //!
 //! Shared plumbing lives at the top: [`config`] (environment), [`db`] (pool and migrations),
@@ -22,6 +23,7 @@ pub mod error;
 pub mod integrations;
 pub mod messages;
 pub mod realtime;
+pub mod search;
 pub mod web;
 pub mod workspaces;
 

@@ -54,6 +54,16 @@ impl ChannelPage {
 #[derive(Deserialize, Default)]
 pub struct HistoryQuery {
     before: Option<i64>,
+    /// A search result's seq: the page shows the messages around it, highlighted.
+    around: Option<i64>,
+}
+
+/// Which part of the history a channel page shows.
+#[derive(Clone, Copy, Debug)]
+pub enum Position {
+    Newest,
+    Before(i64),
+    Around(i64),
 }
 
 pub async fn show(
@@ -67,7 +77,11 @@ pub async fn show(
         &me,
         &slug,
         channel_id,
-        query.before,
+        match (query.around, query.before) {
+            (Some(seq), _) => Position::Around(seq),
+            (None, Some(seq)) => Position::Before(seq),
+            (None, None) => Position::Newest,
+        },
         Composer::default(),
         StatusCode::OK,
     )
@@ -86,23 +100,47 @@ pub async fn render(
     me: &CurrentUser,
     slug: &str,
     channel_id: i64,
-    before: Option<i64>,
+    position: Position,
     composer: Composer,
     status: StatusCode,
 ) -> Result<Response, AppError> {
     let (workspace, access) = require_access(&state.db, slug, channel_id, me.id).await?;
     let base_path = super::path(slug, channel_id);
-    let (messages, older_before) = view::load_page(
-        &state.db,
-        &access.channel,
-        before,
-        PAGE_SIZE,
-        me.id,
-        &base_path,
-        &me.csrf,
-    )
-    .await?;
-    let viewing_history = before.is_some_and(|b| b <= access.channel.last_seq);
+    let (channel, csrf) = (&access.channel, &me.csrf);
+    let (messages, older_before) = match position {
+        Position::Around(seq) => {
+            view::load_around(
+                &state.db,
+                channel,
+                seq,
+                PAGE_SIZE / 2,
+                me.id,
+                &base_path,
+                csrf,
+            )
+            .await?
+        }
+        Position::Before(seq) => {
+            view::load_page(
+                &state.db,
+                channel,
+                Some(seq),
+                PAGE_SIZE,
+                me.id,
+                &base_path,
+                csrf,
+            )
+            .await?
+        }
+        Position::Newest => {
+            view::load_page(&state.db, channel, None, PAGE_SIZE, me.id, &base_path, csrf).await?
+        }
+    };
+    let viewing_history = match position {
+        Position::Newest => false,
+        Position::Before(seq) => seq <= channel.last_seq,
+        Position::Around(seq) => seq + PAGE_SIZE / 2 < channel.last_seq,
+    };
     let mut unread_from_seq = 0;
     if let Some(last_read_seq) = access.last_read_seq {
         unread_from_seq = messages

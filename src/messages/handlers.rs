@@ -106,7 +106,16 @@ pub async fn post(
                 draft: form.text,
                 error: error.to_string(),
             };
-            page::render(&state, &me, &slug, channel_id, None, composer, status).await
+            page::render(
+                &state,
+                &me,
+                &slug,
+                channel_id,
+                page::Position::Newest,
+                composer,
+                status,
+            )
+            .await
         }
         Err(other) => Err(other),
     }

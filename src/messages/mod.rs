@@ -20,6 +20,7 @@ pub use db::StoredMessage;
 use crate::channels;
 use crate::error::{AppError, violated_constraint};
 use crate::realtime;
+use crate::search;
 use crate::web::AppState;
 
 /// The longest message Natter stores, in characters.
@@ -181,6 +182,7 @@ pub async fn send(pool: &PgPool, new: NewMessage<'_>) -> Result<Sent, AppError> 
         &rendered.mentions,
     )
     .await?;
+    search::db::enqueue(&mut tx, new.channel_id, seq, "upsert").await?;
     tx.commit().await?;
     Ok(Sent {
         message,
@@ -204,6 +206,7 @@ pub async fn edit(
         .ok_or(AppError::NotFound)?;
     db::delete_mentions(&mut tx, channel_id, seq).await?;
     db::insert_mentions(&mut tx, channel_id, seq, author_id, &rendered.mentions).await?;
+    search::db::enqueue(&mut tx, channel_id, seq, "upsert").await?;
     tx.commit().await?;
     Ok(message)
 }
@@ -220,6 +223,7 @@ pub async fn delete(
         return Err(AppError::NotFound);
     }
     db::delete_mentions(&mut tx, channel_id, seq).await?;
+    search::db::enqueue(&mut tx, channel_id, seq, "delete").await?;
     tx.commit().await?;
     Ok(())
 }

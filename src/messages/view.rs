@@ -36,6 +36,8 @@ pub struct MessageView {
     pub mine: bool,
     /// Follows a message by the same author a moment earlier: drawn without a header.
     pub continued: bool,
+    /// The message a search result points at.
+    pub highlight: bool,
     /// The channel's URL, for the edit and delete forms.
     pub base_path: String,
     pub csrf: String,
@@ -93,6 +95,7 @@ fn view(row: MessageRow, me: i64, base_path: &str, csrf: &str) -> MessageView {
         deleted: m.deleted_at.is_some(),
         mine: m.user_id == me,
         continued: false,
+        highlight: false,
         base_path: base_path.to_owned(),
         csrf: csrf.to_owned(),
     }
@@ -115,6 +118,39 @@ pub async fn load_page(
     let rows = db::history_before(pool, channel.id, before, limit).await?;
     let older_before = rows.first().map_or(0, |r| r.message.seq);
     let older_before = if older_before > 1 { older_before } else { 0 };
+    Ok((grouped(rows, me, base_path, csrf), older_before))
+}
+
+/// The messages around `seq` (half a page each side), with that one highlighted: where a
+/// search result lands. Also returns the seq to page back from (0 at the beginning).
+pub async fn load_around(
+    pool: &PgPool,
+    channel: &Channel,
+    seq: i64,
+    half: i64,
+    me: i64,
+    base_path: &str,
+    csrf: &str,
+) -> sqlx::Result<(Vec<MessageView>, i64)> {
+    let rows = db::range(
+        pool,
+        channel.id,
+        (seq - half - 1).max(0),
+        seq + half,
+        half * 2 + 1,
+    )
+    .await?;
+    let older_before = rows.first().map_or(0, |r| r.message.seq);
+    let older_before = if older_before > 1 { older_before } else { 0 };
+    let mut views = grouped(rows, me, base_path, csrf);
+    for v in &mut views {
+        v.highlight = v.seq == seq;
+    }
+    Ok((views, older_before))
+}
+
+/// Views of consecutive rows, with day labels and an author's run of messages grouped.
+fn grouped(rows: Vec<MessageRow>, me: i64, base_path: &str, csrf: &str) -> Vec<MessageView> {
     let mut views = Vec::with_capacity(rows.len());
     let mut previous: Option<(i64, OffsetDateTime, bool)> = None;
     for row in rows {
@@ -142,7 +178,7 @@ pub async fn load_page(
         previous = Some((author, at, deleted));
         views.push(v);
     }
-    Ok((views, older_before))
+    views
 }
 
 /// One message as the viewer sees it, if it exists.

@@ -110,6 +110,7 @@ impl Server {
     ) -> anyhow::Result<()> {
         let realtime = self.state.realtime.clone();
         tokio::spawn(crate::integrations::events::run_worker(self.state.clone()));
+        tokio::spawn(crate::search::run_outbox_drain(self.state.clone()));
         let store = PostgresStore::new(self.state.db.clone());
         // Expired sessions are removed in the background; any node may do it.
         tokio::spawn(async move {
@@ -150,6 +151,7 @@ fn router(state: AppState) -> Router {
         .merge(messages::router())
         .merge(crate::realtime::router())
         .merge(crate::integrations::router())
+        .merge(crate::search::router())
         .merge(assets::router())
         .route("/healthz", get(healthz))
         .fallback(not_found)

@@ -14,6 +14,7 @@ mod events;
 mod messages;
 mod python;
 mod realtime;
+mod search;
 mod security;
 mod unread;
 mod workspaces;

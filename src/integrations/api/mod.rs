@@ -9,6 +9,7 @@
 mod chat;
 mod conversations;
 pub mod db;
+mod search;
 mod shapes;
 mod users;
 
@@ -174,6 +175,7 @@ pub async fn dispatch(
         "conversations.open" => conversations::open(&ctx, &params).await,
         "users.list" => users::list(&ctx, &params).await,
         "users.info" => users::info(&ctx, &params).await,
+        "search.messages" => search::messages(&ctx, &params).await,
         _ => Err(ApiError("unknown_method")),
     };
     match result {

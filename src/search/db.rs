@@ -1,0 +1,130 @@
+//! SQL for search: who may read what, the Postgres backend, and the outbox.
+
+use sqlx::{PgConnection, PgExecutor};
+use time::OffsetDateTime;
+
+/// The channels of a workspace a user may search: every public channel, and the private
+/// channels and DMs they are in. Computed at query time, so a removal takes effect at once.
+pub async fn readable_channels(
+    db: impl PgExecutor<'_>,
+    workspace_id: i64,
+    user_id: i64,
+) -> sqlx::Result<Vec<(i64, String)>> {
+    sqlx::query_as(
+        "select c.id, coalesce(c.name, '') from channels c
+         left join channel_members cm on cm.channel_id = c.id and cm.user_id = $2
+         where c.workspace_id = $1 and (c.kind = 'public' or cm.user_id is not null)",
+    )
+    .bind(workspace_id)
+    .bind(user_id)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn user_ids_by_username(
+    db: impl PgExecutor<'_>,
+    workspace_id: i64,
+    usernames: &[String],
+) -> sqlx::Result<Vec<(i64, String)>> {
+    sqlx::query_as(
+        "select u.id, u.username from users u join workspace_members wm on wm.user_id = u.id
+         where wm.workspace_id = $1 and u.username = any($2)",
+    )
+    .bind(workspace_id)
+    .bind(usernames)
+    .fetch_all(db)
+    .await
+}
+
+/// One hit, before its channel is named for the reader.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Row {
+    pub channel_id: i64,
+    pub seq: i64,
+    pub user_id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub created_at: OffsetDateTime,
+    /// The snippet with `\u{1}` and `\u{2}` around matches (escaped and marked later).
+    pub snippet: String,
+    pub body: String,
+    pub total: i64,
+}
+
+/// What the Postgres backend filters on.
+pub struct Filters<'a> {
+    pub channel_ids: &'a [i64],
+    pub text: &'a str,
+    pub user_ids: &'a [i64],
+    pub before: Option<OffsetDateTime>,
+    pub after: Option<OffsetDateTime>,
+    pub has_link: bool,
+    pub best_match: bool,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+pub async fn search(db: impl PgExecutor<'_>, f: &Filters<'_>) -> sqlx::Result<Vec<Row>> {
+    sqlx::query_as(
+        r#"select m.channel_id, m.seq, m.user_id, u.username,
+                 coalesce(m.sender_name, u.display_name) as display_name, m.created_at,
+                 case when $2 = '' then left(m.body, 300)
+                      else ts_headline('english', m.body, q,
+                           'StartSel=' || chr(1) || ', StopSel=' || chr(2) || ', MaxWords=30, MinWords=12, MaxFragments=2, FragmentDelimiter=" … "')
+                 end as snippet,
+                 m.body, count(*) over () as total
+          from messages m join users u on u.id = m.user_id,
+               websearch_to_tsquery('english', $2) q
+          where m.channel_id = any($1) and m.deleted_at is null
+            and ($2 = '' or m.search_vector @@ q)
+            and (cardinality($3::bigint[]) = 0 or m.user_id = any($3))
+            and ($4::timestamptz is null or m.created_at < $4)
+            and ($5::timestamptz is null or m.created_at >= $5)
+            and (not $6 or m.body ~* 'https?://')
+          order by case when $7 and $2 <> '' then ts_rank(m.search_vector, q) end desc nulls last,
+                   m.created_at desc, m.seq desc
+          limit $8 offset $9"#,
+    )
+    .bind(f.channel_ids)
+    .bind(f.text)
+    .bind(f.user_ids)
+    .bind(f.before)
+    .bind(f.after)
+    .bind(f.has_link)
+    .bind(f.best_match)
+    .bind(f.limit)
+    .bind(f.offset)
+    .fetch_all(db)
+    .await
+}
+
+/// Records a change for the index, inside the change's own transaction.
+pub async fn enqueue(
+    tx: &mut PgConnection,
+    channel_id: i64,
+    seq: i64,
+    op: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("insert into search_outbox (channel_id, seq, op) values ($1, $2, $3)")
+        .bind(channel_id)
+        .bind(seq)
+        .bind(op)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// Seconds the oldest waiting change has waited (0 when the outbox is empty).
+pub async fn lag_secs(db: impl PgExecutor<'_>) -> sqlx::Result<f64> {
+    sqlx::query_scalar("select coalesce(extract(epoch from now() - min(created_at))::float8, 0) from search_outbox")
+        .fetch_one(db)
+        .await
+}
+
+/// With no index to feed, the outbox is cleared in batches (Postgres search reads the log).
+pub async fn drain(db: impl PgExecutor<'_>) -> sqlx::Result<u64> {
+    Ok(sqlx::query("delete from search_outbox where id in (select id from search_outbox order by id limit 5000)")
+        .execute(db)
+        .await?
+        .rows_affected())
+}

@@ -1,0 +1,195 @@
+//! Search: one interface, two real backends.
+//!
+//! Without `MEILI_URL`, Postgres full-text search (a GIN index over a stored tsvector,
+//! `websearch_to_tsquery`, `ts_headline`). The query language ([`query`]) and the
+//! authorization are the same for both: every search is limited to the asker's workspace and
+//! the channels they may read (public ones, and the private channels and DMs they are in),
+//! computed from Postgres at query time. `in:#channel` can only narrow that set, so guessing a
+//! private channel's name finds nothing and says so exactly as for a channel that does not exist.
+
+pub mod db;
+mod handlers;
+pub mod query;
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::routing::get;
+use time::{Duration, OffsetDateTime, Time};
+
+use crate::error::AppError;
+use crate::web::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/w/{slug}/search", get(handlers::page))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sort {
+    Newest,
+    BestMatch,
+}
+
+/// One found message, as the reader may see it.
+#[derive(Clone, Debug)]
+pub struct Hit {
+    pub channel_id: i64,
+    /// "#general", or "Direct message".
+    pub channel_label: String,
+    pub seq: i64,
+    pub user_id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub created_at: OffsetDateTime,
+    /// Escaped text with `<mark>` around the matches.
+    pub snippet_html: String,
+    pub text: String,
+}
+
+pub struct Results {
+    pub hits: Vec<Hit>,
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+impl Results {
+    pub fn pages(&self) -> i64 {
+        (self.total + self.per_page - 1) / self.per_page.max(1)
+    }
+}
+
+/// Searches the workspace as `user_id`. A query naming an unknown person or channel, or an
+/// unreadable date, is a [`AppError::Validation`] that says which.
+pub async fn search(
+    state: &AppState,
+    workspace_id: i64,
+    user_id: i64,
+    input: &str,
+    sort: Sort,
+    page: i64,
+    per_page: i64,
+) -> Result<Results, AppError> {
+    let q = query::parse(input).map_err(AppError::Validation)?;
+    if q.is_empty() {
+        return Err(AppError::Validation("Type something to search for.".into()));
+    }
+    let readable = db::readable_channels(&state.db, workspace_id, user_id).await?;
+    let names: HashMap<i64, String> = readable.iter().cloned().collect();
+    let mut channel_ids: Vec<i64> = readable.iter().map(|(id, _)| *id).collect();
+    if !q.channels.is_empty() {
+        let mut wanted = Vec::new();
+        for name in &q.channels {
+            match readable.iter().find(|(_, n)| n == name) {
+                Some((id, _)) => wanted.push(*id),
+                None => {
+                    return Err(AppError::Validation(format!(
+                        "You have no channel named #{name} to search."
+                    )));
+                }
+            }
+        }
+        channel_ids = wanted;
+    }
+    let mut user_ids = Vec::new();
+    if !q.from.is_empty() {
+        let found = db::user_ids_by_username(&state.db, workspace_id, &q.from).await?;
+        for name in &q.from {
+            match found.iter().find(|(_, u)| u == name) {
+                Some((id, _)) => user_ids.push(*id),
+                None => {
+                    return Err(AppError::Validation(format!(
+                        "Nobody in this workspace has the username @{name}."
+                    )));
+                }
+            }
+        }
+    }
+    let midnight = |d: time::Date| d.with_time(Time::MIDNIGHT).assume_utc();
+    let mut before = q.before.map(midnight);
+    let mut after = q.after.map(|d| midnight(d) + Duration::days(1));
+    if let Some(day) = q.on {
+        after = Some(after.map_or(midnight(day), |a| a.max(midnight(day))));
+        before = Some(before.map_or(midnight(day) + Duration::days(1), |b| {
+            b.min(midnight(day) + Duration::days(1))
+        }));
+    }
+    let page = page.max(1);
+    let text = q.text();
+    let filters = db::Filters {
+        channel_ids: &channel_ids,
+        text: &text,
+        user_ids: &user_ids,
+        before,
+        after,
+        has_link: q.has_link,
+        best_match: sort == Sort::BestMatch,
+        limit: per_page,
+        offset: (page - 1) * per_page,
+    };
+    let rows = db::search(&state.db, &filters).await?;
+    let total = rows.first().map_or(0, |r| r.total);
+    let hits = rows
+        .into_iter()
+        .map(|r| Hit {
+            channel_label: match names.get(&r.channel_id) {
+                Some(name) if !name.is_empty() => format!("#{name}"),
+                _ => "Direct message".to_owned(),
+            },
+            channel_id: r.channel_id,
+            seq: r.seq,
+            user_id: r.user_id,
+            username: r.username,
+            display_name: r.display_name,
+            created_at: r.created_at,
+            snippet_html: marked_snippet(&r.snippet),
+            text: r.body,
+        })
+        .collect();
+    Ok(Results {
+        hits,
+        total,
+        page,
+        per_page,
+    })
+}
+
+/// Escapes a snippet and turns the `\u{1}`…`\u{2}` match markers into `<mark>`.
+fn marked_snippet(snippet: &str) -> String {
+    let mut out = String::with_capacity(snippet.len() + 32);
+    for c in snippet.chars() {
+        match c {
+            '\u{1}' => out.push_str("<mark>"),
+            '\u{2}' => out.push_str("</mark>"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Keeps the outbox from growing when no index reads it; Postgres search reads the log.
+pub async fn run_outbox_drain(state: AppState) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        every.tick().await;
+        if let Err(e) = db::drain(&state.db).await {
+            tracing::warn!(error = %e, "cannot clear the search outbox; will retry");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn snippets_are_escaped_and_marked() {
+        assert_eq!(
+            super::marked_snippet("<b>\u{1}invoice\u{2}</b> & co"),
+            "&lt;b&gt;<mark>invoice</mark>&lt;/b&gt; &amp; co"
+        );
+    }
+}

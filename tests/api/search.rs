@@ -1,0 +1,249 @@
+//! Search through the page and `search.messages`, on the Postgres backend.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{Browser, TestApp, user_id};
+
+/// The (channel, seq) pairs a search page links to, in order.
+async fn found(browser: &Browser, slug: &str, q: &str) -> (StatusCode, Vec<String>, String) {
+    let url = format!(
+        "/w/{slug}/search?q={}",
+        form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>()
+    );
+    let (status, html) = browser.page(&url).await;
+    let hits = html
+        .split("?around=")
+        .skip(1)
+        .map(|rest| rest.split('#').next().unwrap().to_owned())
+        .collect();
+    (status, hits, html)
+}
+
+#[tokio::test]
+async fn sent_edited_and_deleted_messages_are_found_as_they_are_now() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let (slug, general) = app.workspace(&ada, "Acme").await;
+    ada.send(&slug, general, "the invoice for March is overdue", None)
+        .await;
+    ada.send(&slug, general, "lunch at noon?", None).await;
+    let (status, hits, html) = found(&ada, &slug, "invoice").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(hits, vec!["1"]);
+    assert!(
+        html.contains("<mark>invoice</mark>"),
+        "the match is highlighted"
+    );
+    assert!(
+        html.contains(&format!("/w/{slug}/c/{general}?around=1#m-1")),
+        "the result opens the message in its channel"
+    );
+
+    ada.post_form(
+        &format!("/w/{slug}/c/{general}/messages/1/edit"),
+        &[("text", "the receipt for March is overdue")],
+    )
+    .await;
+    assert!(
+        found(&ada, &slug, "invoice").await.1.is_empty(),
+        "not by its old words"
+    );
+    assert_eq!(
+        found(&ada, &slug, "receipt").await.1,
+        vec!["1"],
+        "by its new words"
+    );
+    ada.post_form(&format!("/w/{slug}/c/{general}/messages/1/delete"), &[])
+        .await;
+    assert!(
+        found(&ada, &slug, "receipt").await.1.is_empty(),
+        "a deleted message is gone"
+    );
+
+    // Landing on a result: the message, highlighted, with its neighbours.
+    let (_, page) = ada.page(&format!("/w/{slug}/c/{general}?around=2")).await;
+    assert!(
+        page.contains("class=\"message highlight") || page.contains(" highlight\""),
+        "the target is highlighted"
+    );
+    assert!(page.contains("lunch at noon?"));
+}
+
+#[tokio::test]
+async fn every_filter_narrows_the_search() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let bob = app.signup("bob").await;
+    let (slug, general) = app.workspace(&ada, "Acme").await;
+    app.join_by_invite(&ada, &bob, &slug).await;
+    let billing = ada.create_channel(&slug, "billing", false).await;
+    bob.post_form(&format!("/w/{slug}/c/{billing}/join"), &[])
+        .await;
+    ada.send(&slug, general, "budget review on friday", None)
+        .await; // general 1
+    bob.send(
+        &slug,
+        general,
+        "budget numbers attached https://sheets.example/b",
+        None,
+    )
+    .await; // general 2
+    ada.send(&slug, billing, "budget for march", None).await; // billing 1
+    bob.send(&slug, billing, "the budget is approved", None)
+        .await; // billing 2
+    // A month-old message.
+    sqlx::query("update messages set created_at = timestamptz '2026-10-15 10:00:00+00' where channel_id = $1 and seq = 1")
+        .bind(general)
+        .execute(&app.db)
+        .await
+        .unwrap();
+
+    let ids = |hits: Vec<String>| {
+        let mut hits = hits;
+        hits.sort();
+        hits
+    };
+    assert_eq!(found(&ada, &slug, "budget").await.1.len(), 4);
+    assert_eq!(found(&ada, &slug, "budget from:@bob").await.1.len(), 2);
+    assert_eq!(
+        ids(found(&ada, &slug, "budget in:#billing").await.1),
+        vec!["1", "2"]
+    );
+    assert_eq!(
+        found(&ada, &slug, "budget in:#billing from:@bob").await.1,
+        vec!["2"]
+    );
+    assert_eq!(found(&ada, &slug, "budget has:link").await.1, vec!["2"]);
+    assert_eq!(
+        found(&ada, &slug, "budget before:2026-11-01").await.1,
+        vec!["1"]
+    );
+    assert_eq!(
+        found(&ada, &slug, "budget on:2026-10-15").await.1,
+        vec!["1"]
+    );
+    assert_eq!(
+        found(&ada, &slug, "budget after:2026-10-15").await.1.len(),
+        3
+    );
+    assert_eq!(
+        found(&ada, &slug, "\"budget is approved\"").await.1,
+        vec!["2"]
+    );
+    assert_eq!(
+        found(&ada, &slug, "from:@ada").await.1.len(),
+        2,
+        "filters alone search everything they allow"
+    );
+
+    let (status, _, html) = found(&ada, &slug, "budget from:@nobody").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("Nobody in this workspace has the username @nobody."));
+    let (_, _, html) = found(&ada, &slug, "budget in:#nowhere").await;
+    assert!(html.contains("You have no channel named #nowhere to search."));
+    let (_, _, html) = found(&ada, &slug, "budget before:31/12/2026").await;
+    assert!(html.contains("before:31/12/2026 is not a date; write it as YYYY-MM-DD"));
+}
+
+#[tokio::test]
+async fn private_channels_and_dms_are_never_found_by_non_members_and_removal_takes_effect() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let bob = app.signup("bob").await;
+    let eve = app.signup("eve").await;
+    let (slug, _) = app.workspace(&ada, "Acme").await;
+    app.join_by_invite(&ada, &bob, &slug).await;
+    app.join_by_invite(&ada, &eve, &slug).await;
+    let secret = ada.create_channel(&slug, "secret", true).await;
+    ada.post_form(
+        &format!("/w/{slug}/c/{secret}/members"),
+        &[("username", "eve")],
+    )
+    .await;
+    ada.send(&slug, secret, "merger codename bluebird", None)
+        .await;
+    let dm = ada.open_dm(&slug, &[user_id(&app, "bob").await]).await;
+    ada.send(&slug, dm, "bluebird is a go", None).await;
+
+    assert_eq!(found(&ada, &slug, "bluebird").await.1.len(), 2);
+    assert_eq!(
+        found(&bob, &slug, "bluebird").await.1.len(),
+        1,
+        "bob sees the DM only"
+    );
+    assert_eq!(
+        found(&eve, &slug, "bluebird").await.1.len(),
+        1,
+        "eve sees the channel only"
+    );
+    let (_, hits, html) = found(&bob, &slug, "bluebird in:#secret").await;
+    assert!(hits.is_empty());
+    assert!(
+        html.contains("You have no channel named #secret to search."),
+        "a guess is answered as for no channel"
+    );
+    assert!(!html.contains("merger"));
+
+    eve.post_form(&format!("/w/{slug}/c/{secret}/leave"), &[])
+        .await;
+    assert!(
+        found(&eve, &slug, "bluebird").await.1.is_empty(),
+        "leaving takes effect at once"
+    );
+}
+
+#[tokio::test]
+async fn search_messages_answers_in_slacks_shape_for_personal_tokens_only() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let (slug, general) = app.workspace(&ada, "Acme").await;
+    for n in 1..=3 {
+        ada.send(&slug, general, &format!("release {n} shipped"), None)
+            .await;
+    }
+    let token = crate::ws::token(&app, "ada").await;
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/search.messages", app.base))
+        .bearer_auth(&token)
+        .form(&[("query", "release"), ("count", "2"), ("page", "1")])
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["ok"], true, "{body}");
+    assert_eq!(body["messages"]["total"], 3);
+    assert_eq!(
+        body["messages"]["paging"],
+        json!({"count": 2, "total": 3, "page": 1, "pages": 2})
+    );
+    let first = &body["messages"]["matches"][0];
+    assert_eq!(first["text"], "release 3 shipped");
+    assert_eq!(first["channel"]["id"], format!("C{general}"));
+    assert!(
+        first["permalink"]
+            .as_str()
+            .unwrap()
+            .ends_with("?around=3#m-3")
+    );
+    assert!(first["ts"].as_str().unwrap().ends_with(".000003"));
+
+    let workspace: i64 = sqlx::query_scalar("select id from workspaces")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let bot = natter::integrations::create_bot(&app.db, workspace, "Bot", None)
+        .await
+        .unwrap();
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/search.messages", app.base))
+        .bearer_auth(&bot.token)
+        .form(&[("query", "release")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"],
+        "not_allowed_token_type"
+    );
+}
