@@ -50,6 +50,15 @@ enum Command {
     /// Manage incoming webhooks.
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// Manage the search index.
+    #[command(subcommand)]
+    Search(SearchCommand),
+}
+
+#[derive(Subcommand)]
+enum SearchCommand {
+    /// Rebuild the Meilisearch index from Postgres without downtime (build, then swap).
+    Reindex,
 }
 
 #[derive(Subcommand)]
@@ -286,6 +295,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "created webhook {name:?} for #{channel_name}; its URL is shown only this once:"
             );
             println!("{}/hooks/{token}", config.public_url);
+            Ok(())
+        }
+        Command::Search(SearchCommand::Reindex) => {
+            let db = pool(&config).await?;
+            let Some(url) = &config.meili_url else {
+                println!(
+                    "search runs on Postgres full-text search (MEILI_URL is not set); Postgres keeps that index itself, so there is nothing to rebuild"
+                );
+                return Ok(());
+            };
+            let meili = crate::search::meili::Meili::new(
+                url,
+                config.meili_master_key.as_deref(),
+                &config.meili_index,
+            )?;
+            let started = std::time::Instant::now();
+            let total = crate::search::meili::reindex(&db, &meili, |done, rate| {
+                eprint!("\rindexed {done} messages ({rate:.0}/s)   ");
+            })
+            .await
+            .context("reindexing failed; the old index still serves searches")?;
+            eprintln!();
+            println!(
+                "reindexed {total} messages in {:.1?} and swapped the new index in",
+                started.elapsed()
+            );
             Ok(())
         }
         Command::Token(TokenCommand::Create { email, name }) => {

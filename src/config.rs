@@ -29,6 +29,9 @@ pub struct Config {
     pub events_allow_private: bool,
     /// Meilisearch for search (`MEILI_URL`); unset means Postgres full-text search.
     pub meili_url: Option<String>,
+    /// The Meilisearch index Natter searches (`MEILI_INDEX`, default `natter_messages`), so
+    /// several deployments can share one Meilisearch.
+    pub meili_index: String,
     /// Meilisearch's master key (`MEILI_MASTER_KEY`).
     pub meili_master_key: Option<String>,
 }
@@ -55,6 +58,7 @@ impl Config {
                 .is_some_and(|v| matches!(v.to_lowercase().as_str(), "1" | "true" | "yes")),
             meili_url: var("MEILI_URL"),
             meili_master_key: var("MEILI_MASTER_KEY"),
+            meili_index: var("MEILI_INDEX").unwrap_or_else(|| "natter_messages".to_owned()),
         })
     }
 

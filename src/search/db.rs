@@ -98,6 +98,24 @@ pub async fn search(db: impl PgExecutor<'_>, f: &Filters<'_>) -> sqlx::Result<Ve
     .await
 }
 
+/// The rows of these (channel_id, seq) pairs that still exist, for showing index hits.
+pub async fn rows_for(db: impl PgExecutor<'_>, keys: &[(i64, i64)]) -> sqlx::Result<Vec<Row>> {
+    let (channel_ids, seqs): (Vec<i64>, Vec<i64>) = keys.iter().copied().unzip();
+    sqlx::query_as(
+        "select m.channel_id, m.seq, m.user_id, u.username,
+                coalesce(m.sender_name, u.display_name) as display_name, m.created_at,
+                left(m.body, 300) as snippet, m.body, 0::bigint as total
+         from messages m join users u on u.id = m.user_id
+         join unnest($1::bigint[], $2::bigint[]) as k(channel_id, seq)
+           on k.channel_id = m.channel_id and k.seq = m.seq
+         where m.deleted_at is null",
+    )
+    .bind(&channel_ids)
+    .bind(&seqs)
+    .fetch_all(db)
+    .await
+}
+
 /// Records a change for the index, inside the change's own transaction.
 pub async fn enqueue(
     tx: &mut PgConnection,

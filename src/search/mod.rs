@@ -1,7 +1,8 @@
 //! Search: one interface, two real backends.
 //!
-//! Without `MEILI_URL`, Postgres full-text search (a GIN index over a stored tsvector,
-//! `websearch_to_tsquery`, `ts_headline`). The query language ([`query`]) and the
+//! With `MEILI_URL`, Meilisearch ([`meili`]), fed through a transactional outbox; without it,
+//! Postgres full-text search (a GIN index over a stored tsvector, `websearch_to_tsquery`,
+//! `ts_headline`). The query language ([`query`]) and the
 //! authorization are the same for both: every search is limited to the asker's workspace and
 //! the channels they may read (public ones, and the private channels and DMs they are in),
 //! computed from Postgres at query time. `in:#channel` can only narrow that set, so guessing a
@@ -9,6 +10,7 @@
 
 pub mod db;
 mod handlers;
+pub mod meili;
 pub mod query;
 
 use std::collections::HashMap;
@@ -22,6 +24,45 @@ use crate::web::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/w/{slug}/search", get(handlers::page))
+}
+
+/// Which engine answers searches on this node.
+pub enum Backend {
+    Postgres,
+    Meili(std::sync::Arc<meili::Meili>),
+}
+
+impl Backend {
+    pub fn from_config(config: &crate::Config) -> anyhow::Result<Self> {
+        Ok(match &config.meili_url {
+            Some(url) => Backend::Meili(std::sync::Arc::new(meili::Meili::new(
+                url,
+                config.meili_master_key.as_deref(),
+                &config.meili_index,
+            )?)),
+            None => Backend::Postgres,
+        })
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Postgres => "postgres",
+            Backend::Meili(_) => "meilisearch",
+        }
+    }
+}
+
+/// Starts what keeps the index fed: the Meilisearch outbox worker, or with Postgres search
+/// (which reads the log itself) a task that keeps the outbox empty.
+pub fn spawn_worker(state: &AppState) {
+    match state.search.as_ref() {
+        Backend::Meili(meili) => {
+            tokio::spawn(meili::run_worker(state.db.clone(), meili.clone()));
+        }
+        Backend::Postgres => {
+            tokio::spawn(run_outbox_drain(state.clone()));
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,8 +168,14 @@ pub async fn search(
         limit: per_page,
         offset: (page - 1) * per_page,
     };
-    let rows = db::search(&state.db, &filters).await?;
-    let total = rows.first().map_or(0, |r| r.total);
+    let (rows, total) = match state.search.as_ref() {
+        Backend::Postgres => {
+            let rows = db::search(&state.db, &filters).await?;
+            let total = rows.first().map_or(0, |r| r.total);
+            (rows, total)
+        }
+        Backend::Meili(meili) => meili_search(state, meili, workspace_id, &filters).await?,
+    };
     let hits = rows
         .into_iter()
         .map(|r| Hit {
@@ -152,6 +199,64 @@ pub async fn search(
         page,
         per_page,
     })
+}
+
+/// The same search on Meilisearch: the filter carries the authorization; the rows shown come
+/// from Postgres, so a message deleted a moment ago is never shown.
+async fn meili_search(
+    state: &AppState,
+    meili: &meili::Meili,
+    workspace_id: i64,
+    f: &db::Filters<'_>,
+) -> Result<(Vec<db::Row>, i64), AppError> {
+    if f.channel_ids.is_empty() {
+        return Ok((Vec::new(), 0));
+    }
+    let join = |ids: &[i64]| {
+        ids.iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut filter = format!(
+        "workspace_id = {workspace_id} AND channel_id IN [{}]",
+        join(f.channel_ids)
+    );
+    if !f.user_ids.is_empty() {
+        filter.push_str(&format!(" AND user_id IN [{}]", join(f.user_ids)));
+    }
+    if let Some(before) = f.before {
+        filter.push_str(&format!(" AND created_at < {}", before.unix_timestamp()));
+    }
+    if let Some(after) = f.after {
+        filter.push_str(&format!(" AND created_at >= {}", after.unix_timestamp()));
+    }
+    if f.has_link {
+        filter.push_str(" AND has_link = true");
+    }
+    let page = (f.offset / f.limit.max(1) + 1) as usize;
+    let (hits, total) = meili
+        .search(
+            f.text,
+            &filter,
+            !f.best_match || f.text.is_empty(),
+            page,
+            f.limit as usize,
+        )
+        .await
+        .map_err(|e| AppError::Internal(e.context("Meilisearch search failed")))?;
+    let keys: Vec<(i64, i64)> = hits.iter().map(|(c, s, _)| (*c, *s)).collect();
+    let mut rows = db::rows_for(&state.db, &keys).await?;
+    for row in &mut rows {
+        if let Some((_, _, snippet)) = hits
+            .iter()
+            .find(|(c, s, _)| *c == row.channel_id && *s == row.seq)
+        {
+            row.snippet = snippet.clone();
+        }
+    }
+    rows.sort_by_key(|r| keys.iter().position(|k| *k == (r.channel_id, r.seq)));
+    Ok((rows, total))
 }
 
 /// Escapes a snippet and turns the `\u{1}`…`\u{2}` match markers into `<mark>`.

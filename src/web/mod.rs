@@ -47,6 +47,8 @@ pub struct AppState {
     pub hook_limiter: Arc<RateLimiter>,
     /// Web API calls per token holder.
     pub api_limiter: Arc<RateLimiter>,
+    /// The search engine: Meilisearch with `MEILI_URL`, else Postgres.
+    pub search: Arc<crate::search::Backend>,
     /// Live delivery: this node's hub, the bus and presence.
     pub realtime: Arc<Realtime>,
 }
@@ -77,6 +79,7 @@ impl Server {
             config.public_url = format!("http://{}", listener.local_addr()?);
         }
         let realtime = Arc::new(Realtime::start(&config)?);
+        let search = Arc::new(crate::search::Backend::from_config(&config)?);
         let state = AppState {
             db,
             config: Arc::new(config),
@@ -84,6 +87,7 @@ impl Server {
             hook_limiter: Arc::new(RateLimiter::new("posting to this webhook", 10, 1)),
             api_limiter: Arc::new(RateLimiter::new("calling the API", 100, 20)),
             realtime,
+            search,
         };
         let router = router(state.clone());
         Ok(Self {
@@ -110,7 +114,7 @@ impl Server {
     ) -> anyhow::Result<()> {
         let realtime = self.state.realtime.clone();
         tokio::spawn(crate::integrations::events::run_worker(self.state.clone()));
-        tokio::spawn(crate::search::run_outbox_drain(self.state.clone()));
+        crate::search::spawn_worker(&self.state);
         let store = PostgresStore::new(self.state.db.clone());
         // Expired sessions are removed in the background; any node may do it.
         tokio::spawn(async move {
@@ -179,10 +183,15 @@ fn router(state: AppState) -> Router {
 }
 
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
-    match sqlx::query("select 1").execute(&state.db).await {
-        Ok(_) => (
+    match crate::search::db::lag_secs(&state.db).await {
+        Ok(lag) => (
             axum::http::StatusCode::OK,
-            axum::Json(serde_json::json!({"status": "ok"})),
+            axum::Json(serde_json::json!({
+                "status": "ok",
+                "search": state.search.name(),
+                // How long the oldest change has waited for the search index.
+                "search_lag_secs": (lag * 10.0).round() / 10.0,
+            })),
         ),
         Err(e) => {
             tracing::warn!(error = %e, "health check cannot reach Postgres");

@@ -38,8 +38,9 @@ impl TestApp {
             redis_url,
             redis_prefix: format!("natter-test-{db_name}"),
             events_allow_private: true,
-            meili_url: None,
-            meili_master_key: None,
+            meili_url: std::env::var("MEILI_URL").ok().filter(|u| !u.is_empty()),
+            meili_master_key: std::env::var("MEILI_MASTER_KEY").ok(),
+            meili_index: format!("natter_test_{db_name}"),
         };
         let server = Server::build(config)
             .await
@@ -64,6 +65,19 @@ impl TestApp {
 
     /// Another node on the same database, with its own bus settings; returns its base URL.
     pub async fn node_with(&self, redis_url: Option<String>) -> String {
+        self.node(
+            redis_url,
+            std::env::var("MEILI_URL").ok().filter(|u| !u.is_empty()),
+        )
+        .await
+    }
+
+    /// Another node on the same database, with its own Meilisearch URL.
+    pub async fn node_with_meili(&self, meili_url: Option<String>) -> String {
+        self.node(None, meili_url).await
+    }
+
+    async fn node(&self, redis_url: Option<String>, meili_url: Option<String>) -> String {
         let config = Config {
             bind: "127.0.0.1:0".parse::<SocketAddr>().unwrap(),
             public_url: String::new(),
@@ -71,13 +85,36 @@ impl TestApp {
             redis_url,
             redis_prefix: format!("natter-test-{}", self.db_name),
             events_allow_private: true,
-            meili_url: None,
-            meili_master_key: None,
+            meili_url,
+            meili_master_key: std::env::var("MEILI_MASTER_KEY").ok(),
+            meili_index: format!("natter_test_{}", self.db_name),
         };
         let server = Server::build(config).await.expect("a second node starts");
         let base = format!("http://{}", server.local_addr());
         tokio::spawn(server.run(std::future::pending()));
         base
+    }
+
+    /// Waits until the search index has taken every change (at once without Meilisearch:
+    /// Postgres search reads the log itself).
+    pub async fn search_settled(&self) {
+        if !matches!(
+            self.state.search.as_ref(),
+            natter::search::Backend::Meili(_)
+        ) {
+            return;
+        }
+        for _ in 0..300 {
+            let waiting: i64 = sqlx::query_scalar("select count(*) from search_outbox")
+                .fetch_one(&self.db)
+                .await
+                .unwrap();
+            if waiting == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the search outbox did not drain in 15 s");
     }
 
     /// A new browser with its own cookie jar.

@@ -5,8 +5,27 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Browser, TestApp, user_id};
 
-/// The (channel, seq) pairs a search page links to, in order.
-async fn found(browser: &Browser, slug: &str, q: &str) -> (StatusCode, Vec<String>, String) {
+/// Says which backend these tests run on, so a skipped Meilisearch run is visible.
+fn report_backend(app: &TestApp) {
+    match app.state.search.as_ref() {
+        natter::search::Backend::Meili(_) => eprintln!(
+            "search tests: running on Meilisearch ({})",
+            std::env::var("MEILI_URL").unwrap_or_default()
+        ),
+        natter::search::Backend::Postgres => eprintln!(
+            "search tests: running on Postgres; the Meilisearch run is SKIPPED (set MEILI_URL and MEILI_MASTER_KEY)"
+        ),
+    }
+}
+
+/// The seqs a search page links to, in order, once the index has every change.
+async fn found(
+    app: &TestApp,
+    browser: &Browser,
+    slug: &str,
+    q: &str,
+) -> (StatusCode, Vec<String>, String) {
+    app.search_settled().await;
     let url = format!(
         "/w/{slug}/search?q={}",
         form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>()
@@ -23,12 +42,13 @@ async fn found(browser: &Browser, slug: &str, q: &str) -> (StatusCode, Vec<Strin
 #[tokio::test]
 async fn sent_edited_and_deleted_messages_are_found_as_they_are_now() {
     let app = TestApp::spawn().await;
+    report_backend(&app);
     let ada = app.signup("ada").await;
     let (slug, general) = app.workspace(&ada, "Acme").await;
     ada.send(&slug, general, "the invoice for March is overdue", None)
         .await;
     ada.send(&slug, general, "lunch at noon?", None).await;
-    let (status, hits, html) = found(&ada, &slug, "invoice").await;
+    let (status, hits, html) = found(&app, &ada, &slug, "invoice").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(hits, vec!["1"]);
     assert!(
@@ -46,18 +66,18 @@ async fn sent_edited_and_deleted_messages_are_found_as_they_are_now() {
     )
     .await;
     assert!(
-        found(&ada, &slug, "invoice").await.1.is_empty(),
+        found(&app, &ada, &slug, "invoice").await.1.is_empty(),
         "not by its old words"
     );
     assert_eq!(
-        found(&ada, &slug, "receipt").await.1,
+        found(&app, &ada, &slug, "receipt").await.1,
         vec!["1"],
         "by its new words"
     );
     ada.post_form(&format!("/w/{slug}/c/{general}/messages/1/delete"), &[])
         .await;
     assert!(
-        found(&ada, &slug, "receipt").await.1.is_empty(),
+        found(&app, &ada, &slug, "receipt").await.1.is_empty(),
         "a deleted message is gone"
     );
 
@@ -73,6 +93,7 @@ async fn sent_edited_and_deleted_messages_are_found_as_they_are_now() {
 #[tokio::test]
 async fn every_filter_narrows_the_search() {
     let app = TestApp::spawn().await;
+    report_backend(&app);
     let ada = app.signup("ada").await;
     let bob = app.signup("bob").await;
     let (slug, general) = app.workspace(&ada, "Acme").await;
@@ -104,51 +125,63 @@ async fn every_filter_narrows_the_search() {
         hits.sort();
         hits
     };
-    assert_eq!(found(&ada, &slug, "budget").await.1.len(), 4);
-    assert_eq!(found(&ada, &slug, "budget from:@bob").await.1.len(), 2);
+    assert_eq!(found(&app, &ada, &slug, "budget").await.1.len(), 4);
     assert_eq!(
-        ids(found(&ada, &slug, "budget in:#billing").await.1),
+        found(&app, &ada, &slug, "budget from:@bob").await.1.len(),
+        2
+    );
+    assert_eq!(
+        ids(found(&app, &ada, &slug, "budget in:#billing").await.1),
         vec!["1", "2"]
     );
     assert_eq!(
-        found(&ada, &slug, "budget in:#billing from:@bob").await.1,
+        found(&app, &ada, &slug, "budget in:#billing from:@bob")
+            .await
+            .1,
         vec!["2"]
     );
-    assert_eq!(found(&ada, &slug, "budget has:link").await.1, vec!["2"]);
     assert_eq!(
-        found(&ada, &slug, "budget before:2026-11-01").await.1,
+        found(&app, &ada, &slug, "budget has:link").await.1,
+        vec!["2"]
+    );
+    assert_eq!(
+        found(&app, &ada, &slug, "budget before:2026-11-01").await.1,
         vec!["1"]
     );
     assert_eq!(
-        found(&ada, &slug, "budget on:2026-10-15").await.1,
+        found(&app, &ada, &slug, "budget on:2026-10-15").await.1,
         vec!["1"]
     );
     assert_eq!(
-        found(&ada, &slug, "budget after:2026-10-15").await.1.len(),
+        found(&app, &ada, &slug, "budget after:2026-10-15")
+            .await
+            .1
+            .len(),
         3
     );
     assert_eq!(
-        found(&ada, &slug, "\"budget is approved\"").await.1,
+        found(&app, &ada, &slug, "\"budget is approved\"").await.1,
         vec!["2"]
     );
     assert_eq!(
-        found(&ada, &slug, "from:@ada").await.1.len(),
+        found(&app, &ada, &slug, "from:@ada").await.1.len(),
         2,
         "filters alone search everything they allow"
     );
 
-    let (status, _, html) = found(&ada, &slug, "budget from:@nobody").await;
+    let (status, _, html) = found(&app, &ada, &slug, "budget from:@nobody").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("Nobody in this workspace has the username @nobody."));
-    let (_, _, html) = found(&ada, &slug, "budget in:#nowhere").await;
+    let (_, _, html) = found(&app, &ada, &slug, "budget in:#nowhere").await;
     assert!(html.contains("You have no channel named #nowhere to search."));
-    let (_, _, html) = found(&ada, &slug, "budget before:31/12/2026").await;
+    let (_, _, html) = found(&app, &ada, &slug, "budget before:31/12/2026").await;
     assert!(html.contains("before:31/12/2026 is not a date; write it as YYYY-MM-DD"));
 }
 
 #[tokio::test]
 async fn private_channels_and_dms_are_never_found_by_non_members_and_removal_takes_effect() {
     let app = TestApp::spawn().await;
+    report_backend(&app);
     let ada = app.signup("ada").await;
     let bob = app.signup("bob").await;
     let eve = app.signup("eve").await;
@@ -166,18 +199,18 @@ async fn private_channels_and_dms_are_never_found_by_non_members_and_removal_tak
     let dm = ada.open_dm(&slug, &[user_id(&app, "bob").await]).await;
     ada.send(&slug, dm, "bluebird is a go", None).await;
 
-    assert_eq!(found(&ada, &slug, "bluebird").await.1.len(), 2);
+    assert_eq!(found(&app, &ada, &slug, "bluebird").await.1.len(), 2);
     assert_eq!(
-        found(&bob, &slug, "bluebird").await.1.len(),
+        found(&app, &bob, &slug, "bluebird").await.1.len(),
         1,
         "bob sees the DM only"
     );
     assert_eq!(
-        found(&eve, &slug, "bluebird").await.1.len(),
+        found(&app, &eve, &slug, "bluebird").await.1.len(),
         1,
         "eve sees the channel only"
     );
-    let (_, hits, html) = found(&bob, &slug, "bluebird in:#secret").await;
+    let (_, hits, html) = found(&app, &bob, &slug, "bluebird in:#secret").await;
     assert!(hits.is_empty());
     assert!(
         html.contains("You have no channel named #secret to search."),
@@ -188,7 +221,7 @@ async fn private_channels_and_dms_are_never_found_by_non_members_and_removal_tak
     eve.post_form(&format!("/w/{slug}/c/{secret}/leave"), &[])
         .await;
     assert!(
-        found(&eve, &slug, "bluebird").await.1.is_empty(),
+        found(&app, &eve, &slug, "bluebird").await.1.is_empty(),
         "leaving takes effect at once"
     );
 }
@@ -196,6 +229,7 @@ async fn private_channels_and_dms_are_never_found_by_non_members_and_removal_tak
 #[tokio::test]
 async fn search_messages_answers_in_slacks_shape_for_personal_tokens_only() {
     let app = TestApp::spawn().await;
+    report_backend(&app);
     let ada = app.signup("ada").await;
     let (slug, general) = app.workspace(&ada, "Acme").await;
     for n in 1..=3 {
@@ -203,6 +237,7 @@ async fn search_messages_answers_in_slacks_shape_for_personal_tokens_only() {
             .await;
     }
     let token = crate::ws::token(&app, "ada").await;
+    app.search_settled().await;
     let response = reqwest::Client::new()
         .post(format!("{}/api/search.messages", app.base))
         .bearer_auth(&token)
@@ -245,5 +280,49 @@ async fn search_messages_answers_in_slacks_shape_for_personal_tokens_only() {
     assert_eq!(
         response.json::<Value>().await.unwrap()["error"],
         "not_allowed_token_type"
+    );
+}
+
+#[tokio::test]
+async fn the_outbox_keeps_every_change_through_a_meilisearch_outage_and_a_restart() {
+    let Ok(real_url) = std::env::var("MEILI_URL") else {
+        eprintln!("SKIPPED: the Meilisearch outage test needs MEILI_URL (and MEILI_MASTER_KEY)");
+        return;
+    };
+    // A node pointed at a closed port: sends succeed, changes wait in the outbox.
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let (slug, general) = app.workspace(&ada, "Acme").await;
+    let down = app
+        .node_with_meili(Some("http://127.0.0.1:1".to_owned()))
+        .await;
+    let client = &ada.client;
+    for n in 1..=5 {
+        let response = client
+            .post(format!("{down}/w/{slug}/c/{general}/messages"))
+            .header("accept", "application/json")
+            .form(&[
+                ("csrf_token", ada.csrf.as_str()),
+                ("text", &format!("outage note {n}")),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "sending does not need the index"
+        );
+    }
+    let (status, _) = ada.page(&format!("/w/{slug}/c/{general}")).await;
+    assert_eq!(status, StatusCode::OK);
+    // A node with the real Meilisearch (a restart, in effect) drains the outbox: all arrive.
+    let _up = app.node_with_meili(Some(real_url)).await;
+    app.search_settled().await;
+    let (_, hits, _) = found(&app, &ada, &slug, "outage").await;
+    assert_eq!(
+        hits.len(),
+        5,
+        "every message sent during the outage is found"
     );
 }
