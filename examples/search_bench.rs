@@ -170,7 +170,11 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     sqlx::query("update channels c set last_seq = (select coalesce(max(seq), 0) from messages m where m.channel_id = c.id)").execute(&db).await?;
     sqlx::query("insert into search_outbox (channel_id, seq, op) select channel_id, seq, 'upsert' from messages").execute(&db).await?;
-    println!("generated {messages} messages in {:.1?}", started.elapsed());
+    let generated = started.elapsed();
+    println!("generated {messages} messages in {generated:.1?} ({:.0}/s)", messages as f64 / generated.as_secs_f64());
+    if meili_url.is_none() {
+        println!("Postgres indexes each message as it is inserted (stored tsvector, GIN index): the rate above includes it");
+    }
 
     // Natter indexes them through the outbox.
     let port = std::net::TcpListener::bind("127.0.0.1:0")?

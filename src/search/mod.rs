@@ -279,11 +279,19 @@ fn marked_snippet(snippet: &str) -> String {
 
 /// Keeps the outbox from growing when no index reads it; Postgres search reads the log.
 pub async fn run_outbox_drain(state: AppState) {
-    let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
         every.tick().await;
-        if let Err(e) = db::drain(&state.db).await {
-            tracing::warn!(error = %e, "cannot clear the search outbox; will retry");
+        // Batch after batch until it is empty, so a burst of sends never piles up.
+        loop {
+            match db::drain(&state.db).await {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot clear the search outbox; will retry");
+                    break;
+                }
+            }
         }
     }
 }
