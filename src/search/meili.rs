@@ -80,7 +80,8 @@ impl Meili {
                 "created_at",
                 "has_link",
             ])
-            .with_sortable_attributes(["created_at"])
+            // seq breaks ties between messages of one second, in the order they were sent.
+            .with_sortable_attributes(["created_at", "seq"])
             .with_searchable_attributes(["text"]);
         let task = self.client.index(index).set_settings(&settings).await?;
         task.wait_for_completion(
@@ -141,7 +142,7 @@ impl Meili {
     ) -> anyhow::Result<(Vec<(i64, i64, String)>, i64)> {
         let index = self.client.index(&self.index);
         let mut query = index.search();
-        let sort = ["created_at:desc"];
+        let sort = ["created_at:desc", "seq:desc"];
         query
             .with_query(text)
             .with_filter(filter)

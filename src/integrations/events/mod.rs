@@ -93,12 +93,17 @@ fn is_private(ip: IpAddr) -> bool {
     }
 }
 
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("an HTTP client builds")
+/// One client for every delivery, so connections to a bot are reused.
+fn client() -> &'static reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("an HTTP client builds once a crypto provider is installed")
+    })
 }
 
 /// Sends Slack's `url_verification` challenge; the URL is saved only if the bot echoes it.
