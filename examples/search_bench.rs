@@ -204,7 +204,10 @@ async fn main() -> anyhow::Result<()> {
         let waiting: i64 = sqlx::query_scalar("select count(*) from search_outbox")
             .fetch_one(&db)
             .await?;
-        eprint!("\rwaiting in the outbox: {waiting:>9} after {:.0?}", indexing.elapsed());
+        eprint!(
+            "\rwaiting in the outbox: {waiting:>9} after {:.0?}",
+            indexing.elapsed()
+        );
         if waiting == 0 {
             break;
         }

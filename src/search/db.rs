@@ -9,9 +9,9 @@ pub async fn readable_channels(
     db: impl PgExecutor<'_>,
     workspace_id: i64,
     user_id: i64,
-) -> sqlx::Result<Vec<(i64, String)>> {
+) -> sqlx::Result<Vec<(i64, String, String)>> {
     sqlx::query_as(
-        "select c.id, coalesce(c.name, '') from channels c
+        "select c.id, coalesce(c.name, ''), c.kind from channels c
          left join channel_members cm on cm.channel_id = c.id and cm.user_id = $2
          where c.workspace_id = $1 and (c.kind = 'public' or cm.user_id is not null)",
     )

@@ -77,6 +77,8 @@ pub struct Hit {
     pub channel_id: i64,
     /// "#general", or "Direct message".
     pub channel_label: String,
+    /// `public`, `private`, `dm` or `group_dm`.
+    pub channel_kind: String,
     pub seq: i64,
     pub user_id: i64,
     pub username: String,
@@ -116,13 +118,16 @@ pub async fn search(
         return Err(AppError::Validation("Type something to search for.".into()));
     }
     let readable = db::readable_channels(&state.db, workspace_id, user_id).await?;
-    let names: HashMap<i64, String> = readable.iter().cloned().collect();
-    let mut channel_ids: Vec<i64> = readable.iter().map(|(id, _)| *id).collect();
+    let names: HashMap<i64, (String, String)> = readable
+        .iter()
+        .map(|(id, name, kind)| (*id, (name.clone(), kind.clone())))
+        .collect();
+    let mut channel_ids: Vec<i64> = readable.iter().map(|(id, _, _)| *id).collect();
     if !q.channels.is_empty() {
         let mut wanted = Vec::new();
         for name in &q.channels {
-            match readable.iter().find(|(_, n)| n == name) {
-                Some((id, _)) => wanted.push(*id),
+            match readable.iter().find(|(_, n, _)| n == name) {
+                Some((id, _, _)) => wanted.push(*id),
                 None => {
                     return Err(AppError::Validation(format!(
                         "You have no channel named #{name} to search."
@@ -180,9 +185,13 @@ pub async fn search(
         .into_iter()
         .map(|r| Hit {
             channel_label: match names.get(&r.channel_id) {
-                Some(name) if !name.is_empty() => format!("#{name}"),
+                Some((name, _)) if !name.is_empty() => format!("#{name}"),
                 _ => "Direct message".to_owned(),
             },
+            channel_kind: names
+                .get(&r.channel_id)
+                .map(|(_, kind)| kind.clone())
+                .unwrap_or_default(),
             channel_id: r.channel_id,
             seq: r.seq,
             user_id: r.user_id,
