@@ -28,6 +28,15 @@ impl TestApp {
 
     /// A server using the Redis at `redis_url` for its bus and presence.
     pub async fn spawn_with(redis_url: Option<String>) -> TestApp {
+        TestApp::spawn_configured(
+            redis_url,
+            std::env::var("MEILI_URL").ok().filter(|u| !u.is_empty()),
+        )
+        .await
+    }
+
+    /// A server with its own Redis and Meilisearch URLs.
+    pub async fn spawn_configured(redis_url: Option<String>, meili_url: Option<String>) -> TestApp {
         let admin_url = std::env::var("TEST_DATABASE_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
         let db_name = format!("natter_test_{}", uuid::Uuid::new_v4().simple());
@@ -38,7 +47,7 @@ impl TestApp {
             redis_url,
             redis_prefix: format!("natter-test-{db_name}"),
             events_allow_private: true,
-            meili_url: std::env::var("MEILI_URL").ok().filter(|u| !u.is_empty()),
+            meili_url,
             meili_master_key: std::env::var("MEILI_MASTER_KEY").ok(),
             meili_index: format!("natter_test_{db_name}"),
         };
