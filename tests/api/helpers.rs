@@ -206,6 +206,15 @@ impl Drop for TestApp {
                 .build()
                 .unwrap();
             runtime.block_on(async move {
+                // The test's Meilisearch index goes with its database.
+                if let Ok(url) = std::env::var("MEILI_URL") {
+                    let key = std::env::var("MEILI_MASTER_KEY").unwrap_or_default();
+                    let _ = reqwest::Client::new()
+                        .delete(format!("{url}/indexes/natter_test_{db_name}"))
+                        .bearer_auth(key)
+                        .send()
+                        .await;
+                }
                 if let Ok(admin) = PgPool::connect(&format!("{admin_url}/postgres")).await {
                     let _ = sqlx::query(&format!("drop database if exists {db_name} with (force)"))
                         .execute(&admin)
