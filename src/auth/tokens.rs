@@ -31,17 +31,45 @@ pub async fn create_personal(
 }
 
 /// The active user a bearer token belongs to, if the token is valid and not revoked.
+///
+/// Every API call and socket comes through here, so it is a read; `last_used_at` is written
+/// at most once a minute per token, not on every call.
 pub async fn user_for_token(db: &PgPool, token: &str) -> sqlx::Result<Option<User>> {
-    sqlx::query_as(
-        "update api_tokens t set last_used_at = now()
-         from users u
-         where t.token_hash = $1 and t.revoked_at is null and u.id = t.user_id
-           and u.deactivated_at is null
-         returning u.id, u.email, u.username, u.display_name, u.is_bot",
-    )
-    .bind(hash_secret(token))
-    .fetch_optional(db)
-    .await
+    let found: Option<(i64, bool, User)> =
+        sqlx::query_as::<_, (i64, bool, i64, String, String, String, bool)>(
+            "select t.id, coalesce(t.last_used_at < now() - interval '1 minute', true),
+                u.id, u.email, u.username, u.display_name, u.is_bot
+         from api_tokens t join users u on u.id = t.user_id
+         where t.token_hash = $1 and t.revoked_at is null and u.deactivated_at is null",
+        )
+        .bind(hash_secret(token))
+        .fetch_optional(db)
+        .await?
+        .map(
+            |(token_id, stale, id, email, username, display_name, is_bot)| {
+                (
+                    token_id,
+                    stale,
+                    User {
+                        id,
+                        email,
+                        username,
+                        display_name,
+                        is_bot,
+                    },
+                )
+            },
+        );
+    let Some((token_id, stale, user)) = found else {
+        return Ok(None);
+    };
+    if stale {
+        sqlx::query("update api_tokens set last_used_at = now() where id = $1")
+            .bind(token_id)
+            .execute(db)
+            .await?;
+    }
+    Ok(Some(user))
 }
 
 /// The token of an `Authorization: Bearer <token>` header, if there is one.

@@ -111,12 +111,7 @@ pub async fn create_bot(
     Path(slug): Path<String>,
     Form(form): Form<NewBot>,
 ) -> Result<Response, AppError> {
-    let workspace = workspaces::require_member(&state.db, &slug, me.id).await?;
-    if !workspace.is_admin() {
-        return Err(AppError::Forbidden(
-            "Only owners and admins can create bots.".into(),
-        ));
-    }
+    let workspace = require_admin(&state, &me, &slug, "create").await?;
     match super::create_bot(&state.db, workspace.id, &form.name, Some(me.id)).await {
         Ok(bot) => {
             record_audit(&state.db, workspace.id, me.id, "bot.create", &form.name).await?;
@@ -147,12 +142,7 @@ pub async fn revoke_bot(
     me: CurrentUser,
     Path((slug, bot_id)): Path<(String, i64)>,
 ) -> Result<Redirect, AppError> {
-    let workspace = workspaces::require_member(&state.db, &slug, me.id).await?;
-    if !workspace.is_admin() {
-        return Err(AppError::Forbidden(
-            "Only owners and admins can revoke bots.".into(),
-        ));
-    }
+    let workspace = require_admin(&state, &me, &slug, "revoke").await?;
     let mut tx = state.db.begin().await?;
     if !db::revoke_bot(&mut tx, workspace.id, bot_id).await? {
         return Err(AppError::NotFound);
@@ -212,6 +202,37 @@ pub async fn revoke_webhook(
     Ok(Redirect::to(&format!("/w/{slug}/integrations")))
 }
 
+/// The workspace, if the asker is one of its owners or admins (who alone manage bots).
+async fn require_admin(
+    state: &AppState,
+    me: &CurrentUser,
+    slug: &str,
+    verb: &str,
+) -> Result<workspaces::Membership, AppError> {
+    let workspace = workspaces::require_member(&state.db, slug, me.id).await?;
+    if !workspace.is_admin() {
+        return Err(AppError::Forbidden(format!(
+            "Only owners and admins can {verb} bots."
+        )));
+    }
+    Ok(workspace)
+}
+
+/// Like [`require_admin`], and `bot_id` is a live bot of that workspace (else 404).
+async fn live_bot_for_admin(
+    state: &AppState,
+    me: &CurrentUser,
+    slug: &str,
+    bot_id: i64,
+) -> Result<workspaces::Membership, AppError> {
+    let workspace = require_admin(state, me, slug, "change").await?;
+    let bots = db::bots_of(&state.db, workspace.id).await?;
+    if !bots.iter().any(|b| b.id == bot_id && !b.revoked) {
+        return Err(AppError::NotFound);
+    }
+    Ok(workspace)
+}
+
 /// The events a bot may subscribe to.
 const EVENTS: [&str; 5] = [
     "message.channels",
@@ -229,19 +250,7 @@ pub async fn set_events(
     Path((slug, bot_id)): Path<(String, i64)>,
     body: axum::body::Bytes,
 ) -> Result<Response, AppError> {
-    let workspace = workspaces::require_member(&state.db, &slug, me.id).await?;
-    if !workspace.is_admin() {
-        return Err(AppError::Forbidden(
-            "Only owners and admins can change bots.".into(),
-        ));
-    }
-    if !db::bots_of(&state.db, workspace.id)
-        .await?
-        .iter()
-        .any(|b| b.id == bot_id && !b.revoked)
-    {
-        return Err(AppError::NotFound);
-    }
+    let workspace = live_bot_for_admin(&state, &me, &slug, bot_id).await?;
     let mut url = String::new();
     let mut events = Vec::new();
     for (key, value) in form_urlencoded::parse(&body) {
@@ -271,19 +280,7 @@ pub async fn rotate_secret(
     me: CurrentUser,
     Path((slug, bot_id)): Path<(String, i64)>,
 ) -> Result<Response, AppError> {
-    let workspace = workspaces::require_member(&state.db, &slug, me.id).await?;
-    if !workspace.is_admin() {
-        return Err(AppError::Forbidden(
-            "Only owners and admins can change bots.".into(),
-        ));
-    }
-    if !db::bots_of(&state.db, workspace.id)
-        .await?
-        .iter()
-        .any(|b| b.id == bot_id && !b.revoked)
-    {
-        return Err(AppError::NotFound);
-    }
+    let workspace = live_bot_for_admin(&state, &me, &slug, bot_id).await?;
     let secret = crate::web::random_token();
     super::events::db::set_signing_secret(&state.db, bot_id, &secret).await?;
     record_audit(
