@@ -34,6 +34,10 @@ pub struct Config {
     pub meili_index: String,
     /// Meilisearch's master key (`MEILI_MASTER_KEY`).
     pub meili_master_key: Option<String>,
+    /// Whether per-user rate limits on sending, webhooks and the Web API apply
+    /// (`NATTER_RATE_LIMITS`, default on; `off` is for load tests and fully trusted clients).
+    /// Login throttling always applies.
+    pub rate_limits: bool,
 }
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:3000";
@@ -59,6 +63,8 @@ impl Config {
             meili_url: var("MEILI_URL"),
             meili_master_key: var("MEILI_MASTER_KEY"),
             meili_index: var("MEILI_INDEX").unwrap_or_else(|| "natter_messages".to_owned()),
+            rate_limits: var("NATTER_RATE_LIMITS")
+                .is_none_or(|v| !matches!(v.to_lowercase().as_str(), "off" | "0" | "false" | "no")),
         })
     }
 

@@ -80,12 +80,19 @@ impl Server {
         }
         let realtime = Arc::new(Realtime::start(&config)?);
         let search = Arc::new(crate::search::Backend::from_config(&config)?);
+        let limiter = |what, burst, per_second| {
+            Arc::new(if config.rate_limits {
+                RateLimiter::new(what, burst, per_second)
+            } else {
+                RateLimiter::unlimited(what)
+            })
+        };
         let state = AppState {
             db,
+            send_limiter: limiter("sending messages", 50, 10),
+            hook_limiter: limiter("posting to this webhook", 10, 1),
+            api_limiter: limiter("calling the API", 100, 20),
             config: Arc::new(config),
-            send_limiter: Arc::new(RateLimiter::new("sending messages", 50, 10)),
-            hook_limiter: Arc::new(RateLimiter::new("posting to this webhook", 10, 1)),
-            api_limiter: Arc::new(RateLimiter::new("calling the API", 100, 20)),
             realtime,
             search,
         };

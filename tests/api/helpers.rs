@@ -50,6 +50,7 @@ impl TestApp {
             meili_url,
             meili_master_key: std::env::var("MEILI_MASTER_KEY").ok(),
             meili_index: format!("natter_test_{db_name}"),
+            rate_limits: true,
         };
         let server = Server::build(config)
             .await
@@ -97,6 +98,7 @@ impl TestApp {
             meili_url,
             meili_master_key: std::env::var("MEILI_MASTER_KEY").ok(),
             meili_index: format!("natter_test_{}", self.db_name),
+            rate_limits: true,
         };
         let server = Server::build(config).await.expect("a second node starts");
         let base = format!("http://{}", server.local_addr());
