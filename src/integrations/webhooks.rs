@@ -12,7 +12,6 @@ use serde_json::Value;
 use super::{db, mrkdwn, render};
 use crate::error::AppError;
 use crate::messages::{self, NewMessage};
-use crate::realtime::events;
 use crate::web::{AppState, hash_secret};
 
 /// Bodies past this are refused whole.
@@ -113,9 +112,7 @@ async fn handle(
         Err(AppError::Validation(_)) => return Ok(answer(StatusCode::BAD_REQUEST, "no_text")),
         Err(e) => return Err(anyhow::anyhow!("{e}")),
     };
-    if let Err(e) = events::message_sent(state, hook.channel_id, sent.message.seq).await {
-        tracing::warn!(error = %e, "a webhook message was not published live");
-    }
+    messages::publish_sent(state, &sent.row);
     Ok(answer(StatusCode::OK, "ok"))
 }
 

@@ -24,32 +24,26 @@ pub struct MessageRow {
     pub username: String,
     pub display_name: String,
     pub is_bot: bool,
+    /// The name a webhook or bot gave this one message, if any (already in `display_name`).
+    pub sender_name: Option<String>,
     /// An integration's icon for this message: an https URL or an `:emoji:` code.
     pub sender_icon: Option<String>,
 }
 
 const COLUMNS: &str = "m.channel_id, m.seq, m.user_id, m.body, m.client_msg_id, m.created_at, m.edited_at, m.deleted_at";
-
-/// Takes the channel's next seq. The row lock this takes is held until commit, so writers of
-/// one channel queue here, and a rollback gives the seq back: seqs stay gapless.
-pub async fn next_seq(tx: &mut PgConnection, channel_id: i64) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar(
-        "update channels set last_seq = last_seq + 1 where id = $1 and archived_at is null
-         returning last_seq",
-    )
-    .bind(channel_id)
-    .fetch_optional(tx)
-    .await
-}
+/// What a [`MessageRow`] shows of its author, from `users u`.
+const AUTHOR: &str =
+    "u.username, coalesce(m.sender_name, u.display_name) as display_name, u.is_bot, m.sender_name,
+     m.sender_icon";
 
 pub async fn by_client_msg_id(
     db: impl PgExecutor<'_>,
     channel_id: i64,
     user_id: i64,
     client_msg_id: &str,
-) -> sqlx::Result<Option<StoredMessage>> {
+) -> sqlx::Result<Option<MessageRow>> {
     sqlx::query_as(&format!(
-        "select {COLUMNS} from messages m
+        "select {COLUMNS}, {AUTHOR} from messages m join users u on u.id = m.user_id
          where m.channel_id = $1 and m.user_id = $2 and m.client_msg_id = $3"
     ))
     .bind(channel_id)
@@ -59,27 +53,70 @@ pub async fn by_client_msg_id(
     .await
 }
 
-pub async fn insert_message(
-    tx: &mut PgConnection,
-    seq: i64,
+/// Sends in one statement, so one round trip and atomic on its own: takes the channel's next
+/// seq (the row lock on `channels` queues a channel's writers until commit), inserts the
+/// message, moves the author's read point, records mentions of members, and writes the search
+/// outbox row and bots' event outbox rows (`integrations::events` delivers those), so a message
+/// and everything that follows from it are stored together or not at all.
+///
+/// Any failure rolls the whole statement back, the seq bump with it, so seqs stay gapless; a
+/// retried `client_msg_id` fails on `messages_client_msg_id_key`. `None` when the channel is
+/// archived (nothing was written).
+pub async fn insert_sent(
+    db: impl PgExecutor<'_>,
     new: &super::NewMessage<'_>,
     client_msg_id: Option<&str>,
-) -> sqlx::Result<StoredMessage> {
-    sqlx::query_as(
-        "insert into messages as m
-             (channel_id, seq, user_id, body, client_msg_id, sender_name, sender_icon)
-         values ($1, $2, $3, $4, $5, $6, $7)
-         returning m.channel_id, m.seq, m.user_id, m.body, m.client_msg_id, m.created_at,
-                   m.edited_at, m.deleted_at",
-    )
+    mentioned: &[String],
+) -> sqlx::Result<Option<MessageRow>> {
+    sqlx::query_as(&format!(
+        "with next as (
+             update channels set last_seq = last_seq + 1 where id = $1 and archived_at is null
+             returning id, kind, last_seq),
+         m as (
+             insert into messages (channel_id, seq, user_id, body, client_msg_id, sender_name,
+                                   sender_icon)
+             select next.id, next.last_seq, $2, $3, $4, $5, $6 from next
+             returning *),
+         read_point as (
+             update channel_members cm set last_read_seq = greatest(cm.last_read_seq, m.seq)
+             from m where cm.channel_id = m.channel_id and cm.user_id = m.user_id),
+         mentioned as (
+             insert into mentions (user_id, channel_id, seq)
+             select u.id, m.channel_id, m.seq from m
+             join users u on u.username = any($7) and u.id <> m.user_id
+             join channel_members cm on cm.user_id = u.id and cm.channel_id = m.channel_id
+             on conflict do nothing),
+         search as (
+             insert into search_outbox (channel_id, seq, op)
+             select channel_id, seq, 'upsert' from m),
+         bot_events as (
+             insert into event_outbox (bot_id, channel_id, seq, event_type)
+             select b.id, m.channel_id, m.seq, 'message'
+             from m join next on true
+             join bots b on b.revoked_at is null and b.url_verified_at is not null
+                        and b.user_id <> m.user_id
+                        and b.events && case next.kind
+                                          when 'public' then array['message.channels']
+                                          when 'private' then array['message.groups']
+                                          else array['message.im', 'message.mpim'] end
+             join channel_members cm on cm.user_id = b.user_id and cm.channel_id = m.channel_id
+             union all
+             select b.id, m.channel_id, m.seq, 'app_mention'
+             from m
+             join bots b on b.revoked_at is null and b.url_verified_at is not null
+                        and b.user_id <> m.user_id and 'app_mention' = any(b.events)
+             join users u on u.id = b.user_id and u.username = any($7)
+             join channel_members cm on cm.user_id = b.user_id and cm.channel_id = m.channel_id)
+         select {COLUMNS}, {AUTHOR} from m join users u on u.id = m.user_id"
+    ))
     .bind(new.channel_id)
-    .bind(seq)
     .bind(new.user_id)
     .bind(new.text)
     .bind(client_msg_id)
     .bind(new.sender_name)
     .bind(new.sender_icon)
-    .fetch_one(tx)
+    .bind(mentioned)
+    .fetch_optional(db)
     .await
 }
 
@@ -166,7 +203,7 @@ pub async fn message(
     seq: i64,
 ) -> sqlx::Result<Option<MessageRow>> {
     sqlx::query_as(&format!(
-        "select {COLUMNS}, u.username, coalesce(m.sender_name, u.display_name) as display_name, u.is_bot, m.sender_icon
+        "select {COLUMNS}, {AUTHOR}
          from messages m join users u on u.id = m.user_id
          where m.channel_id = $1 and m.seq = $2"
     ))
@@ -184,7 +221,7 @@ pub async fn history_before(
     limit: i64,
 ) -> sqlx::Result<Vec<MessageRow>> {
     let mut rows: Vec<MessageRow> = sqlx::query_as(&format!(
-        "select {COLUMNS}, u.username, coalesce(m.sender_name, u.display_name) as display_name, u.is_bot, m.sender_icon
+        "select {COLUMNS}, {AUTHOR}
          from messages m join users u on u.id = m.user_id
          where m.channel_id = $1 and m.seq < $2
          order by m.seq desc limit $3"
@@ -207,7 +244,7 @@ pub async fn range(
     limit: i64,
 ) -> sqlx::Result<Vec<MessageRow>> {
     sqlx::query_as(&format!(
-        "select {COLUMNS}, u.username, coalesce(m.sender_name, u.display_name) as display_name, u.is_bot, m.sender_icon
+        "select {COLUMNS}, {AUTHOR}
          from messages m join users u on u.id = m.user_id
          where m.channel_id = $1 and m.seq > $2 and m.seq <= $3
          order by m.seq limit $4"

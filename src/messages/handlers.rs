@@ -75,7 +75,7 @@ pub async fn post(
             let one = view::load_one(
                 &state.db,
                 channel_id,
-                sent.message.seq,
+                sent.seq(),
                 me.id,
                 &base_path,
                 &me.csrf,
@@ -90,8 +90,8 @@ pub async fn post(
             let body = serde_json::json!({
                 "ok": true,
                 "channel_id": channel_id,
-                "seq": sent.message.seq,
-                "client_msg_id": sent.message.client_msg_id,
+                "seq": sent.seq(),
+                "client_msg_id": sent.row.message.client_msg_id,
                 "html": render(&MessagePartial { message: &one })?,
             });
             Ok((status, Json(body)).into_response())

@@ -1,10 +1,11 @@
 //! The message log: sending, editing and deleting, in the order the server gives.
 //!
-//! [`send`] is the one way a message enters Natter (the web form today; the socket and the
-//! Web API later go through it too). It is one transaction, exactly as the design fixes it:
+//! [`send`] is the one way a message enters Natter (the web form, the socket, the Web API and
+//! webhooks all go through it). It is one statement, so one round trip and one transaction:
 //! take the channel's next seq under its row lock, insert, move the sender's `last_read_seq`,
-//! record mentions, commit. A rollback returns the seq, so seqs are gapless per channel; a
-//! retry with the same `client_msg_id` returns the stored message and creates nothing.
+//! record mentions, write the search and bot-event outboxes. A rollback returns the seq, so
+//! seqs are gapless per channel; a retry with the same `client_msg_id` returns the stored
+//! message and creates nothing.
 
 pub mod db;
 mod handlers;
@@ -15,9 +16,8 @@ use axum::Router;
 use axum::routing::{self, get};
 use sqlx::PgPool;
 
-pub use db::StoredMessage;
+pub use db::{MessageRow, StoredMessage};
 
-use crate::channels;
 use crate::error::{AppError, violated_constraint};
 use crate::realtime;
 use crate::search;
@@ -74,25 +74,37 @@ impl<'a> NewMessage<'a> {
     }
 }
 
-/// The stored message, and whether this call created it (false for an idempotent retry).
+/// The stored message with its author, and whether this call created it (false for an
+/// idempotent retry).
 pub struct Sent {
-    pub message: StoredMessage,
+    pub row: MessageRow,
     pub created: bool,
+}
+
+impl Sent {
+    pub fn seq(&self) -> i64 {
+        self.row.message.seq
+    }
 }
 
 /// Sends as a member from any door (the form, the socket, the API): the user's rate limit,
 /// then [`send`], then, once committed, the live event. The caller has checked membership.
 pub async fn post(state: &AppState, new: NewMessage<'_>) -> Result<Sent, AppError> {
     state.send_limiter.check(new.user_id)?;
-    let channel_id = new.channel_id;
     let sent = send(&state.db, new).await?;
-    if sent.created
-        && let Err(e) = realtime::events::message_sent(state, channel_id, sent.message.seq).await
-    {
-        // Stored is what matters: clients pick the message up when they resume.
-        tracing::warn!(error = %e, channel_id, "a sent message was not published live");
+    if sent.created {
+        publish_sent(state, &sent.row);
     }
     Ok(sent)
+}
+
+/// Publishes a stored message live. Stored is what matters: if this fails, clients pick the
+/// message up when they resume.
+pub fn publish_sent(state: &AppState, row: &MessageRow) {
+    let channel_id = row.message.channel_id;
+    if let Err(e) = realtime::events::message_sent(state, row.clone()) {
+        tracing::warn!(error = %e, channel_id, "a sent message was not published live");
+    }
 }
 
 /// Checks a body before anything is stored; the message says what to fix.
@@ -111,7 +123,8 @@ pub fn check_body(text: &str) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Stores a message with the channel's next seq. The caller has checked membership.
+/// Stores a message with the channel's next seq, in one statement ([`db::insert_sent`]). The
+/// caller has checked membership.
 pub async fn send(pool: &PgPool, new: NewMessage<'_>) -> Result<Sent, AppError> {
     check_body(new.text)?;
     let client_msg_id = new.client_msg_id.map(str::trim).filter(|id| !id.is_empty());
@@ -120,74 +133,28 @@ pub async fn send(pool: &PgPool, new: NewMessage<'_>) -> Result<Sent, AppError> 
             "client_msg_id can be at most 64 bytes.".into(),
         ));
     }
-    // A retry usually finds its message here without taking the channel's lock.
-    if let Some(id) = client_msg_id
-        && let Some(message) = db::by_client_msg_id(pool, new.channel_id, new.user_id, id).await?
-    {
-        return Ok(Sent {
-            message,
-            created: false,
-        });
-    }
     let rendered = markdown::render(new.text);
-    let mut tx = pool.begin().await?;
-    let Some(seq) = db::next_seq(&mut tx, new.channel_id).await? else {
-        return Err(AppError::Conflict(
+    match db::insert_sent(pool, &new, client_msg_id, &rendered.mentions).await {
+        Ok(Some(row)) => Ok(Sent { row, created: true }),
+        Ok(None) => Err(AppError::Conflict(
             "This channel is archived; nothing more can be posted in it.".into(),
-        ));
-    };
-    // Under the lock, a concurrent retry that got here first is visible: answer with its message.
-    if let Some(id) = client_msg_id
-        && let Some(message) =
-            db::by_client_msg_id(&mut *tx, new.channel_id, new.user_id, id).await?
-    {
-        tx.rollback().await?;
-        return Ok(Sent {
-            message,
-            created: false,
-        });
-    }
-    let message = match db::insert_message(&mut tx, seq, &new, client_msg_id).await {
-        Ok(message) => message,
+        )),
+        // A retry of a stored message: the statement rolled back whole (its seq too), and the
+        // answer is the message the first attempt stored.
         Err(e) if violated_constraint(&e) == Some("messages_client_msg_id_key") => {
-            tx.rollback().await?;
             let id = client_msg_id.expect("only a client_msg_id can violate its key");
-            let message = db::by_client_msg_id(pool, new.channel_id, new.user_id, id)
+            let row = db::by_client_msg_id(pool, new.channel_id, new.user_id, id)
                 .await?
                 .ok_or_else(|| {
                     anyhow::anyhow!("client_msg_id conflict without a stored message")
                 })?;
-            return Ok(Sent {
-                message,
+            Ok(Sent {
+                row,
                 created: false,
-            });
+            })
         }
-        Err(e) => return Err(e.into()),
-    };
-    channels::db::mark_read(&mut *tx, new.channel_id, new.user_id, seq).await?;
-    db::insert_mentions(
-        &mut tx,
-        new.channel_id,
-        seq,
-        new.user_id,
-        &rendered.mentions,
-    )
-    .await?;
-    // Bots' events are part of the message: stored together or not at all.
-    crate::integrations::events::db::enqueue(
-        &mut tx,
-        new.channel_id,
-        seq,
-        new.user_id,
-        &rendered.mentions,
-    )
-    .await?;
-    search::db::enqueue(&mut tx, new.channel_id, seq, "upsert").await?;
-    tx.commit().await?;
-    Ok(Sent {
-        message,
-        created: true,
-    })
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Replaces the text of the author's own message; mentions follow the new text.

@@ -100,7 +100,8 @@ impl Bus for RedisBus {
     fn publish(&self, topic: &str, delivery: &Arc<Delivery>) {
         let envelope = format!(
             r#"{{"origin":"{}","event":{}}}"#,
-            self.node_id, delivery.json
+            self.node_id,
+            delivery.json.as_str()
         );
         if self
             .outbox

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::{Notify, mpsc};
@@ -621,8 +621,8 @@ impl Connection {
             Ok(sent) => serde_json::json!({
                 "type": "ack",
                 "client_msg_id": client_msg_id,
-                "channel_id": sent.message.channel_id,
-                "seq": sent.message.seq,
+                "channel_id": sent.row.message.channel_id,
+                "seq": sent.seq(),
             }),
             Err(error) => {
                 let code = match &error {
@@ -681,7 +681,7 @@ fn stop_of(error: FrameError) -> Stop {
     }
 }
 
-async fn send(socket: &mut WebSocket, text: String) -> Result<(), Stop> {
+async fn send(socket: &mut WebSocket, text: impl Into<Utf8Bytes>) -> Result<(), Stop> {
     socket
         .send(Message::Text(text.into()))
         .await

@@ -45,12 +45,12 @@ pub fn message_event(row: MessageRow, updated: bool) -> Result<Event, AppError> 
 }
 
 /// A message was stored: everyone in the channel sees it.
-pub async fn message_sent(state: &AppState, channel_id: i64, seq: i64) -> Result<(), AppError> {
-    if let Some(row) = messages_db::message(&state.db, channel_id, seq).await? {
-        state
-            .realtime
-            .publish(&channel_topic(channel_id), message_event(row, false)?);
-    }
+/// A new message, as the send statement returned it (no read back).
+pub fn message_sent(state: &AppState, row: MessageRow) -> Result<(), AppError> {
+    let channel_id = row.message.channel_id;
+    state
+        .realtime
+        .publish(&channel_topic(channel_id), message_event(row, false)?);
     Ok(())
 }
 

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use axum::extract::ws::Utf8Bytes;
 use tokio::sync::{Notify, mpsc};
 
 use super::frames::Event;
@@ -15,16 +16,20 @@ use super::frames::Event;
 pub type ConnId = u64;
 
 /// An event ready to send: the structured event (for the connection's own filtering) and its
-/// JSON, made once.
+/// JSON, made once. The JSON is reference-counted bytes, so handing it to a thousand sockets
+/// copies it none of those times.
 pub struct Delivery {
     pub event: Event,
-    pub json: String,
+    pub json: Utf8Bytes,
 }
 
 impl Delivery {
     pub fn new(event: Event) -> Arc<Self> {
         let json = serde_json::to_string(&event).expect("events always serialise");
-        Arc::new(Self { event, json })
+        Arc::new(Self {
+            event,
+            json: json.into(),
+        })
     }
 }
 

@@ -20,6 +20,7 @@ use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use rand::RngCore;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -133,8 +134,15 @@ impl Server {
                 }
             }
         });
+        // Nagle's algorithm holds a small write (an ack, a message frame) until the previous one
+        // is acknowledged, and the peer delays that by up to 40 ms: chat is all small writes.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY");
+            }
+        });
         axum::serve(
-            self.listener,
+            listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )

@@ -20,10 +20,8 @@ async fn two_people(app: &TestApp) -> (Browser, Browser, String, i64) {
 async fn send_direct(app: &TestApp, user_id: i64, channel_id: i64, text: &str) -> i64 {
     let new = natter::messages::NewMessage::new(channel_id, user_id, text);
     let sent = natter::messages::send(&app.db, new).await.unwrap();
-    natter::realtime::events::message_sent(&app.state, channel_id, sent.message.seq)
-        .await
-        .unwrap();
-    sent.message.seq
+    natter::messages::publish_sent(&app.state, &sent.row);
+    sent.seq()
 }
 
 #[tokio::test]
@@ -104,9 +102,7 @@ async fn messages_sent_during_the_catch_up_arrive_once_in_order() {
                 let text = format!("during {n}");
                 let new = natter::messages::NewMessage::new(general, bob_id, &text);
                 let sent = natter::messages::send(&db, new).await.unwrap();
-                natter::realtime::events::message_sent(&state, general, sent.message.seq)
-                    .await
-                    .unwrap();
+                natter::messages::publish_sent(&state, &sent.row);
             }
         })
     };

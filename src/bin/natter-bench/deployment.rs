@@ -84,20 +84,37 @@ impl Deployment {
         };
         // Migrate once, before any node starts, so nodes never race to create the schema.
         deployment.cli(&["migrate"])?;
+        deployment.spawn_nodes(args).await?;
+        eprintln!(
+            "{} node(s) up on {} ({})",
+            deployment.nodes.len(),
+            deployment.database_url,
+            if args.nodes > 1 {
+                "sharing Redis"
+            } else {
+                "in-process bus"
+            }
+        );
+        Ok(deployment)
+    }
+
+    /// Starts `args.nodes` nodes on the migrated database and waits until each is healthy.
+    async fn spawn_nodes(&mut self, args: &Args) -> anyhow::Result<()> {
+        let database_url = self.database_url.clone();
         let redis_prefix = format!("{}-{}", args.database, std::process::id());
         for n in 0..args.nodes {
             let port = std::net::TcpListener::bind("127.0.0.1:0")?
                 .local_addr()?
                 .port();
             let base = format!("http://127.0.0.1:{port}");
-            let mut command = Command::new(&deployment.natter_bin);
+            let mut command = Command::new(&self.natter_bin);
             command
                 .env("DATABASE_URL", &database_url)
                 .env("NATTER_BIND", format!("127.0.0.1:{port}"))
                 .env("NATTER_PUBLIC_URL", &base)
                 .env("NATTER_RATE_LIMITS", "off")
                 .env("RUST_LOG", "error")
-                .env("MEILI_INDEX", &deployment.meili_index)
+                .env("MEILI_INDEX", &self.meili_index)
                 .stdout(Stdio::null())
                 .stderr(Stdio::inherit());
             if args.nodes > 1 {
@@ -120,22 +137,26 @@ impl Deployment {
             let child = command
                 .spawn()
                 .with_context(|| format!("starting node {n}"))?;
-            deployment.nodes.push(Node { child, base });
+            self.nodes.push(Node { child, base });
         }
-        for node in &mut deployment.nodes {
+        for node in &mut self.nodes {
             wait_until_healthy(node).await?;
         }
-        eprintln!(
-            "{} node(s) up on {} ({})",
-            deployment.nodes.len(),
-            deployment.database_url,
-            if args.nodes > 1 {
-                "sharing Redis"
-            } else {
-                "in-process bus"
-            }
-        );
-        Ok(deployment)
+        Ok(())
+    }
+
+    /// Stops the nodes and starts fresh ones, so a measurement of memory starts from a process
+    /// that has not held (and kept, as allocators do) the memory of an earlier scenario.
+    pub async fn restart(&mut self, args: &Args) -> anyhow::Result<()> {
+        self.stop_nodes();
+        self.spawn_nodes(args).await
+    }
+
+    fn stop_nodes(&mut self) {
+        for mut node in self.nodes.drain(..) {
+            let _ = node.child.kill();
+            let _ = node.child.wait();
+        }
     }
 
     /// The base URL of node `i`, round robin: spreads clients over the nodes.
@@ -291,10 +312,7 @@ async fn wait_until_healthy(node: &mut Node) -> anyhow::Result<()> {
 
 impl Drop for Deployment {
     fn drop(&mut self) {
-        for node in &mut self.nodes {
-            let _ = node.child.kill();
-            let _ = node.child.wait();
-        }
+        self.stop_nodes();
         // The run's database is scratch: drop it (a blocking psql, since Drop cannot await).
         let _ = Command::new("psql")
             .arg(format!("{}/postgres", self.postgres))

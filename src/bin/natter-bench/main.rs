@@ -169,16 +169,20 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let files = stats::raise_open_file_limit();
     eprintln!("open-file limit raised to {files} (Natter and the raw server inherit it)");
-    let deployment = deployment::Deployment::start(&args).await?;
+    let mut deployment = deployment::Deployment::start(&args).await?;
     let world = deployment.set_up(&args).await?;
-    let bench = scenarios::Bench {
-        args: &args,
-        deployment: &deployment,
-        world: &world,
-        http: reqwest::Client::new(),
-    };
+    let http = reqwest::Client::new();
     let mut report = report::Report::new(&args);
     for scenario in args.plan() {
+        if scenario == Scenario::Idle {
+            deployment.restart(&args).await?;
+        }
+        let bench = scenarios::Bench {
+            args: &args,
+            deployment: &deployment,
+            world: &world,
+            http: http.clone(),
+        };
         let rows = match scenario {
             Scenario::All => unreachable!("plan() spells out all"),
             Scenario::Send => scenarios::send::spread(&bench).await?,

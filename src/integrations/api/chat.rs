@@ -72,9 +72,7 @@ pub async fn post_message(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
         Err(AppError::Validation(_)) => return Err(ApiError("invalid_arguments")),
         Err(e) => return Err(e.into()),
     };
-    let message = db::message(ctx.db(), channel.id, sent.message.seq)
-        .await?
-        .ok_or(ApiError("internal_error"))?;
+    let message = db::ApiMessage::from(&sent.row);
     Ok(fields! {
         "channel" => ids::channel_id(&channel.kind, channel.id),
         "ts" => ids::ts(message.created_at, message.seq),

@@ -3,6 +3,8 @@
 use sqlx::PgExecutor;
 use time::OffsetDateTime;
 
+use crate::messages::MessageRow;
+
 /// A channel as the API describes it to one caller.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct ApiChannel {
@@ -102,6 +104,23 @@ pub struct ApiMessage {
     pub deleted: bool,
     pub is_bot: bool,
     pub sender_name: Option<String>,
+}
+
+impl From<&MessageRow> for ApiMessage {
+    fn from(row: &MessageRow) -> Self {
+        let m = &row.message;
+        Self {
+            seq: m.seq,
+            user_id: m.user_id,
+            body: m.body.clone(),
+            client_msg_id: m.client_msg_id.clone(),
+            created_at: m.created_at,
+            edited_at: m.edited_at,
+            deleted: m.deleted_at.is_some(),
+            is_bot: row.is_bot,
+            sender_name: row.sender_name.clone(),
+        }
+    }
 }
 
 const MESSAGE_COLUMNS: &str =

@@ -1,42 +1,6 @@
 //! SQL for the event outbox and bots' event settings.
 
-use sqlx::{PgConnection, PgExecutor};
-
-/// Queues the events a new message raises, inside the message's own transaction: `message`
-/// for bots in the channel subscribed to its kind, `app_mention` for bots mentioned in it.
-pub async fn enqueue(
-    tx: &mut PgConnection,
-    channel_id: i64,
-    seq: i64,
-    author_id: i64,
-    mentioned: &[String],
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "insert into event_outbox (bot_id, channel_id, seq, event_type)
-         select b.id, $1, $2, 'message'
-         from bots b
-         join channel_members cm on cm.user_id = b.user_id and cm.channel_id = $1
-         join channels c on c.id = $1
-         where b.revoked_at is null and b.url_verified_at is not null and b.user_id <> $3
-           and b.events && case c.kind when 'public' then array['message.channels']
-                                       when 'private' then array['message.groups']
-                                       else array['message.im', 'message.mpim'] end
-         union all
-         select b.id, $1, $2, 'app_mention'
-         from bots b
-         join users u on u.id = b.user_id
-         join channel_members cm on cm.user_id = b.user_id and cm.channel_id = $1
-         where b.revoked_at is null and b.url_verified_at is not null and b.user_id <> $3
-           and 'app_mention' = any(b.events) and u.username = any($4)",
-    )
-    .bind(channel_id)
-    .bind(seq)
-    .bind(author_id)
-    .bind(mentioned)
-    .execute(tx)
-    .await?;
-    Ok(())
-}
+use sqlx::PgExecutor;
 
 /// An event due for delivery, leased for a while so no other worker takes it meanwhile.
 #[derive(Clone, Debug, sqlx::FromRow)]

@@ -1,8 +1,9 @@
 //! Outgoing events: Slack-shaped `event_callback`s POSTed to bots, signed like Slack's, from a
 //! durable outbox.
 //!
-//! A message's events are written in the message's own transaction ([`db::enqueue`]), so they
-//! exist exactly when the message does, and sending never waits for a bot. A worker on every
+//! A message's events are written by the statement that stores the message
+//! ([`crate::messages::db::insert_sent`]: `message` for bots in the channel subscribed to its
+//! kind, `app_mention` for bots mentioned in it), so they exist exactly when the message does, and sending never waits for a bot. A worker on every
 //! node claims due events with `for update skip locked`, only the oldest of each (bot, channel)
 //! so a channel's events arrive in order, and delivers them: a 2xx is delivered; anything else
 //! or a timeout is retried with backoff and `X-Slack-Retry-Num`, at least once. Requests refuse
