@@ -106,7 +106,7 @@ async fn handle(
     let mut new = NewMessage::new(hook.channel_id, hook.user_id, &text);
     new.sender_name = sender_name;
     new.sender_icon = sender_icon;
-    let sent = match messages::send(&state.db, new).await {
+    let sent = match messages::send(state, new).await {
         Ok(sent) => sent,
         Err(AppError::Conflict(_)) => return Ok(answer(StatusCode::GONE, "channel_is_archived")),
         Err(AppError::Validation(_)) => return Ok(answer(StatusCode::BAD_REQUEST, "no_text")),

@@ -56,8 +56,13 @@ pub async fn by_client_msg_id(
 /// Sends in one statement, so one round trip and atomic on its own: takes the channel's next
 /// seq (the row lock on `channels` queues a channel's writers until commit), inserts the
 /// message, moves the author's read point, records mentions of members, and writes the search
-/// outbox row and bots' event outbox rows (`integrations::events` delivers those), so a message
-/// and everything that follows from it are stored together or not at all.
+/// outbox row (when an external index reads it: `search_outbox`) and bots' event outbox rows
+/// (`integrations::events` delivers those), so a message and everything that follows from it
+/// are stored together or not at all.
+///
+/// Each part starts from what is few (the mentioned usernames, the live bots) and probes
+/// `channel_members` by its key, so a channel of ten thousand members costs a send no more than
+/// one of ten; with no mentions and no bots those parts read nothing.
 ///
 /// Any failure rolls the whole statement back, the seq bump with it, so seqs stay gapless; a
 /// retried `client_msg_id` fails on `messages_client_msg_id_key`. `None` when the channel is
@@ -67,6 +72,7 @@ pub async fn insert_sent(
     new: &super::NewMessage<'_>,
     client_msg_id: Option<&str>,
     mentioned: &[String],
+    search_outbox: bool,
 ) -> sqlx::Result<Option<MessageRow>> {
     sqlx::query_as(&format!(
         "with next as (
@@ -84,29 +90,31 @@ pub async fn insert_sent(
              insert into mentions (user_id, channel_id, seq)
              select u.id, m.channel_id, m.seq from m
              join users u on u.username = any($7) and u.id <> m.user_id
-             join channel_members cm on cm.user_id = u.id and cm.channel_id = m.channel_id
+             where cardinality($7::text[]) > 0
+               and exists (select 1 from channel_members cm
+                           where cm.channel_id = m.channel_id and cm.user_id = u.id)
              on conflict do nothing),
          search as (
              insert into search_outbox (channel_id, seq, op)
-             select channel_id, seq, 'upsert' from m),
+             select channel_id, seq, 'upsert' from m where $8),
+         live_bots as materialized (
+             select b.id, b.user_id, b.events, u.username from bots b join users u on u.id = b.user_id
+             where b.revoked_at is null and b.url_verified_at is not null and b.user_id <> $2),
          bot_events as (
              insert into event_outbox (bot_id, channel_id, seq, event_type)
-             select b.id, m.channel_id, m.seq, 'message'
+             select b.id, m.channel_id, m.seq, e.event_type
              from m join next on true
-             join bots b on b.revoked_at is null and b.url_verified_at is not null
-                        and b.user_id <> m.user_id
-                        and b.events && case next.kind
-                                          when 'public' then array['message.channels']
-                                          when 'private' then array['message.groups']
-                                          else array['message.im', 'message.mpim'] end
-             join channel_members cm on cm.user_id = b.user_id and cm.channel_id = m.channel_id
-             union all
-             select b.id, m.channel_id, m.seq, 'app_mention'
-             from m
-             join bots b on b.revoked_at is null and b.url_verified_at is not null
-                        and b.user_id <> m.user_id and 'app_mention' = any(b.events)
-             join users u on u.id = b.user_id and u.username = any($7)
-             join channel_members cm on cm.user_id = b.user_id and cm.channel_id = m.channel_id)
+             join live_bots b on exists (select 1 from channel_members cm
+                                         where cm.channel_id = m.channel_id
+                                           and cm.user_id = b.user_id)
+             cross join lateral (values ('message'), ('app_mention')) as e(event_type)
+             where (e.event_type = 'message'
+                    and b.events && case next.kind
+                                      when 'public' then array['message.channels']
+                                      when 'private' then array['message.groups']
+                                      else array['message.im', 'message.mpim'] end)
+                or (e.event_type = 'app_mention'
+                    and 'app_mention' = any(b.events) and b.username = any($7)))
          select {COLUMNS}, {AUTHOR} from m join users u on u.id = m.user_id"
     ))
     .bind(new.channel_id)
@@ -116,6 +124,7 @@ pub async fn insert_sent(
     .bind(new.sender_name)
     .bind(new.sender_icon)
     .bind(mentioned)
+    .bind(search_outbox)
     .fetch_optional(db)
     .await
 }

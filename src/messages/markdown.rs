@@ -41,7 +41,36 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     builder
 });
 
+/// Renders a body to sanitised HTML, with its mentions and whether it links anywhere.
 pub fn render(body: &str) -> Rendered {
+    let Transformed {
+        events,
+        mentions,
+        has_link,
+    } = transform(body);
+    let mut unsafe_html = String::with_capacity(body.len() * 3 / 2);
+    pulldown_cmark::html::push_html(&mut unsafe_html, events.into_iter());
+    Rendered {
+        html: SANITIZER.clean(&unsafe_html).to_string(),
+        mentions,
+        has_link,
+    }
+}
+
+/// The usernames a body mentions, without rendering it: sending needs only these, and the
+/// HTML (sanitising is the costly half) is made once, for the live event.
+pub fn mentions(body: &str) -> Vec<String> {
+    transform(body).mentions
+}
+
+/// The parser's events with Natter's changes (links, mentions, raw HTML as text), before HTML.
+struct Transformed<'a> {
+    events: Vec<Event<'a>>,
+    mentions: Vec<String>,
+    has_link: bool,
+}
+
+fn transform(body: &str) -> Transformed<'_> {
     let mut mentions = Vec::new();
     let mut has_link = false;
     let mut events = Vec::new();
@@ -119,12 +148,10 @@ pub fn render(body: &str) -> Rendered {
             other => events.push(other),
         }
     }
-    let mut unsafe_html = String::with_capacity(body.len() * 3 / 2);
-    pulldown_cmark::html::push_html(&mut unsafe_html, events.into_iter());
     let mut seen = HashSet::new();
     mentions.retain(|m| seen.insert(m.clone()));
-    Rendered {
-        html: SANITIZER.clean(&unsafe_html).to_string(),
+    Transformed {
+        events,
         mentions,
         has_link,
     }
@@ -211,7 +238,7 @@ fn mention_at(s: &str) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::render;
+    use super::{mentions, render};
 
     #[test]
     fn markdown_becomes_formatted_html() {
@@ -253,6 +280,11 @@ mod tests {
                 .contains("<span class=\"mention\">@ada</span>")
         );
         assert!(!rendered.html.contains("@carol</span>"));
+        assert_eq!(
+            mentions("hi @Ada and @bob.k, not `@carol` or me@example.com, @ada again"),
+            rendered.mentions,
+            "sending finds the same mentions without rendering"
+        );
     }
 
     #[test]

@@ -91,7 +91,7 @@ impl Sent {
 /// then [`send`], then, once committed, the live event. The caller has checked membership.
 pub async fn post(state: &AppState, new: NewMessage<'_>) -> Result<Sent, AppError> {
     state.send_limiter.check(new.user_id)?;
-    let sent = send(&state.db, new).await?;
+    let sent = send(state, new).await?;
     if sent.created {
         publish_sent(state, &sent.row);
     }
@@ -125,7 +125,8 @@ pub fn check_body(text: &str) -> Result<(), AppError> {
 
 /// Stores a message with the channel's next seq, in one statement ([`db::insert_sent`]). The
 /// caller has checked membership.
-pub async fn send(pool: &PgPool, new: NewMessage<'_>) -> Result<Sent, AppError> {
+pub async fn send(state: &AppState, new: NewMessage<'_>) -> Result<Sent, AppError> {
+    let pool = &state.db;
     check_body(new.text)?;
     let client_msg_id = new.client_msg_id.map(str::trim).filter(|id| !id.is_empty());
     if client_msg_id.is_some_and(|id| id.len() > MAX_CLIENT_MSG_ID) {
@@ -133,8 +134,9 @@ pub async fn send(pool: &PgPool, new: NewMessage<'_>) -> Result<Sent, AppError> 
             "client_msg_id can be at most 64 bytes.".into(),
         ));
     }
-    let rendered = markdown::render(new.text);
-    match db::insert_sent(pool, &new, client_msg_id, &rendered.mentions).await {
+    let mentioned = markdown::mentions(new.text);
+    let outbox = state.search.reads_outbox();
+    match db::insert_sent(pool, &new, client_msg_id, &mentioned, outbox).await {
         Ok(Some(row)) => Ok(Sent { row, created: true }),
         Ok(None) => Err(AppError::Conflict(
             "This channel is archived; nothing more can be posted in it.".into(),
@@ -166,13 +168,13 @@ pub async fn edit(
     text: &str,
 ) -> Result<StoredMessage, AppError> {
     check_body(text)?;
-    let rendered = markdown::render(text);
+    let mentioned = markdown::mentions(text);
     let mut tx = pool.begin().await?;
     let message = db::update_body(&mut tx, channel_id, seq, author_id, text)
         .await?
         .ok_or(AppError::NotFound)?;
     db::delete_mentions(&mut tx, channel_id, seq).await?;
-    db::insert_mentions(&mut tx, channel_id, seq, author_id, &rendered.mentions).await?;
+    db::insert_mentions(&mut tx, channel_id, seq, author_id, &mentioned).await?;
     search::db::enqueue(&mut tx, channel_id, seq, "upsert").await?;
     tx.commit().await?;
     Ok(message)

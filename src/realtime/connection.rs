@@ -5,7 +5,7 @@
 //! Postgres first. So subscribing before catching up, and catching up while messages are being
 //! sent, gives every message once and in order, whatever the bus does.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,6 +34,11 @@ pub const CATCH_UP_CAP: i64 = 500;
 pub const MAX_FRAME: usize = 64 * 1024;
 /// Typing events per channel and connection, at most one per this interval.
 const TYPING_EVERY: Duration = Duration::from_secs(3);
+/// How long a message that arrived ahead of its predecessor waits for it before the socket
+/// reads the hole from Postgres. Two sends to one channel commit in seq order but publish in a
+/// race, so the predecessor is almost always a moment behind; reading Postgres at once would
+/// make every socket on the channel query it, ten thousand queries for one busy moment.
+const REORDER_GRACE: Duration = Duration::from_millis(50);
 /// Users one connection may watch the presence of.
 const MAX_PRESENCE_WATCH: usize = 500;
 
@@ -130,6 +135,10 @@ struct Connection {
     topics: HashSet<String>,
     /// Per channel the user is in: the last seq this socket has sent.
     sent: HashMap<i64, i64>,
+    /// Messages that arrived ahead of a missing seq, by (channel, seq), held for
+    /// [`REORDER_GRACE`] until `held_until`.
+    held: BTreeMap<(i64, i64), Arc<Delivery>>,
+    held_until: Option<tokio::time::Instant>,
     kinds: HashMap<i64, String>,
     delivered: HashMap<i64, i64>,
     typing_at: HashMap<i64, Instant>,
@@ -155,6 +164,8 @@ impl Connection {
             overflowed,
             topics: HashSet::new(),
             sent: HashMap::new(),
+            held: BTreeMap::new(),
+            held_until: None,
             kinds: HashMap::new(),
             delivered: HashMap::new(),
             typing_at: HashMap::new(),
@@ -179,6 +190,9 @@ impl Connection {
                     Some(Err(_)) => Err(Stop::Gone),
                 },
                 Some(delivery) = self.rx.recv() => self.on_event(&mut socket, &delivery).await,
+                () = sleep_until(self.held_until), if self.held_until.is_some() => {
+                    self.fill_holes(&mut socket).await.map_err(stop_of)
+                }
                 () = overflowed.notified() => Err(Stop::Close(CLOSE_TOO_SLOW, "too slow: resume from your cursors")),
                 _ = heartbeat.tick() => {
                     if self.last_ping.elapsed() > presence::TIMEOUT {
@@ -369,6 +383,43 @@ impl Connection {
         Ok(())
     }
 
+    /// Sends the held messages of the channel that now follow the last one sent, and forgets
+    /// any the socket has sent meanwhile.
+    async fn release(&mut self, socket: &mut WebSocket, channel_id: i64) -> Result<(), Stop> {
+        let Some(&sent) = self.sent.get(&channel_id) else {
+            return Ok(());
+        };
+        let mut sent = sent;
+        self.held
+            .retain(|&(c, seq), _| c != channel_id || seq > sent);
+        while let Some(delivery) = self.held.remove(&(channel_id, sent + 1)) {
+            sent += 1;
+            self.sent.insert(channel_id, sent);
+            send(socket, delivery.json.clone()).await?;
+        }
+        if self.held.is_empty() {
+            self.held_until = None;
+        }
+        Ok(())
+    }
+
+    /// The grace is over: reads each hole from Postgres, then sends what was held after it.
+    async fn fill_holes(&mut self, socket: &mut WebSocket) -> Result<(), FrameError> {
+        let mut newest: HashMap<i64, i64> = HashMap::new();
+        for &(channel_id, seq) in self.held.keys() {
+            newest.insert(channel_id, seq);
+        }
+        for (channel_id, upto) in newest {
+            self.fill(socket, channel_id, upto).await?;
+            self.release(socket, channel_id)
+                .await
+                .map_err(FrameError::Stop)?;
+        }
+        self.held.clear();
+        self.held_until = None;
+        Ok(())
+    }
+
     /// Sends what the channel holds after the last seq sent, up to `upto`; past the cap, a
     /// `gap` tells the client to page through history instead.
     async fn fill(
@@ -417,17 +468,20 @@ impl Connection {
                     return Ok(());
                 }
                 if *seq > sent + 1 {
-                    if let Err(e) = self.fill(socket, *channel_id, seq - 1).await {
-                        return Err(stop_of(e));
-                    }
-                    if self.sent.get(channel_id).is_some_and(|s| s >= seq) {
-                        return Ok(());
-                    }
+                    self.held.insert((*channel_id, *seq), delivery.clone());
+                    self.held_until
+                        .get_or_insert_with(|| tokio::time::Instant::now() + REORDER_GRACE);
+                    return Ok(());
                 }
                 self.sent.insert(*channel_id, *seq);
-                send(socket, delivery.json.clone()).await
+                send(socket, delivery.json.clone()).await?;
+                self.release(socket, *channel_id).await
             }
             Event::MessageUpdated { channel_id, .. } | Event::MessageDeleted { channel_id, .. } => {
+                // A change never overtakes the message it changes.
+                if self.held.keys().any(|(c, _)| c == channel_id) {
+                    self.fill_holes(socket).await.map_err(stop_of)?;
+                }
                 if self.sent.contains_key(channel_id) {
                     send(socket, delivery.json.clone()).await
                 } else {
@@ -463,6 +517,7 @@ impl Connection {
             Event::ChannelLeft { channel_id } => {
                 self.unsubscribe(&channel_topic(*channel_id));
                 self.sent.remove(channel_id);
+                self.held.retain(|(c, _), _| c != channel_id);
                 self.kinds.remove(channel_id);
                 send(socket, delivery.json.clone()).await
             }
@@ -678,6 +733,14 @@ fn stop_of(error: FrameError) -> Stop {
     match error {
         FrameError::Stop(stop) => stop,
         FrameError::Refused(..) => Stop::Gone,
+    }
+}
+
+/// Sleeps until `at`, or forever when there is nothing to wait for.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -33,6 +33,12 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// Whether sends must write `search_outbox`: only an external index reads it; Postgres
+    /// search reads the message log itself.
+    pub fn reads_outbox(&self) -> bool {
+        matches!(self, Backend::Meili(_))
+    }
+
     pub fn from_config(config: &crate::Config) -> anyhow::Result<Self> {
         Ok(match &config.meili_url {
             Some(url) => Backend::Meili(std::sync::Arc::new(meili::Meili::new(

@@ -6,6 +6,7 @@ mod integrations;
 mod ws;
 
 mod accounts;
+mod bench;
 mod browser;
 mod channels;
 mod cluster;

@@ -19,7 +19,7 @@ async fn two_people(app: &TestApp) -> (Browser, Browser, String, i64) {
 /// Sends through the real send path and publishes, without the per-user rate limit (setup).
 async fn send_direct(app: &TestApp, user_id: i64, channel_id: i64, text: &str) -> i64 {
     let new = natter::messages::NewMessage::new(channel_id, user_id, text);
-    let sent = natter::messages::send(&app.db, new).await.unwrap();
+    let sent = natter::messages::send(&app.state, new).await.unwrap();
     natter::messages::publish_sent(&app.state, &sent.row);
     sent.seq()
 }
@@ -40,6 +40,35 @@ async fn messages_arrive_live_once_and_in_seq_order() {
     }
     let frame_seqs = ws.seqs_until(general, 20).await;
     assert_eq!(frame_seqs, (1..=20).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_message_published_ahead_of_its_predecessor_waits_for_it_and_a_lost_one_is_read() {
+    let app = TestApp::spawn().await;
+    let (_ada, _bob, _slug, general) = two_people(&app).await;
+    let bob_id = user_id(&app, "bob").await;
+    let (mut ws, _) = Ws::hello(&app.base, &token(&app, "ada").await, json!({})).await;
+    let store = |text: &'static str| {
+        let state = app.state.clone();
+        async move {
+            let new = natter::messages::NewMessage::new(general, bob_id, text);
+            natter::messages::send(&state, new).await.unwrap()
+        }
+    };
+    // Two sends that commit in order but publish the other way round (publishers race).
+    let (first, second) = (store("first").await, store("second").await);
+    natter::messages::publish_sent(&app.state, &second.row);
+    natter::messages::publish_sent(&app.state, &first.row);
+    assert_eq!(ws.seqs_until(general, 2).await, vec![1, 2]);
+    // A send whose event is lost: the one after it waits briefly, then the hole is read.
+    let (_lost, fourth) = (store("lost").await, store("fourth").await);
+    natter::messages::publish_sent(&app.state, &fourth.row);
+    let third = ws.next_of("message").await;
+    assert_eq!(
+        (third["seq"].as_i64(), third["message"]["text"].as_str()),
+        (Some(3), Some("lost"))
+    );
+    assert_eq!(ws.next_of("message").await["seq"], 4);
 }
 
 #[tokio::test]
@@ -96,12 +125,12 @@ async fn messages_sent_during_the_catch_up_arrive_once_in_order() {
         send_direct(&app, bob_id, general, &format!("before {n}")).await;
     }
     let sender = {
-        let (db, state) = (app.db.clone(), app.state.clone());
+        let state = app.state.clone();
         tokio::spawn(async move {
             for n in 1..=150 {
                 let text = format!("during {n}");
                 let new = natter::messages::NewMessage::new(general, bob_id, &text);
-                let sent = natter::messages::send(&db, new).await.unwrap();
+                let sent = natter::messages::send(&state, new).await.unwrap();
                 natter::messages::publish_sent(&state, &sent.row);
             }
         })

@@ -28,6 +28,8 @@ pub struct Row {
     /// Memory and CPU of the measured server (Natter's nodes, or the raw server).
     pub rss_kib: Option<u64>,
     pub cpu_percent: Option<f64>,
+    pub postgres_cpu_percent: Option<f64>,
+    pub client_cpu_percent: Option<f64>,
     pub kib_per_socket: Option<f64>,
     pub compare: Option<Compare>,
     pub goal: Option<Goal>,
@@ -113,6 +115,8 @@ impl Row {
             first_error: recorder.first_error(),
             rss_kib: usage.map(|u| u.rss_kib),
             cpu_percent: usage.map(|u| u.cpu_percent),
+            postgres_cpu_percent: usage.map(|u| u.postgres_cpu_percent),
+            client_cpu_percent: usage.map(|u| u.client_cpu_percent),
             kib_per_socket: None,
             compare: None,
             goal: None,
@@ -237,7 +241,7 @@ impl Report {
         println!("Setup: {}.", self.setup);
         println!();
         println!(
-            "| scenario | measured | ops | ops/s | p50 ms | p95 ms | p99 ms | max ms | errors | server RSS MiB | server CPU % | beside its limit | goal |"
+            "| scenario | measured | ops | ops/s | p50 ms | p95 ms | p99 ms | max ms | errors | server RSS MiB | CPU % server / Postgres / client | beside its limit | goal |"
         );
         println!("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|---|");
         for row in &self.rows {
@@ -290,9 +294,14 @@ impl Report {
                 row.rss_kib
                     .map(|k| format!("{:.0}", k as f64 / 1024.0))
                     .unwrap_or_default(),
-                row.cpu_percent
-                    .map(|c| format!("{c:.0}"))
-                    .unwrap_or_default(),
+                match (
+                    row.cpu_percent,
+                    row.postgres_cpu_percent,
+                    row.client_cpu_percent
+                ) {
+                    (Some(s), Some(p), Some(c)) => format!("{s:.0} / {p:.0} / {c:.0}"),
+                    _ => String::new(),
+                },
             );
         }
         for row in self.rows.iter().filter(|r| r.errors > 0) {

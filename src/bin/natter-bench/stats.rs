@@ -1,6 +1,7 @@
 //! Measuring: latency histograms, a progress line while a measurement runs, and what the
 //! measured processes cost (resident memory and CPU, read from /proc).
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -88,13 +89,19 @@ pub struct Percentiles {
     pub max: f64,
 }
 
-/// What the watched processes used over a measurement.
+/// What the watched processes used over a measurement. CPU is CPU time over wall time, in
+/// percent of one core (two busy cores are 200%); the three shares say where the machine's
+/// time went.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Usage {
-    /// The highest summed resident memory seen, in KiB.
+    /// The highest summed resident memory of the server seen, in KiB.
     pub rss_kib: u64,
-    /// CPU time over wall time, in percent of one core (two busy cores are 200%).
+    /// The server's (Natter's nodes, or the raw server).
     pub cpu_percent: f64,
+    /// Every Postgres process's.
+    pub postgres_cpu_percent: f64,
+    /// This process's: the clients.
+    pub client_cpu_percent: f64,
 }
 
 /// A measurement in progress: prints a progress line every second and samples the watched
@@ -102,6 +109,8 @@ pub struct Usage {
 pub struct Progress {
     started: Instant,
     cpu_ticks_at_start: u64,
+    postgres_at_start: HashMap<u32, u64>,
+    client_at_start: u64,
     pids: Vec<u32>,
     peak_rss: Arc<AtomicU64>,
     ticker: tokio::task::JoinHandle<()>,
@@ -139,6 +148,8 @@ impl Progress {
         Self {
             started,
             cpu_ticks_at_start: cpu_ticks(pids),
+            postgres_at_start: postgres_ticks(),
+            client_at_start: cpu_ticks(&[std::process::id()]),
             pids: pids.to_vec(),
             peak_rss,
             ticker,
@@ -156,10 +167,23 @@ impl Progress {
         eprintln!();
         self.peak_rss
             .fetch_max(rss_kib(&self.pids), Ordering::Relaxed);
-        let ticks = cpu_ticks(&self.pids).saturating_sub(self.cpu_ticks_at_start);
+        let percent =
+            |ticks: u64| ticks as f64 / ticks_per_second() / elapsed.as_secs_f64() * 100.0;
+        let server = cpu_ticks(&self.pids).saturating_sub(self.cpu_ticks_at_start);
+        // A backend that started meanwhile counts from zero; one that ended is missed (Natter's
+        // pool keeps its connections, so its backends are all here).
+        let postgres: u64 = postgres_ticks()
+            .iter()
+            .map(|(pid, now)| {
+                now.saturating_sub(self.postgres_at_start.get(pid).copied().unwrap_or(0))
+            })
+            .sum();
+        let client = cpu_ticks(&[std::process::id()]).saturating_sub(self.client_at_start);
         let usage = Usage {
             rss_kib: self.peak_rss.load(Ordering::Relaxed),
-            cpu_percent: ticks as f64 / ticks_per_second() / elapsed.as_secs_f64() * 100.0,
+            cpu_percent: percent(server),
+            postgres_cpu_percent: percent(postgres),
+            client_cpu_percent: percent(client),
         };
         (elapsed, usage)
     }
@@ -192,6 +216,21 @@ fn cpu_ticks(pids: &[u32]) -> u64 {
             field(11).unwrap_or(0) + field(12).unwrap_or(0)
         })
         .sum()
+}
+
+/// CPU ticks of every process named `postgres`, by pid.
+fn postgres_ticks() -> HashMap<u32, u64> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return HashMap::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.trim() == "postgres")
+        })
+        .map(|pid| (pid, cpu_ticks(&[pid])))
+        .collect()
 }
 
 fn ticks_per_second() -> f64 {
