@@ -89,14 +89,6 @@ pub async fn bots_of(db: impl PgExecutor<'_>, workspace_id: i64) -> sqlx::Result
     .await
 }
 
-/// The workspace a bot user belongs to.
-pub async fn bot_workspace(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar("select workspace_id from bots where user_id = $1 and revoked_at is null")
-        .bind(user_id)
-        .fetch_optional(db)
-        .await
-}
-
 /// Revokes a bot: its tokens stop working and it is deactivated.
 pub async fn revoke_bot(
     tx: &mut PgConnection,
@@ -232,6 +224,10 @@ pub async fn revoke_webhook(
 
 /// Usernames of these users, for translating `<@U…>` mentions.
 pub async fn usernames(db: impl PgExecutor<'_>, ids: &[i64]) -> sqlx::Result<Vec<(i64, String)>> {
+    // Most messages mention nobody: no round trip for them.
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
     sqlx::query_as("select id, username from users where id = any($1)")
         .bind(ids)
         .fetch_all(db)

@@ -13,6 +13,8 @@ use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{Notify, mpsc};
 use tower_sessions::Session;
 
@@ -175,13 +177,19 @@ impl Connection {
         }
     }
 
-    async fn run(mut self, mut socket: WebSocket) {
+    async fn run(mut self, socket: WebSocket) {
+        let (mut socket, incoming) = socket.split();
+        // The receiving half runs in a task of its own, woken only when the client sends.
+        // Polled from the loop below it would be polled after every event too, and each poll
+        // fills a read buffer and finds nothing: that was most of the cost of fan-out.
+        let (frames, mut inbox) = mpsc::channel(8);
+        let reader = tokio::spawn(read_frames(incoming, frames));
         let mut shutdown = self.state.realtime.shutdown_signal();
         let mut heartbeat = tokio::time::interval(Duration::from_secs(10));
         let overflowed = self.overflowed.clone();
         let stop = loop {
             let step = tokio::select! {
-                incoming = socket.recv() => match incoming {
+                incoming = inbox.recv() => match incoming {
                     None | Some(Ok(Message::Close(_))) => Err(Stop::Gone),
                     Some(Ok(Message::Text(text))) => self.on_frame(&mut socket, text.as_str()).await,
                     Some(Ok(Message::Binary(_))) => send(&mut socket, error_frame("unsupported", "frames are JSON text")).await,
@@ -215,6 +223,7 @@ impl Connection {
                 })))
                 .await;
         }
+        reader.abort();
         self.leave_everything().await;
     }
 
@@ -266,7 +275,7 @@ impl Connection {
         }
     }
 
-    async fn on_frame(&mut self, socket: &mut WebSocket, text: &str) -> Result<(), Stop> {
+    async fn on_frame(&mut self, socket: &mut Outgoing, text: &str) -> Result<(), Stop> {
         let frame = match serde_json::from_str::<ClientFrame>(text) {
             Ok(frame) => frame,
             Err(e) => {
@@ -333,7 +342,7 @@ impl Connection {
 
     async fn hello(
         &mut self,
-        socket: &mut WebSocket,
+        socket: &mut Outgoing,
         cursors: HashMap<String, i64>,
     ) -> Result<(), FrameError> {
         self.said_hello = true;
@@ -385,7 +394,7 @@ impl Connection {
 
     /// Sends the held messages of the channel that now follow the last one sent, and forgets
     /// any the socket has sent meanwhile.
-    async fn release(&mut self, socket: &mut WebSocket, channel_id: i64) -> Result<(), Stop> {
+    async fn release(&mut self, socket: &mut Outgoing, channel_id: i64) -> Result<(), Stop> {
         let Some(&sent) = self.sent.get(&channel_id) else {
             return Ok(());
         };
@@ -404,7 +413,7 @@ impl Connection {
     }
 
     /// The grace is over: reads each hole from Postgres, then sends what was held after it.
-    async fn fill_holes(&mut self, socket: &mut WebSocket) -> Result<(), FrameError> {
+    async fn fill_holes(&mut self, socket: &mut Outgoing) -> Result<(), FrameError> {
         let mut newest: HashMap<i64, i64> = HashMap::new();
         for &(channel_id, seq) in self.held.keys() {
             newest.insert(channel_id, seq);
@@ -424,7 +433,7 @@ impl Connection {
     /// `gap` tells the client to page through history instead.
     async fn fill(
         &mut self,
-        socket: &mut WebSocket,
+        socket: &mut Outgoing,
         channel_id: i64,
         upto: i64,
     ) -> Result<(), FrameError> {
@@ -454,7 +463,7 @@ impl Connection {
 
     async fn on_event(
         &mut self,
-        socket: &mut WebSocket,
+        socket: &mut Outgoing,
         delivery: &Arc<Delivery>,
     ) -> Result<(), Stop> {
         match &delivery.event {
@@ -616,7 +625,7 @@ impl Connection {
 
     async fn watch_presence(
         &mut self,
-        socket: &mut WebSocket,
+        socket: &mut Outgoing,
         user_ids: Vec<Id>,
     ) -> Result<(), FrameError> {
         for Id(user_id) in user_ids {
@@ -658,7 +667,7 @@ impl Connection {
 
     async fn send_message(
         &mut self,
-        socket: &mut WebSocket,
+        socket: &mut Outgoing,
         channel_id: Id,
         client_msg_id: Option<String>,
         text: &str,
@@ -736,6 +745,22 @@ fn stop_of(error: FrameError) -> Stop {
     }
 }
 
+/// The sending half of a socket.
+type Outgoing = SplitSink<WebSocket, Message>;
+
+/// Hands the client's frames to the connection, until the socket ends or fails.
+async fn read_frames(
+    mut incoming: SplitStream<WebSocket>,
+    frames: mpsc::Sender<Result<Message, axum::Error>>,
+) {
+    while let Some(frame) = incoming.next().await {
+        let failed = frame.is_err();
+        if frames.send(frame).await.is_err() || failed {
+            return;
+        }
+    }
+}
+
 /// Sleeps until `at`, or forever when there is nothing to wait for.
 async fn sleep_until(at: Option<tokio::time::Instant>) {
     match at {
@@ -744,7 +769,7 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
     }
 }
 
-async fn send(socket: &mut WebSocket, text: impl Into<Utf8Bytes>) -> Result<(), Stop> {
+async fn send(socket: &mut Outgoing, text: impl Into<Utf8Bytes>) -> Result<(), Stop> {
     socket
         .send(Message::Text(text.into()))
         .await

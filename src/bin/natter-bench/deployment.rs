@@ -152,8 +152,20 @@ impl Deployment {
         self.spawn_nodes(args).await
     }
 
+    /// Asks each node to shut down (SIGTERM, as a service manager would), so a node run under
+    /// a profiler writes its profile, and kills any still running after ten seconds.
     fn stop_nodes(&mut self) {
+        for node in &self.nodes {
+            let pid = node.child.id() as libc::pid_t;
+            // SAFETY: kill only sends a signal to our own child.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
         for mut node in self.nodes.drain(..) {
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while matches!(node.child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
             let _ = node.child.kill();
             let _ = node.child.wait();
         }

@@ -230,6 +230,22 @@ pub async fn first_workspace(
     .await
 }
 
+/// The workspace a live bot acts in, if it is still a member there.
+pub async fn bot_workspace(
+    db: impl PgExecutor<'_>,
+    bot_user_id: i64,
+) -> sqlx::Result<Option<(i64, String, String)>> {
+    sqlx::query_as(
+        "select w.id, w.slug, w.name from bots b
+         join workspaces w on w.id = b.workspace_id
+         join workspace_members wm on wm.workspace_id = w.id and wm.user_id = b.user_id
+         where b.user_id = $1 and b.revoked_at is null and wm.deactivated_at is null",
+    )
+    .bind(bot_user_id)
+    .fetch_optional(db)
+    .await
+}
+
 pub async fn workspace(
     db: impl PgExecutor<'_>,
     workspace_id: i64,

@@ -228,10 +228,7 @@ async fn context<'a>(
     params: &Params,
 ) -> Result<Ctx<'a>, ApiError> {
     let workspace = if user.is_bot {
-        match super::db::bot_workspace(&state.db, user.id).await? {
-            Some(id) => db::workspace(&state.db, id, user.id).await?,
-            None => None,
-        }
+        db::bot_workspace(&state.db, user.id).await?
     } else if let Some(team) = params.str("team_id").and_then(|t| super::ids::parse_id(&t)) {
         db::workspace(&state.db, team, user.id).await?
     } else {
