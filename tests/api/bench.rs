@@ -60,6 +60,7 @@ fn the_harness_runs_every_scenario_beside_its_limits() {
         "idle",
         "resume-sql",
         "resume",
+        "search-generate",
         "search-index",
         "search-direct",
         "search",
