@@ -110,7 +110,10 @@ pub struct Progress {
     started: Instant,
     cpu_ticks_at_start: u64,
     postgres_at_start: HashMap<u32, u64>,
-    client_at_start: u64,
+    /// The last CPU ticks seen of every Postgres process, sampled as the measurement runs so a
+    /// backend that ends before it (pgbench's) still counts.
+    postgres_seen: Arc<Mutex<HashMap<u32, u64>>>,
+    client_at_start: f64,
     pids: Vec<u32>,
     peak_rss: Arc<AtomicU64>,
     ticker: tokio::task::JoinHandle<()>,
@@ -120,18 +123,22 @@ impl Progress {
     pub fn start(name: &str, recorder: &Arc<Recorder>, pids: &[u32]) -> Self {
         let started = Instant::now();
         let peak_rss = Arc::new(AtomicU64::new(rss_kib(pids)));
+        let postgres_at_start = postgres_ticks();
+        let postgres_seen = Arc::new(Mutex::new(postgres_at_start.clone()));
         let ticker = {
-            let (name, recorder, pids, peak_rss) = (
+            let (name, recorder, pids, peak_rss, postgres_seen) = (
                 name.to_owned(),
                 recorder.clone(),
                 pids.to_vec(),
                 peak_rss.clone(),
+                postgres_seen.clone(),
             );
             tokio::spawn(async move {
                 let mut every = tokio::time::interval(Duration::from_millis(250));
                 for tick in 0u64.. {
                     every.tick().await;
                     peak_rss.fetch_max(rss_kib(&pids), Ordering::Relaxed);
+                    remember(&postgres_seen, postgres_ticks());
                     if tick % 4 == 0 {
                         let seconds = started.elapsed().as_secs_f64();
                         let ops = recorder.ops();
@@ -148,8 +155,9 @@ impl Progress {
         Self {
             started,
             cpu_ticks_at_start: cpu_ticks(pids),
-            postgres_at_start: postgres_ticks(),
-            client_at_start: cpu_ticks(&[std::process::id()]),
+            postgres_at_start,
+            postgres_seen,
+            client_at_start: client_cpu_seconds(),
             pids: pids.to_vec(),
             peak_rss,
             ticker,
@@ -170,23 +178,50 @@ impl Progress {
         let percent =
             |ticks: u64| ticks as f64 / ticks_per_second() / elapsed.as_secs_f64() * 100.0;
         let server = cpu_ticks(&self.pids).saturating_sub(self.cpu_ticks_at_start);
-        // A backend that started meanwhile counts from zero; one that ended is missed (Natter's
-        // pool keeps its connections, so its backends are all here).
-        let postgres: u64 = postgres_ticks()
+        // A backend that started meanwhile counts from zero; one that ended counts up to its
+        // last sample (at most 250 ms before it ended).
+        remember(&self.postgres_seen, postgres_ticks());
+        let postgres: u64 = self
+            .postgres_seen
+            .lock()
+            .expect("no panics while sampling")
             .iter()
-            .map(|(pid, now)| {
-                now.saturating_sub(self.postgres_at_start.get(pid).copied().unwrap_or(0))
+            .map(|(pid, seen)| {
+                seen.saturating_sub(self.postgres_at_start.get(pid).copied().unwrap_or(0))
             })
             .sum();
-        let client = cpu_ticks(&[std::process::id()]).saturating_sub(self.client_at_start);
+        let client = client_cpu_seconds() - self.client_at_start;
         let usage = Usage {
             rss_kib: self.peak_rss.load(Ordering::Relaxed),
             cpu_percent: percent(server),
             postgres_cpu_percent: percent(postgres),
-            client_cpu_percent: percent(client),
+            client_cpu_percent: client / elapsed.as_secs_f64() * 100.0,
         };
         (elapsed, usage)
     }
+}
+
+fn remember(seen: &Mutex<HashMap<u32, u64>>, now: HashMap<u32, u64>) {
+    let mut seen = seen.lock().expect("no panics while sampling");
+    for (pid, ticks) in now {
+        let last = seen.entry(pid).or_insert(ticks);
+        *last = (*last).max(ticks);
+    }
+}
+
+/// CPU seconds of the clients: this process, and the load tools it ran and waited for
+/// (pgbench, redis-benchmark).
+fn client_cpu_seconds() -> f64 {
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let mut total = 0.0;
+    for who in [libc::RUSAGE_SELF, libc::RUSAGE_CHILDREN] {
+        // SAFETY: getrusage only writes the struct passed to it.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        if unsafe { libc::getrusage(who, &mut usage) } == 0 {
+            total += seconds(usage.ru_utime) + seconds(usage.ru_stime);
+        }
+    }
+    total
 }
 
 /// The summed resident memory of the processes, in KiB (0 for one that is gone).

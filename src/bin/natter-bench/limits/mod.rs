@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, bail, ensure};
 
 use crate::report::Row;
-use crate::stats::Recorder;
+use crate::stats::{Progress, Recorder};
 
 /// Natter's send transaction as it runs in `messages::send`: the channel's seq bump (the row
 /// lock that orders a channel's writers) and the insert, with the same columns and `returning`.
@@ -50,7 +50,11 @@ pub async fn pgbench(
     );
     eprintln!("  {id:<28} {what}");
     let duration = seconds.ceil().max(1.0) as u64;
-    let command = Command::new("pgbench")
+    let recorder = Recorder::new();
+    // No server of ours runs here: what is measured is Postgres's CPU and pgbench's (a client).
+    let progress = Progress::start(id, &recorder, &[]);
+    let mut command = Command::new("pgbench");
+    command
         .args(["-n", "-M", "prepared", "-l"])
         .arg(format!("--log-prefix={}", prefix.display()))
         .args(["-c", &clients.to_string()])
@@ -61,11 +65,11 @@ pub async fn pgbench(
         .arg("-f")
         .arg(&script)
         .arg(database_url)
-        .current_dir(&dir)
-        .output();
-    let output = tokio::task::spawn_blocking(move || command)
+        .current_dir(&dir);
+    let output = tokio::task::spawn_blocking(move || command.output())
         .await?
         .context("running pgbench (Debian: postgresql-client)")?;
+    let (_, usage) = progress.finish();
     let stdout = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
         bail!(
@@ -75,7 +79,6 @@ pub async fn pgbench(
         );
     }
     // Each log line: client, transaction number, latency in µs, script, epoch s, epoch µs.
-    let recorder = Recorder::new();
     for entry in std::fs::read_dir(&dir)? {
         let path = entry?.path();
         if !path
@@ -105,7 +108,7 @@ pub async fn pgbench(
         what,
         &recorder,
         Duration::from_secs(duration),
-        None,
+        Some(usage),
     )
     .limit())
 }
