@@ -292,14 +292,17 @@ impl Report {
                 p.max,
                 row.errors,
                 row.rss_kib
+                    .filter(|k| *k > 0)
                     .map(|k| format!("{:.0}", k as f64 / 1024.0))
                     .unwrap_or_default(),
                 match (
-                    row.cpu_percent,
+                    row.rss_kib.filter(|k| *k > 0).and(row.cpu_percent),
                     row.postgres_cpu_percent,
                     row.client_cpu_percent
                 ) {
                     (Some(s), Some(p), Some(c)) => format!("{s:.0} / {p:.0} / {c:.0}"),
+                    // No server of ours ran (pgbench): Postgres and its client.
+                    (None, Some(p), Some(c)) => format!("– / {p:.0} / {c:.0}"),
                     _ => String::new(),
                 },
             );
