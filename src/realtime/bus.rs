@@ -124,17 +124,28 @@ impl Bus for RedisBus {
     }
 }
 
+/// The most events one pipelined round trip to Redis carries.
+const PUBLISH_BATCH: usize = 256;
+
 async fn publish_loop(
     mut connection: ConnectionManager,
     mut outbox: mpsc::Receiver<(String, String)>,
 ) {
     let mut failing = false;
     while let Some((channel, payload)) = outbox.recv().await {
-        let result: redis::RedisResult<()> = redis::cmd("PUBLISH")
-            .arg(&channel)
-            .arg(&payload)
-            .query_async(&mut connection)
-            .await;
+        // Whatever else is queued goes in the same round trip, in order: one PUBLISH awaited
+        // at a time capped a node at one event per round trip, and a busy node fell behind.
+        let mut pipe = redis::pipe();
+        pipe.cmd("PUBLISH").arg(channel).arg(payload).ignore();
+        for _ in 1..PUBLISH_BATCH {
+            match outbox.try_recv() {
+                Ok((channel, payload)) => {
+                    pipe.cmd("PUBLISH").arg(channel).arg(payload).ignore();
+                }
+                Err(_) => break,
+            }
+        }
+        let result: redis::RedisResult<()> = pipe.query_async(&mut connection).await;
         match result {
             Ok(()) if failing => {
                 failing = false;

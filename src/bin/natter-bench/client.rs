@@ -130,8 +130,10 @@ pub async fn send_and_ack(
 /// Reads frames until the `ack` (or `error`) of `client_msg_id`, skipping everything else.
 pub async fn await_ack(socket: &mut Socket, client_msg_id: &str) -> anyhow::Result<i64> {
     while let Some(message) = socket.next().await {
-        let Message::Text(text) = message? else {
-            continue;
+        let text = match message? {
+            Message::Text(text) => text,
+            Message::Close(frame) => bail!("the socket was closed before the ack: {frame:?}"),
+            _ => continue,
         };
         let Some(head) = head(&text) else { continue };
         if head.client_msg_id != Some(client_msg_id) {
