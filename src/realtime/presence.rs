@@ -1,9 +1,12 @@
 //! Presence: `online` while a connection lives and pings, `away` when every connection of the
 //! user reports idle, `offline` after the last connection closes or stops pinging for 60 s.
 //!
-//! Each node keeps its own connections in memory; with Redis, each live connection is also a
-//! field of `<prefix>:presence:<user_id>` (value: status and expiry time, the key itself expiring
-//! too), so any node can answer "is this user here?" for connections on every node. A change
+//! Each node keeps its own connections in memory; with Redis, each node that has connections of
+//! the user is also a field of `<prefix>:presence:<user_id>` holding the combined status of its
+//! connections and an expiry time (the key itself expiring too), so any node can answer "is
+//! this user here?" for connections on every node. One field per node, not per connection:
+//! reading a user's presence costs as many fields as there are nodes, however many tabs and
+//! devices the user has open. A change
 //! is published on the `presence:<user_id>` topic, which only connections that asked for that
 //! user listen to.
 
@@ -87,7 +90,7 @@ impl Presence {
             let mut local = self.local.lock().unwrap_or_else(|p| p.into_inner());
             local.entry(user_id).or_default().insert(conn, status);
         }
-        self.mirror(user_id, conn, Some(status)).await;
+        self.mirror(user_id).await;
         (before, self.status(user_id).await)
     }
 
@@ -103,21 +106,21 @@ impl Presence {
                 }
             }
         }
-        self.mirror(user_id, conn, None).await;
+        self.mirror(user_id).await;
         (before, self.status(user_id).await)
+    }
+
+    /// The combined status of the user's connections on this node; `None` when it has none.
+    fn local_status(&self, user_id: i64) -> Option<Status> {
+        let local = self.local.lock().unwrap_or_else(|p| p.into_inner());
+        local
+            .get(&user_id)
+            .map(|conns| Status::combine(conns.values().copied()))
     }
 
     /// The user's status across every node (this node only, without Redis or when it is down).
     pub async fn status(&self, user_id: i64) -> Status {
-        let local = {
-            let local = self.local.lock().unwrap_or_else(|p| p.into_inner());
-            Status::combine(
-                local
-                    .get(&user_id)
-                    .into_iter()
-                    .flat_map(|c| c.values().copied()),
-            )
-        };
+        let local = self.local_status(user_id).unwrap_or(Status::Offline);
         let Some(redis) = &self.redis else {
             return local;
         };
@@ -139,19 +142,21 @@ impl Presence {
         }
     }
 
-    async fn mirror(&self, user_id: i64, conn: ConnId, status: Option<Status>) {
+    /// Writes this node's combined status of the user to Redis, or removes this node's field
+    /// when its last connection of the user has gone.
+    async fn mirror(&self, user_id: i64) {
         let Some(redis) = &self.redis else {
             return;
         };
         let mut redis = redis.clone();
-        let field = format!("{}:{conn}", self.node_id);
-        let result: redis::RedisResult<()> = match status {
+        let field = &self.node_id;
+        let result: redis::RedisResult<()> = match self.local_status(user_id) {
             Some(status) => {
                 let value = format!("{}|{}", status.as_str(), now_secs() + TIMEOUT.as_secs());
                 redis::pipe()
                     .cmd("HSET")
                     .arg(self.key(user_id))
-                    .arg(&field)
+                    .arg(field)
                     .arg(value)
                     .ignore()
                     .cmd("EXPIRE")
@@ -164,7 +169,7 @@ impl Presence {
             None => {
                 redis::cmd("HDEL")
                     .arg(self.key(user_id))
-                    .arg(&field)
+                    .arg(field)
                     .query_async(&mut redis)
                     .await
             }

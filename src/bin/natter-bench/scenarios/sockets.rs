@@ -20,6 +20,9 @@ use crate::report::{Metric, Row};
 use crate::scenarios::Bench;
 use crate::stats::{Progress, Recorder, rss_kib};
 
+/// How often a listening socket pings, as the protocol asks of clients.
+const PING_EVERY: Duration = Duration::from_secs(30);
+
 /// Sockets opened at once while connecting thousands.
 const CONNECTING_AT_ONCE: usize = 64;
 
@@ -112,12 +115,28 @@ async fn measure_fanout(
     let listeners = server.open(sockets, &Recorder::new()).await?;
     // Each listener reports (seq, arrival) for the channel's messages.
     let (arrivals, mut arrived) = mpsc::unbounded_channel::<(i64, Instant)>();
+    let pings = matches!(server, Server::Natter(_));
     let readers: Vec<_> = listeners
         .into_iter()
         .map(|mut socket| {
             let arrivals = arrivals.clone();
             tokio::spawn(async move {
-                while let Some(Ok(frame)) = socket.next().await {
+                // Pings every 30 s, as the protocol asks of clients (Natter closes a socket
+                // silent for 60 s). Not to the raw server, which would relay them to everyone.
+                let mut ping =
+                    tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+                loop {
+                    let frame = tokio::select! {
+                        frame = socket.next() => frame,
+                        _ = ping.tick(), if pings => {
+                            let ping = Message::text(json!({ "type": "ping" }).to_string());
+                            if socket.send(ping).await.is_err() {
+                                return;
+                            }
+                            continue;
+                        }
+                    };
+                    let Some(Ok(frame)) = frame else { return };
                     let at = Instant::now();
                     if let Message::Text(text) = frame
                         && let Some(head) = client::head(&text)
