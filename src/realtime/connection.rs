@@ -1,7 +1,8 @@
 //! One socket's life: authenticate, `hello` → subscribe → `ready` → catch up → live.
 //!
 //! The connection remembers, per channel, the last seq it sent. A live message at or below
-//! it is a duplicate and is dropped; one past a hole makes the connection read the hole from
+//! it is a duplicate and is dropped; one past a hole waits up to [`REORDER_GRACE`] for the
+//! missing one (concurrent sends publish in a race), and a hole still open then is read from
 //! Postgres first. So subscribing before catching up, and catching up while messages are being
 //! sent, gives every message once and in order, whatever the bus does.
 
