@@ -63,13 +63,20 @@ pub async fn user_for_token(db: &PgPool, token: &str) -> sqlx::Result<Option<Use
     let Some((token_id, stale, user)) = found else {
         return Ok(None);
     };
+    touch(db, token_id, stale).await?;
+    Ok(Some(user))
+}
+
+/// Notes that a token was used, when its last note is over a minute old (`stale`, as the
+/// look-up computed it): a read on every call, a write at most once a minute.
+pub async fn touch(db: &PgPool, token_id: i64, stale: bool) -> sqlx::Result<()> {
     if stale {
         sqlx::query("update api_tokens set last_used_at = now() where id = $1")
             .bind(token_id)
             .execute(db)
             .await?;
     }
-    Ok(Some(user))
+    Ok(())
 }
 
 /// The token of an `Authorization: Bearer <token>` header, if there is one.

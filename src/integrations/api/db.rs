@@ -3,6 +3,7 @@
 use sqlx::PgExecutor;
 use time::OffsetDateTime;
 
+use crate::auth::db::User;
 use crate::messages::MessageRow;
 
 /// A channel as the API describes it to one caller.
@@ -216,47 +217,66 @@ pub async fn user(
     .await
 }
 
-/// The workspace a personal token acts in when the call does not say: the user's first.
-pub async fn first_workspace(
-    db: impl PgExecutor<'_>,
-    user_id: i64,
-) -> sqlx::Result<Option<(i64, String, String)>> {
-    sqlx::query_as(
-        "select w.id, w.slug, w.name from workspaces w join workspace_members wm on wm.workspace_id = w.id
-         where wm.user_id = $1 and wm.deactivated_at is null order by w.id limit 1",
-    )
-    .bind(user_id)
-    .fetch_optional(db)
-    .await
+/// Who calls with this token, and the workspace the call acts in: a bot's own, else `team`
+/// if given, else the person's first. One round trip for what every call needs first.
+pub struct Caller {
+    pub token_id: i64,
+    /// The token's `last_used_at` is over a minute old ([`crate::auth::tokens::touch`]).
+    pub stale: bool,
+    pub user: User,
+    pub workspace: Option<(i64, String, String)>,
 }
 
-/// The workspace a live bot acts in, if it is still a member there.
-pub async fn bot_workspace(
+pub async fn caller(
     db: impl PgExecutor<'_>,
-    bot_user_id: i64,
-) -> sqlx::Result<Option<(i64, String, String)>> {
-    sqlx::query_as(
-        "select w.id, w.slug, w.name from bots b
-         join workspaces w on w.id = b.workspace_id
-         join workspace_members wm on wm.workspace_id = w.id and wm.user_id = b.user_id
-         where b.user_id = $1 and b.revoked_at is null and wm.deactivated_at is null",
+    token_hash: &str,
+    team: Option<i64>,
+) -> sqlx::Result<Option<Caller>> {
+    type CallerRow = (
+        i64,
+        bool,
+        i64,
+        String,
+        String,
+        String,
+        bool,
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+    );
+    let row: Option<CallerRow> = sqlx::query_as(
+        "select t.id, coalesce(t.last_used_at < now() - interval '1 minute', true),
+                u.id, u.email, u.username, u.display_name, u.is_bot, w.id, w.slug, w.name
+         from api_tokens t join users u on u.id = t.user_id
+         left join lateral (
+             select w.id, w.slug, w.name from workspaces w
+             join workspace_members wm on wm.workspace_id = w.id and wm.user_id = u.id
+                                      and wm.deactivated_at is null
+             where case when u.is_bot then w.id = (select b.workspace_id from bots b
+                                                  where b.user_id = u.id and b.revoked_at is null)
+                        when $2::bigint is not null then w.id = $2
+                        else true end
+             order by w.id limit 1) w on true
+         where t.token_hash = $1 and t.revoked_at is null and u.deactivated_at is null",
     )
-    .bind(bot_user_id)
+    .bind(token_hash)
+    .bind(team)
     .fetch_optional(db)
-    .await
-}
-
-pub async fn workspace(
-    db: impl PgExecutor<'_>,
-    workspace_id: i64,
-    user_id: i64,
-) -> sqlx::Result<Option<(i64, String, String)>> {
-    sqlx::query_as(
-        "select w.id, w.slug, w.name from workspaces w join workspace_members wm on wm.workspace_id = w.id
-         where w.id = $1 and wm.user_id = $2 and wm.deactivated_at is null",
-    )
-    .bind(workspace_id)
-    .bind(user_id)
-    .fetch_optional(db)
-    .await
+    .await?;
+    Ok(row.map(
+        |(token_id, stale, id, email, username, display_name, is_bot, w_id, w_slug, w_name)| {
+            Caller {
+                token_id,
+                stale,
+                user: User {
+                    id,
+                    email,
+                    username,
+                    display_name,
+                    is_bot,
+                },
+                workspace: w_id.zip(w_slug).zip(w_name).map(|((i, s), n)| (i, s, n)),
+            }
+        },
+    ))
 }

@@ -22,7 +22,7 @@ use serde_json::{Map, Value, json};
 use crate::auth::db::User;
 use crate::auth::tokens;
 use crate::error::AppError;
-use crate::web::AppState;
+use crate::web::{AppState, hash_secret};
 
 /// A Slack error code, answered as `{"ok": false, "error": code}`.
 #[derive(Debug)]
@@ -137,11 +137,16 @@ pub async fn dispatch(
     let Some(token) = token else {
         return error("not_authed");
     };
-    let user = match tokens::user_for_token(&state.db, &token).await {
-        Ok(Some(user)) => user,
+    let team = params.str("team_id").and_then(|t| super::ids::parse_id(&t));
+    let caller = match db::caller(&state.db, &hash_secret(&token), team).await {
+        Ok(Some(caller)) => caller,
         Ok(None) => return error("invalid_auth"),
         Err(e) => return error(ApiError::from(e).0),
     };
+    if let Err(e) = tokens::touch(&state.db, caller.token_id, caller.stale).await {
+        return error(ApiError::from(e).0);
+    }
+    let user = caller.user;
     if let Err(AppError::RateLimited {
         retry_after_secs, ..
     }) = state.api_limiter.check(user.id)
@@ -155,9 +160,16 @@ pub async fn dispatch(
             .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
         return response;
     }
-    let ctx = match context(&state, user, &params).await {
-        Ok(ctx) => ctx,
-        Err(e) => return error(e.0),
+    // A bot acts in its own workspace; a person in `team_id` if given, else their first.
+    let Some((workspace_id, workspace_slug, workspace_name)) = caller.workspace else {
+        return error("team_not_found");
+    };
+    let ctx = Ctx {
+        state: &state,
+        user,
+        workspace_id,
+        workspace_slug,
+        workspace_name,
     };
     let result = match method.as_str() {
         "api.test" => Ok(Map::new()),
@@ -219,31 +231,6 @@ fn parse(uri: &Uri, headers: &HeaderMap, bytes: &[u8]) -> Option<Params> {
         }
     }
     Some(Params(map))
-}
-
-/// A bot acts in its own workspace; a person in `team_id` if given, else their first.
-async fn context<'a>(
-    state: &'a AppState,
-    user: User,
-    params: &Params,
-) -> Result<Ctx<'a>, ApiError> {
-    let workspace = if user.is_bot {
-        db::bot_workspace(&state.db, user.id).await?
-    } else if let Some(team) = params.str("team_id").and_then(|t| super::ids::parse_id(&t)) {
-        db::workspace(&state.db, team, user.id).await?
-    } else {
-        db::first_workspace(&state.db, user.id).await?
-    };
-    let Some((workspace_id, workspace_slug, workspace_name)) = workspace else {
-        return Err(ApiError("team_not_found"));
-    };
-    Ok(Ctx {
-        state,
-        user,
-        workspace_id,
-        workspace_slug,
-        workspace_name,
-    })
 }
 
 fn auth_test(ctx: &Ctx<'_>) -> ApiResult {
