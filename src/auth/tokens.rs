@@ -30,49 +30,49 @@ pub async fn create_personal(
     Ok(token)
 }
 
-/// The active user a bearer token belongs to, if the token is valid and not revoked.
-///
-/// Every API call and socket comes through here, so it is a read; `last_used_at` is written
-/// at most once a minute per token, not on every call.
-pub async fn user_for_token(db: &PgPool, token: &str) -> sqlx::Result<Option<User>> {
-    let found: Option<(i64, bool, User)> =
-        sqlx::query_as::<_, (i64, bool, i64, String, String, String, bool)>(
-            "select t.id, coalesce(t.last_used_at < now() - interval '1 minute', true),
-                u.id, u.email, u.username, u.display_name, u.is_bot
-         from api_tokens t join users u on u.id = t.user_id
-         where t.token_hash = $1 and t.revoked_at is null and u.deactivated_at is null",
-        )
-        .bind(hash_secret(token))
-        .fetch_optional(db)
-        .await?
-        .map(
-            |(token_id, stale, id, email, username, display_name, is_bot)| {
-                (
-                    token_id,
-                    stale,
-                    User {
-                        id,
-                        email,
-                        username,
-                        display_name,
-                        is_bot,
-                    },
-                )
-            },
-        );
-    let Some((token_id, stale, user)) = found else {
-        return Ok(None);
-    };
-    touch(db, token_id, stale).await?;
-    Ok(Some(user))
+/// What a look-up by token finds: the token, whether its last use was noted over a minute ago,
+/// and its active user. Every look-up by token selects [`TOKEN_USE`] from [`TOKEN_FROM`] where
+/// [`TOKEN_VALID`] (`t` the token, `u` its user, `$1` the token's hash), then calls [`touch`].
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct TokenUse {
+    pub token_id: i64,
+    pub stale: bool,
+    #[sqlx(flatten)]
+    pub user: User,
 }
 
-/// Notes that a token was used, when its last note is over a minute old (`stale`, as the
-/// look-up computed it): a read on every call, a write at most once a minute.
-pub async fn touch(db: &PgPool, token_id: i64, stale: bool) -> sqlx::Result<()> {
-    if stale {
+pub const TOKEN_USE: &str = "t.id as token_id,
+    coalesce(t.last_used_at < now() - interval '1 minute', true) as stale,
+    u.id, u.email, u.username, u.display_name, u.is_bot";
+pub const TOKEN_FROM: &str = "api_tokens t join users u on u.id = t.user_id";
+pub const TOKEN_VALID: &str =
+    "t.token_hash = $1 and t.revoked_at is null and u.deactivated_at is null";
+
+/// The active user a bearer token belongs to, if the token is valid and not revoked.
+///
+/// Every API call and socket comes through here (the Web API through
+/// `integrations::api::db::caller`, which adds the workspace), so it is a read;
+/// `last_used_at` is written at most once a minute per token, not on every call.
+pub async fn user_for_token(db: &PgPool, token: &str) -> sqlx::Result<Option<User>> {
+    let found: Option<TokenUse> = sqlx::query_as(&format!(
+        "select {TOKEN_USE} from {TOKEN_FROM} where {TOKEN_VALID}"
+    ))
+    .bind(hash_secret(token))
+    .fetch_optional(db)
+    .await?;
+    let Some(found) = found else {
+        return Ok(None);
+    };
+    touch(db, &found).await?;
+    Ok(Some(found.user))
+}
+
+/// Notes that a token was used, when its last note is over a minute old: a read on every
+/// call, a write at most once a minute.
+pub async fn touch(db: &PgPool, found: &TokenUse) -> sqlx::Result<()> {
+    if found.stale {
         sqlx::query("update api_tokens set last_used_at = now() where id = $1")
-            .bind(token_id)
+            .bind(found.token_id)
             .execute(db)
             .await?;
     }

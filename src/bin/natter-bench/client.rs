@@ -12,6 +12,28 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 pub type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// Calls a Web API method with JSON arguments; the answer, when it says `ok`.
+pub async fn call(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    method: &str,
+    arguments: Value,
+) -> anyhow::Result<Value> {
+    let answer: Value = http
+        .post(format!("{base}/api/{method}"))
+        .bearer_auth(token)
+        .json(&arguments)
+        .send()
+        .await?
+        .json()
+        .await?;
+    if answer["ok"] != true {
+        bail!("{method}: {answer}");
+    }
+    Ok(answer)
+}
+
 /// Posts a message with the Web API's `chat.postMessage`; its seq.
 pub async fn post_message(
     http: &reqwest::Client,
@@ -20,17 +42,8 @@ pub async fn post_message(
     channel_id: i64,
     text: &str,
 ) -> anyhow::Result<i64> {
-    let answer: Value = http
-        .post(format!("{base}/api/chat.postMessage"))
-        .bearer_auth(token)
-        .json(&json!({ "channel": format!("C{channel_id}"), "text": text }))
-        .send()
-        .await?
-        .json()
-        .await?;
-    if answer["ok"] != true {
-        bail!("chat.postMessage: {answer}");
-    }
+    let arguments = json!({ "channel": format!("C{channel_id}"), "text": text });
+    let answer = call(http, base, token, "chat.postMessage", arguments).await?;
     // A Slack `ts` is "<unix seconds>.<seq, six digits>".
     answer["ts"]
         .as_str()

@@ -3,7 +3,7 @@
 use sqlx::PgExecutor;
 use time::OffsetDateTime;
 
-use crate::auth::db::User;
+use crate::auth::tokens::{TOKEN_FROM, TOKEN_USE, TOKEN_VALID, TokenUse};
 use crate::messages::MessageRow;
 
 /// A channel as the API describes it to one caller.
@@ -219,12 +219,13 @@ pub async fn user(
 
 /// Who calls with this token, and the workspace the call acts in: a bot's own, else `team`
 /// if given, else the person's first. One round trip for what every call needs first.
+#[derive(sqlx::FromRow)]
 pub struct Caller {
-    pub token_id: i64,
-    /// The token's `last_used_at` is over a minute old ([`crate::auth::tokens::touch`]).
-    pub stale: bool,
-    pub user: User,
-    pub workspace: Option<(i64, String, String)>,
+    #[sqlx(flatten)]
+    pub found: TokenUse,
+    pub workspace_id: Option<i64>,
+    pub workspace_slug: Option<String>,
+    pub workspace_name: Option<String>,
 }
 
 pub async fn caller(
@@ -232,22 +233,10 @@ pub async fn caller(
     token_hash: &str,
     team: Option<i64>,
 ) -> sqlx::Result<Option<Caller>> {
-    type CallerRow = (
-        i64,
-        bool,
-        i64,
-        String,
-        String,
-        String,
-        bool,
-        Option<i64>,
-        Option<String>,
-        Option<String>,
-    );
-    let row: Option<CallerRow> = sqlx::query_as(
-        "select t.id, coalesce(t.last_used_at < now() - interval '1 minute', true),
-                u.id, u.email, u.username, u.display_name, u.is_bot, w.id, w.slug, w.name
-         from api_tokens t join users u on u.id = t.user_id
+    sqlx::query_as(&format!(
+        "select {TOKEN_USE}, w.id as workspace_id, w.slug as workspace_slug,
+                w.name as workspace_name
+         from {TOKEN_FROM}
          left join lateral (
              select w.id, w.slug, w.name from workspaces w
              join workspace_members wm on wm.workspace_id = w.id and wm.user_id = u.id
@@ -257,26 +246,10 @@ pub async fn caller(
                         when $2::bigint is not null then w.id = $2
                         else true end
              order by w.id limit 1) w on true
-         where t.token_hash = $1 and t.revoked_at is null and u.deactivated_at is null",
-    )
+         where {TOKEN_VALID}"
+    ))
     .bind(token_hash)
     .bind(team)
     .fetch_optional(db)
-    .await?;
-    Ok(row.map(
-        |(token_id, stale, id, email, username, display_name, is_bot, w_id, w_slug, w_name)| {
-            Caller {
-                token_id,
-                stale,
-                user: User {
-                    id,
-                    email,
-                    username,
-                    display_name,
-                    is_bot,
-                },
-                workspace: w_id.zip(w_slug).zip(w_name).map(|((i, s), n)| (i, s, n)),
-            }
-        },
-    ))
+    .await
 }

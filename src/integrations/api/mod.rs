@@ -143,13 +143,12 @@ pub async fn dispatch(
         Ok(None) => return error("invalid_auth"),
         Err(e) => return error(ApiError::from(e).0),
     };
-    if let Err(e) = tokens::touch(&state.db, caller.token_id, caller.stale).await {
+    if let Err(e) = tokens::touch(&state.db, &caller.found).await {
         return error(ApiError::from(e).0);
     }
-    let user = caller.user;
     if let Err(AppError::RateLimited {
         retry_after_secs, ..
-    }) = state.api_limiter.check(user.id)
+    }) = state.api_limiter.check(caller.found.user.id)
     {
         let mut response = reply(
             StatusCode::TOO_MANY_REQUESTS,
@@ -161,12 +160,16 @@ pub async fn dispatch(
         return response;
     }
     // A bot acts in its own workspace; a person in `team_id` if given, else their first.
-    let Some((workspace_id, workspace_slug, workspace_name)) = caller.workspace else {
+    let (Some(workspace_id), Some(workspace_slug), Some(workspace_name)) = (
+        caller.workspace_id,
+        caller.workspace_slug,
+        caller.workspace_name,
+    ) else {
         return error("team_not_found");
     };
     let ctx = Ctx {
         state: &state,
-        user,
+        user: caller.found.user,
         workspace_id,
         workspace_slug,
         workspace_name,

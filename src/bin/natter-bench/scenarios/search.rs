@@ -9,8 +9,9 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use serde_json::{Value, json};
+use serde_json::json;
 
+use crate::client;
 use crate::report::{Metric, Row};
 use crate::scenarios::Bench;
 use crate::stats::{Progress, Recorder};
@@ -179,18 +180,15 @@ fn progress_stalled(progress: &Progress) -> bool {
 }
 
 async fn through_natter(b: &Bench<'_>, token: &str, text: &str) -> anyhow::Result<()> {
-    let answer: Value = b
-        .http
-        .post(format!("{}/api/search.messages", b.deployment.base(0)))
-        .bearer_auth(token)
-        .json(&json!({ "query": text, "count": 20 }))
-        .send()
-        .await?
-        .json()
-        .await?;
-    if answer["ok"] != true {
-        bail!("search.messages: {answer}");
-    }
+    let arguments = json!({ "query": text, "count": 20 });
+    client::call(
+        &b.http,
+        b.deployment.base(0),
+        token,
+        "search.messages",
+        arguments,
+    )
+    .await?;
     Ok(())
 }
 
