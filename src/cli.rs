@@ -13,7 +13,7 @@ use sqlx::PgPool;
 use crate::auth::accounts::{self, NewAccount};
 use crate::config::Config;
 use crate::error::AppError;
-use crate::web::Server;
+use crate::server::Server;
 use crate::{auth, channels, workspaces};
 
 #[derive(Parser)]
@@ -305,13 +305,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 );
                 return Ok(());
             };
-            let meili = crate::search::meili::Meili::new(
+            let meili = crate::index::meili::Meili::new(
                 url,
                 config.meili_master_key.as_deref(),
                 &config.meili_index,
             )?;
             let started = std::time::Instant::now();
-            let total = crate::search::meili::reindex(&db, &meili, |done, rate| {
+            let total = crate::index::meili::reindex(&db, &meili, |done, rate| {
                 eprint!("\rindexed {done} messages ({rate:.0}/s)   ");
             })
             .await
@@ -343,7 +343,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut member_ids = Vec::new();
             for email in members.iter().map(|e| e.trim()).filter(|e| !e.is_empty()) {
                 let id = user_id(&db, email).await?;
-                if workspaces::db::membership(&db, &workspace.slug, id)
+                if auth::membership::membership(&db, &workspace.slug, id)
                     .await?
                     .is_none()
                 {

@@ -3,12 +3,13 @@
 //! A user's mistake becomes a clear page with the right status (404, 403, 409, 422, 429); a
 //! fault of ours becomes a 500 whose cause chain is logged and never shown. A non-member of a
 //! private channel, DM or workspace gets [`AppError::NotFound`], never 403, so membership cannot
-//! be probed.
+//! be probed. The error page itself ([`ErrorPage`]) lives here too, so this module imports
+//! nothing of the crate: every other module may use it.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
-use crate::web::templates::{ErrorPage, render};
+use askama::Template;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -113,7 +114,7 @@ impl IntoResponse for AppError {
             title,
             message: &message,
         };
-        let body = render(&page).unwrap_or_else(|_| message.clone());
+        let body = page.render().unwrap_or_else(|_| message.clone());
         let mut response = (
             status,
             [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
@@ -123,6 +124,15 @@ impl IntoResponse for AppError {
         add_retry_after(&mut response, &self);
         response
     }
+}
+
+/// The page every error is shown on, in the product's look.
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage<'a> {
+    pub status: u16,
+    pub title: &'a str,
+    pub message: &'a str,
 }
 
 fn add_retry_after(response: &mut Response, error: &AppError) {

@@ -1,32 +1,42 @@
 //! Natter: a self-hosted, Slack-style team chat.
 //!
-//! The crate is split by domain, not by layer. Each domain folder holds its routes, handlers,
-//! template structs and SQL (`db.rs`):
+//! The crate is split by domain, not by layer, and modules import downward only (the rule,
+//! and the command that checks it, are in ARCHITECTURE.md). From the bottom up:
 //!
-//! - [`auth`]: sign up, log in, log out, sessions, CSRF, login throttling.
-//! - [`workspaces`]: workspaces, members, invite links.
-//! - [`channels`]: public and private channels, DMs and group DMs, the sidebar and unread counts.
-//! - [`messages`]: the ordered message log, sending, editing, deleting, markdown and mentions.
-//! - [`integrations`]: bots, incoming webhooks and the Slack-compatible Web API.
-//! - [`search`]: the query language and search over Postgres full-text search.
-//! - [`realtime`]: live delivery over `/ws`: hub, bus (in-process or Redis), presence.
-//!
-//! Shared plumbing lives at the top: [`config`] (environment), [`db`] (pool and migrations),
-//! [`error`] (the one error type), [`web`] (router, layout, static files) and [`cli`].
+//! - Leaves: [`config`], [`error`] (the one error type and its page), [`secrets`] (random
+//!   tokens, hashes), [`markdown`] (message text to safe HTML), [`audit`], [`db`] (pool and
+//!   migrations), [`web`] (rendering, rate limits, static files).
+//! - Engines: [`realtime`] (the live transport: hub, bus, presence, frames) and [`index`]
+//!   (the search engine and its outbox).
+//! - [`state`]: what every handler can reach.
+//! - Domains: [`auth`] (accounts, sessions, tokens, CSRF, workspace membership),
+//!   [`channels`] (channels, DMs, the sidebar and page frame), [`messages`] (the ordered log,
+//!   sending, the conversation page), [`workspaces`] (creating, members, invites), [`search`]
+//!   (the query language and page), [`integrations`] (bots, webhooks, the Slack Web API).
+//! - [`ws`]: the `/ws` endpoint that authorises sockets and carries the domains' events.
+//! - The top: [`server`] (start-up and the router) and [`cli`].
 
+pub mod audit;
 pub mod auth;
 pub mod channels;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod index;
 pub mod integrations;
+pub mod markdown;
 pub mod messages;
 pub mod realtime;
 pub mod search;
+pub mod secrets;
+pub mod server;
+pub mod state;
 pub mod web;
 pub mod workspaces;
+pub mod ws;
 
 pub use config::Config;
 pub use error::AppError;
-pub use web::{AppState, Server};
+pub use server::Server;
+pub use state::AppState;

@@ -30,7 +30,7 @@ pub async fn token(session: &Session) -> Result<String, AppError> {
 
 /// Replaces the session's token (at login, so a token seen before login is useless after).
 pub async fn rotate(session: &Session) -> Result<String, AppError> {
-    let token = crate::web::random_token();
+    let token = crate::secrets::random_token();
     session.insert(SESSION_KEY, &token).await?;
     Ok(token)
 }

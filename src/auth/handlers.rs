@@ -13,7 +13,7 @@ use tower_sessions::Session;
 use super::accounts::{self, NewAccount};
 use super::{csrf, db, password, session, throttle};
 use crate::error::AppError;
-use crate::web::AppState;
+use crate::state::AppState;
 use crate::web::templates::render_page;
 
 #[derive(Template)]
@@ -184,7 +184,7 @@ pub async fn logout(State(state): State<AppState>, session: Session) -> Result<R
     session::log_out(&session).await?;
     // Sockets opened with this session close too.
     if let Some(user) = user {
-        crate::realtime::events::session_closed(&state, user.id, ended);
+        crate::auth::live::session_closed(&state, user.id, ended);
     }
     Ok(Redirect::to("/login"))
 }

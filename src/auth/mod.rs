@@ -10,6 +10,8 @@ pub mod accounts;
 pub mod csrf;
 pub mod db;
 mod handlers;
+pub mod live;
+pub mod membership;
 pub mod password;
 pub mod session;
 pub mod throttle;
@@ -20,7 +22,7 @@ use axum::routing::{get, post};
 
 pub use session::CurrentUser;
 
-use crate::web::AppState;
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

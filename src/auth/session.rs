@@ -6,7 +6,7 @@ use tower_sessions::Session;
 
 use super::{csrf, db};
 use crate::error::AppError;
-use crate::web::AppState;
+use crate::state::AppState;
 
 const USER_ID: &str = "user_id";
 

@@ -8,7 +8,7 @@ use axum::http::header::AUTHORIZATION;
 use sqlx::{PgExecutor, PgPool};
 
 use super::db::User;
-use crate::web::{hash_secret, random_token};
+use crate::secrets::{hash_secret, random_token};
 
 const PREFIX: &str = "ntr_";
 

@@ -2,11 +2,13 @@
 
 use sqlx::{PgConnection, PgExecutor};
 
+use super::ChannelKind;
+
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Channel {
     pub id: i64,
     pub workspace_id: i64,
-    pub kind: String,
+    pub kind: ChannelKind,
     pub name: Option<String>,
     pub topic: String,
     pub is_general: bool,
@@ -16,7 +18,7 @@ pub struct Channel {
 
 impl Channel {
     pub fn is_dm(&self) -> bool {
-        matches!(self.kind.as_str(), "dm" | "group_dm")
+        self.kind.is_dm()
     }
 }
 
@@ -50,6 +52,88 @@ pub async fn channel_for(
     .await
 }
 
+/// A channel as the Web API describes it to one caller: the channel, the caller's place in
+/// it, and what `conversations.info` tells about it.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ChannelInfo {
+    #[sqlx(flatten)]
+    pub channel: Channel,
+    /// `None` when the caller is not a member.
+    pub last_read_seq: Option<i64>,
+    pub created_at: time::OffsetDateTime,
+    pub created_by: Option<i64>,
+    pub member_count: i64,
+    /// In a DM, the other person.
+    pub other_user: Option<i64>,
+}
+
+/// A `ChannelInfo` is a channel with more: its fields read through.
+impl std::ops::Deref for ChannelInfo {
+    type Target = Channel;
+
+    fn deref(&self) -> &Channel {
+        &self.channel
+    }
+}
+
+/// [`ChannelInfo`]'s columns; `$2` is the caller.
+const INFO_COLUMNS: &str = "cm.last_read_seq, c.created_at, c.created_by,
+    (select count(*) from channel_members x where x.channel_id = c.id) as member_count,
+    case when c.kind = 'dm' then (select min(o.user_id) from channel_members o
+                                  where o.channel_id = c.id and o.user_id <> $2) end as other_user";
+
+/// A channel of any workspace the caller is an active member of, with the caller's place in
+/// it. Whether they may see it is the caller's business (private ones need membership).
+pub async fn info(
+    db: impl PgExecutor<'_>,
+    channel_id: i64,
+    user_id: i64,
+) -> sqlx::Result<Option<ChannelInfo>> {
+    sqlx::query_as(&format!(
+        "select {CHANNEL_COLUMNS}, {INFO_COLUMNS}
+         from channels c
+         join workspace_members wm on wm.workspace_id = c.workspace_id and wm.user_id = $2
+                                  and wm.deactivated_at is null
+         left join channel_members cm on cm.channel_id = c.id and cm.user_id = $2
+         where c.id = $1"
+    ))
+    .bind(channel_id)
+    .bind(user_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// The caller's conversations of these kinds in a workspace (every public channel, and the
+/// private ones and DMs they are in), by id after `after_id`.
+pub async fn listing(
+    db: impl PgExecutor<'_>,
+    workspace_id: i64,
+    user_id: i64,
+    kinds: &[ChannelKind],
+    exclude_archived: bool,
+    after_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<ChannelInfo>> {
+    let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+    sqlx::query_as(&format!(
+        "select {CHANNEL_COLUMNS}, {INFO_COLUMNS}
+         from channels c
+         left join channel_members cm on cm.channel_id = c.id and cm.user_id = $2
+         where c.workspace_id = $1 and c.kind = any($3) and c.id > $5
+           and (c.kind = 'public' or cm.user_id is not null)
+           and (not $4 or c.archived_at is null)
+         order by c.id limit $6"
+    ))
+    .bind(workspace_id)
+    .bind(user_id)
+    .bind(&kinds)
+    .bind(exclude_archived)
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
 pub async fn general_channel_id(db: impl PgExecutor<'_>, workspace_id: i64) -> sqlx::Result<i64> {
     sqlx::query_scalar("select id from channels where workspace_id = $1 and is_general")
         .bind(workspace_id)
@@ -74,7 +158,7 @@ pub async fn channel_by_name(
 pub async fn insert_channel(
     db: impl PgExecutor<'_>,
     workspace_id: i64,
-    kind: &str,
+    kind: ChannelKind,
     name: &str,
     topic: &str,
     created_by: i64,
@@ -226,7 +310,7 @@ fn title(user: &str) -> String {
 pub struct MemberChannel {
     pub id: i64,
     pub name: String,
-    pub kind: String,
+    pub kind: ChannelKind,
     pub last_seq: i64,
     pub last_read_seq: i64,
 }
@@ -265,7 +349,10 @@ pub async fn membership(
     .await
 }
 
-pub async fn kind_of(db: impl PgExecutor<'_>, channel_id: i64) -> sqlx::Result<Option<String>> {
+pub async fn kind_of(
+    db: impl PgExecutor<'_>,
+    channel_id: i64,
+) -> sqlx::Result<Option<ChannelKind>> {
     sqlx::query_scalar("select kind from channels where id = $1")
         .bind(channel_id)
         .fetch_optional(db)
@@ -284,7 +371,7 @@ pub async fn last_seq(db: impl PgExecutor<'_>, channel_id: i64) -> sqlx::Result<
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct SidebarRow {
     pub id: i64,
-    pub kind: String,
+    pub kind: ChannelKind,
     pub title: String,
     /// The other members of a DM, comma-separated (for presence dots); empty for channels.
     pub other_ids: String,
@@ -334,7 +421,7 @@ pub async fn dm_by_key(
 pub async fn insert_dm(
     tx: &mut PgConnection,
     workspace_id: i64,
-    kind: &str,
+    kind: ChannelKind,
     dm_key: &str,
     member_ids: &[i64],
     created_by: i64,

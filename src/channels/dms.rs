@@ -5,11 +5,11 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::Redirect;
 
-use super::db;
+use super::{ChannelKind, db};
 use crate::auth::CurrentUser;
+use crate::auth::membership;
 use crate::error::AppError;
-use crate::web::AppState;
-use crate::workspaces;
+use crate::state::AppState;
 
 /// At most this many people besides you in a group DM.
 pub const MAX_OTHERS: usize = 8;
@@ -21,7 +21,7 @@ pub async fn open(
     Path(slug): Path<String>,
     body: Bytes,
 ) -> Result<Redirect, AppError> {
-    let workspace = workspaces::require_member(&state.db, &slug, me.id).await?;
+    let workspace = membership::require_member(&state.db, &slug, me.id).await?;
     let mut others = Vec::new();
     for (key, value) in form_urlencoded::parse(&body) {
         if key == "user_id" {
@@ -63,12 +63,16 @@ pub async fn find_or_create(
     if let Some(id) = db::dm_by_key(&state.db, workspace_id, &dm_key).await? {
         return Ok(id);
     }
-    let kind = if other_count <= 1 { "dm" } else { "group_dm" };
+    let kind = if other_count <= 1 {
+        ChannelKind::Dm
+    } else {
+        ChannelKind::GroupDm
+    };
     let mut tx = state.db.begin().await?;
     let id = db::insert_dm(&mut tx, workspace_id, kind, &dm_key, &members, me).await?;
     tx.commit().await?;
     for &member in &members {
-        crate::realtime::events::joined(state, id, member).await?;
+        super::live::joined(state, id, member).await?;
     }
     Ok(id)
 }

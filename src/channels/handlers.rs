@@ -10,12 +10,11 @@ use serde::Deserialize;
 use super::db::{self, ChannelMember, PublicChannel};
 use super::{ChannelAccess, require_access, require_member};
 use crate::auth::CurrentUser;
+use crate::auth::membership;
+use crate::channels::shell::Shell;
 use crate::error::AppError;
-use crate::realtime::events;
-use crate::web::AppState;
-use crate::web::shell::Shell;
+use crate::state::AppState;
 use crate::web::templates::render_page;
-use crate::workspaces::{self, db::record_audit};
 
 #[derive(Template)]
 #[template(path = "channels/browse.html")]
@@ -80,7 +79,7 @@ pub async fn browse(
     me: CurrentUser,
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
-    let workspace = workspaces::require_member(&state.db, &slug, me.id).await?;
+    let workspace = membership::require_member(&state.db, &slug, me.id).await?;
     let channels = db::public_channels(&state.db, workspace.id, me.id).await?;
     let shell = Shell::load(&state, &me, &workspace, 0).await?;
     render_page(StatusCode::OK, &BrowsePage { shell, channels })
@@ -91,7 +90,7 @@ pub async fn new_form(
     me: CurrentUser,
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
-    let workspace = workspaces::require_member(&state.db, &slug, me.id).await?;
+    let workspace = membership::require_member(&state.db, &slug, me.id).await?;
     let shell = Shell::load(&state, &me, &workspace, 0).await?;
     render_page(
         StatusCode::OK,
@@ -109,7 +108,7 @@ pub async fn create(
     Path(slug): Path<String>,
     Form(form): Form<NewChannel>,
 ) -> Result<Response, AppError> {
-    let workspace = workspaces::require_member(&state.db, &slug, me.id).await?;
+    let workspace = membership::require_member(&state.db, &slug, me.id).await?;
     if workspace.role == "guest" {
         return Err(AppError::Forbidden("Guests cannot create channels.".into()));
     }
@@ -125,8 +124,9 @@ pub async fn create(
     .await
     {
         Ok(channel_id) => {
-            record_audit(&state.db, workspace.id, me.id, "channel.create", &form.name).await?;
-            events::joined(&state, channel_id, me.id).await?;
+            crate::audit::record(&state.db, workspace.id, me.id, "channel.create", &form.name)
+                .await?;
+            super::live::joined(&state, channel_id, me.id).await?;
             Ok(Redirect::to(&super::path(&slug, channel_id)).into_response())
         }
         Err(AppError::Validation(error)) => {
@@ -167,7 +167,7 @@ async fn render_details(
     let (workspace, access) = require_access(&state.db, slug, channel_id, me.id).await?;
     let members = db::members_of(&state.db, channel_id).await?;
     let shell = Shell::load(state, me, &workspace, channel_id).await?;
-    let title = super::page::title_of(&shell, &access);
+    let title = shell.title_of(&access);
     render_page(
         status,
         &DetailsPage {
@@ -190,7 +190,7 @@ pub async fn join(
         return Err(AppError::Conflict("This channel is archived.".into()));
     }
     if db::add_member(&state.db, channel_id, me.id).await? {
-        events::joined(&state, channel_id, me.id).await?;
+        super::live::joined(&state, channel_id, me.id).await?;
     }
     Ok(Redirect::to(&super::path(&slug, channel_id)))
 }
@@ -210,7 +210,7 @@ pub async fn leave(
         ));
     }
     if db::remove_member(&state.db, channel_id, me.id).await? {
-        events::left(&state, channel_id, me.id);
+        super::live::left(&state, channel_id, me.id);
     }
     Ok(Redirect::to(&format!("/w/{slug}")))
 }
@@ -270,7 +270,7 @@ pub async fn add_member(
         .await;
     };
     if db::add_member(&state.db, channel_id, user_id).await? {
-        events::joined(&state, channel_id, user_id).await?;
+        super::live::joined(&state, channel_id, user_id).await?;
     }
     Ok(Redirect::to(&format!("{}/details", super::path(&slug, channel_id))).into_response())
 }
@@ -284,7 +284,7 @@ pub async fn mark_read(
 ) -> Result<Json<serde_json::Value>, AppError> {
     require_member(&state.db, &slug, channel_id, me.id).await?;
     let last_read_seq = db::mark_read(&state.db, channel_id, me.id, form.seq).await?;
-    events::read_moved(&state, channel_id, me.id, last_read_seq).await?;
+    super::live::read_moved(&state, channel_id, me.id, last_read_seq).await?;
     Ok(Json(
         serde_json::json!({ "channel_id": channel_id, "last_read_seq": last_read_seq }),
     ))

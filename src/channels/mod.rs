@@ -9,7 +9,9 @@
 pub mod db;
 pub mod dms;
 mod handlers;
-pub mod page;
+pub mod kind;
+pub mod live;
+pub mod shell;
 pub mod sidebar;
 
 use axum::Router;
@@ -17,14 +19,14 @@ use axum::routing::{get, post};
 use sqlx::PgPool;
 
 pub use db::{Channel, ChannelAccess};
+pub use kind::ChannelKind;
 
+use crate::auth::membership::{self, Membership};
 use crate::error::{AppError, violated_constraint};
-use crate::web::AppState;
-use crate::workspaces::{self, Membership};
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/w/{slug}/c/{channel_id}", get(page::show))
         .route("/w/{slug}/c/{channel_id}/details", get(handlers::details))
         .route("/w/{slug}/c/{channel_id}/join", post(handlers::join))
         .route("/w/{slug}/c/{channel_id}/leave", post(handlers::leave))
@@ -56,11 +58,11 @@ pub async fn require_access(
     channel_id: i64,
     user_id: i64,
 ) -> Result<(Membership, ChannelAccess), AppError> {
-    let workspace = workspaces::require_member(db, workspace_slug, user_id).await?;
+    let workspace = membership::require_member(db, workspace_slug, user_id).await?;
     let access = db::channel_for(db, workspace.id, channel_id, user_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    if access.last_read_seq.is_none() && access.channel.kind != "public" {
+    if access.last_read_seq.is_none() && !access.channel.kind.is_public() {
         return Err(AppError::NotFound);
     }
     Ok((workspace, access))
@@ -120,7 +122,11 @@ pub async fn create(
 ) -> Result<i64, AppError> {
     let name = normalise_name(name)?;
     let topic = check_topic(topic)?;
-    let kind = if private { "private" } else { "public" };
+    let kind = if private {
+        ChannelKind::Private
+    } else {
+        ChannelKind::Public
+    };
     let mut tx = pool.begin().await?;
     let channel_id = db::insert_channel(&mut *tx, workspace_id, kind, &name, &topic, creator_id)
         .await

@@ -6,8 +6,9 @@
 
 use sqlx::PgPool;
 
+use super::ChannelKind;
 use super::db::{self, SidebarRow};
-use crate::workspaces::Membership;
+use crate::auth::membership::Membership;
 
 pub struct Sidebar {
     pub channels: Vec<SidebarEntry>,
@@ -18,7 +19,7 @@ pub struct SidebarEntry {
     pub id: i64,
     /// The other people of a DM, comma-separated ids, for presence dots.
     pub other_ids: String,
-    pub kind: String,
+    pub kind: ChannelKind,
     pub title: String,
     pub href: String,
     pub unread: i64,
@@ -33,12 +34,12 @@ impl SidebarEntry {
 
 pub async fn load(db: &PgPool, workspace: &Membership, user_id: i64) -> sqlx::Result<Sidebar> {
     let rows = db::sidebar_rows(db, workspace.id, user_id).await?;
-    let (dms, channels): (Vec<SidebarRow>, Vec<SidebarRow>) = rows
-        .into_iter()
-        .partition(|r| matches!(r.kind.as_str(), "dm" | "group_dm"));
+    let (dms, channels): (Vec<SidebarRow>, Vec<SidebarRow>) =
+        rows.into_iter().partition(|r| r.kind.is_dm());
     let entry = |row: SidebarRow| SidebarEntry {
         href: super::path(&workspace.slug, row.id),
-        badge: if matches!(row.kind.as_str(), "dm" | "group_dm") {
+        // In a DM every message is for you; in a channel, only mentions are.
+        badge: if row.kind.is_dm() {
             row.unread
         } else {
             row.mentions

@@ -7,14 +7,10 @@
 
 use time::OffsetDateTime;
 
-pub fn channel_id(kind: &str, id: i64) -> String {
-    let letter = match kind {
-        "private" => 'G',
-        "dm" => 'D',
-        "group_dm" => 'M',
-        _ => 'C',
-    };
-    format!("{letter}{id}")
+use crate::channels::ChannelKind;
+
+pub fn channel_id(kind: ChannelKind, id: i64) -> String {
+    format!("{}{id}", kind.slack_letter())
 }
 
 pub fn user_id(id: i64) -> String {
@@ -55,7 +51,7 @@ mod tests {
 
     #[test]
     fn ids_and_ts_round_trip() {
-        assert_eq!(parse_id(&channel_id("private", 42)), Some(42));
+        assert_eq!(parse_id(&channel_id(ChannelKind::Private, 42)), Some(42));
         assert_eq!(parse_id("U7"), Some(7));
         assert_eq!(parse_id("x"), None);
         let at = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();

@@ -24,7 +24,8 @@ use axum::routing::{any, post};
 use sqlx::PgPool;
 
 use crate::error::AppError;
-use crate::web::{AppState, hash_secret, random_token};
+use crate::secrets::{hash_secret, random_token};
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

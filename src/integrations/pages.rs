@@ -13,12 +13,12 @@ use serde::Deserialize;
 use super::db::{self, BotRow, WebhookRow};
 use super::events::db::Health;
 use crate::auth::CurrentUser;
+use crate::auth::membership::{self, Membership};
 use crate::channels::db::SidebarRow;
+use crate::channels::shell::Shell;
 use crate::error::AppError;
-use crate::web::AppState;
-use crate::web::shell::Shell;
+use crate::state::AppState;
 use crate::web::templates::render_page;
-use crate::workspaces::{self, db::record_audit};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -70,7 +70,7 @@ async fn page(
     secret: (&str, String),
     error: String,
 ) -> Result<IntegrationsPage, AppError> {
-    let workspace = workspaces::require_member(&state.db, slug, me.id).await?;
+    let workspace = membership::require_member(&state.db, slug, me.id).await?;
     let mut bots = Vec::new();
     for bot in db::bots_of(&state.db, workspace.id).await? {
         let health = super::events::db::health(&state.db, bot.id).await?;
@@ -80,7 +80,7 @@ async fn page(
     let channels = crate::channels::db::sidebar_rows(&state.db, workspace.id, me.id)
         .await?
         .into_iter()
-        .filter(|c| c.kind == "public" || c.kind == "private")
+        .filter(|c| !c.kind.is_dm())
         .collect();
     let shell = Shell::load(state, me, &workspace, 0).await?;
     Ok(IntegrationsPage {
@@ -114,7 +114,7 @@ pub async fn create_bot(
     let workspace = require_admin(&state, &me, &slug, "create").await?;
     match super::create_bot(&state.db, workspace.id, &form.name, Some(me.id)).await {
         Ok(bot) => {
-            record_audit(&state.db, workspace.id, me.id, "bot.create", &form.name).await?;
+            crate::audit::record(&state.db, workspace.id, me.id, "bot.create", &form.name).await?;
             let shown = format!(
                 "token {} · signing secret {}",
                 bot.token, bot.signing_secret
@@ -148,7 +148,7 @@ pub async fn revoke_bot(
         return Err(AppError::NotFound);
     }
     tx.commit().await?;
-    record_audit(
+    crate::audit::record(
         &state.db,
         workspace.id,
         me.id,
@@ -174,7 +174,7 @@ pub async fn create_webhook(
     }
     let token =
         super::create_webhook(&state.db, workspace.id, form.channel_id, &form.name, me.id).await?;
-    record_audit(&state.db, workspace.id, me.id, "webhook.create", &form.name).await?;
+    crate::audit::record(&state.db, workspace.id, me.id, "webhook.create", &form.name).await?;
     let url = format!("{}/hooks/{token}", state.config.public_url);
     render_page(
         StatusCode::CREATED,
@@ -187,11 +187,11 @@ pub async fn revoke_webhook(
     me: CurrentUser,
     Path((slug, webhook_id)): Path<(String, i64)>,
 ) -> Result<Redirect, AppError> {
-    let workspace = workspaces::require_member(&state.db, &slug, me.id).await?;
+    let workspace = membership::require_member(&state.db, &slug, me.id).await?;
     if !db::revoke_webhook(&state.db, workspace.id, webhook_id).await? {
         return Err(AppError::NotFound);
     }
-    record_audit(
+    crate::audit::record(
         &state.db,
         workspace.id,
         me.id,
@@ -208,8 +208,8 @@ async fn require_admin(
     me: &CurrentUser,
     slug: &str,
     verb: &str,
-) -> Result<workspaces::Membership, AppError> {
-    let workspace = workspaces::require_member(&state.db, slug, me.id).await?;
+) -> Result<Membership, AppError> {
+    let workspace = membership::require_member(&state.db, slug, me.id).await?;
     if !workspace.is_admin() {
         return Err(AppError::Forbidden(format!(
             "Only owners and admins can {verb} bots."
@@ -224,7 +224,7 @@ async fn live_bot_for_admin(
     me: &CurrentUser,
     slug: &str,
     bot_id: i64,
-) -> Result<workspaces::Membership, AppError> {
+) -> Result<Membership, AppError> {
     let workspace = require_admin(state, me, slug, "change").await?;
     let bots = db::bots_of(&state.db, workspace.id).await?;
     if !bots.iter().any(|b| b.id == bot_id && !b.revoked) {
@@ -262,7 +262,7 @@ pub async fn set_events(
     }
     match super::events::verify_and_save(&state, bot_id, &url, &events).await {
         Ok(()) => {
-            record_audit(&state.db, workspace.id, me.id, "bot.events", &url).await?;
+            crate::audit::record(&state.db, workspace.id, me.id, "bot.events", &url).await?;
             Ok(Redirect::to(&format!("/w/{slug}/integrations")).into_response())
         }
         Err(why) => {
@@ -281,9 +281,9 @@ pub async fn rotate_secret(
     Path((slug, bot_id)): Path<(String, i64)>,
 ) -> Result<Response, AppError> {
     let workspace = live_bot_for_admin(&state, &me, &slug, bot_id).await?;
-    let secret = crate::web::random_token();
+    let secret = crate::secrets::random_token();
     super::events::db::set_signing_secret(&state.db, bot_id, &secret).await?;
-    record_audit(
+    crate::audit::record(
         &state.db,
         workspace.id,
         me.id,

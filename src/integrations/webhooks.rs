@@ -11,8 +11,9 @@ use serde_json::Value;
 
 use super::{db, mrkdwn, render};
 use crate::error::AppError;
-use crate::messages::{self, NewMessage};
-use crate::web::{AppState, hash_secret};
+use crate::messages::{self, NewMessage, SendError};
+use crate::secrets::hash_secret;
+use crate::state::AppState;
 
 /// Bodies past this are refused whole.
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -89,9 +90,6 @@ async fn handle(
         return Ok(answer(StatusCode::BAD_REQUEST, "no_text"));
     }
     let text = parts.join("\n\n");
-    if text.chars().count() > messages::MAX_CHARS {
-        return Ok(answer(StatusCode::BAD_REQUEST, "msg_too_long"));
-    }
     let sender_name = payload
         .get("username")
         .and_then(Value::as_str)
@@ -108,9 +106,10 @@ async fn handle(
     new.sender_icon = sender_icon;
     let sent = match messages::send(state, new).await {
         Ok(sent) => sent,
-        Err(AppError::Conflict(_)) => return Ok(answer(StatusCode::GONE, "channel_is_archived")),
-        Err(AppError::Validation(_)) => return Ok(answer(StatusCode::BAD_REQUEST, "no_text")),
-        Err(e) => return Err(anyhow::anyhow!("{e}")),
+        // Slack's webhook answers: a status and a bare error string.
+        Err(SendError::Archived) => return Ok(answer(StatusCode::GONE, "channel_is_archived")),
+        Err(SendError::Internal(e)) => return Err(e),
+        Err(e) => return Ok(answer(StatusCode::BAD_REQUEST, e.code())),
     };
     messages::publish_sent(state, &sent.row);
     Ok(answer(StatusCode::OK, "ok"))

@@ -265,3 +265,29 @@ pub async fn range(
     .fetch_all(db)
     .await
 }
+
+/// Live messages with `after_seq < seq < before_seq` and `after_secs < created_at <
+/// before_secs`, newest first: `conversations.history`'s window.
+pub async fn window(
+    db: impl PgExecutor<'_>,
+    channel_id: i64,
+    (after_seq, before_seq): (i64, i64),
+    (after_secs, before_secs): (f64, f64),
+    limit: i64,
+) -> sqlx::Result<Vec<MessageRow>> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS}, {AUTHOR}
+         from messages m join users u on u.id = m.user_id
+         where m.channel_id = $1 and m.seq > $2 and m.seq < $3 and m.deleted_at is null
+           and extract(epoch from m.created_at) > $4 and extract(epoch from m.created_at) < $5
+         order by m.seq desc limit $6"
+    ))
+    .bind(channel_id)
+    .bind(after_seq)
+    .bind(before_seq)
+    .bind(after_secs)
+    .bind(before_secs)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}

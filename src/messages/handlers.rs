@@ -10,15 +10,14 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Form, Json};
 use serde::Deserialize;
 
+use super::page::{self, Composer};
 use super::view::{self, MessagePartial, MessageView};
 use super::{NewMessage, db};
 use crate::auth::CurrentUser;
-use crate::channels::page::{self, Composer};
+use crate::channels::shell::Shell;
 use crate::channels::{self, require_access, require_member};
 use crate::error::AppError;
-use crate::realtime::events;
-use crate::web::AppState;
-use crate::web::shell::Shell;
+use crate::state::AppState;
 use crate::web::templates::{render, render_page};
 
 #[derive(Deserialize)]
@@ -68,7 +67,7 @@ pub async fn post(
     require_member(&state.db, &slug, channel_id, me.id).await?;
     let new = NewMessage::new(channel_id, me.id, &form.text)
         .with_client_msg_id(form.client_msg_id.as_deref());
-    let outcome = super::post(&state, new).await;
+    let outcome = super::post(&state, new).await.map_err(AppError::from);
     match outcome {
         Ok(sent) if wants_json(&headers) => {
             let base_path = channels::path(&slug, channel_id);
@@ -177,7 +176,7 @@ async fn own_message(
         .await?
         .ok_or(AppError::NotFound)?;
     let shell = Shell::load(state, me, &workspace, channel_id).await?;
-    let title = page::title_of(&shell, &access);
+    let title = shell.title_of(&access);
     Ok((shell, title, message, text))
 }
 
@@ -208,7 +207,7 @@ pub async fn edit(
     let (shell, title, message, _) = own_message(&state, &me, &slug, channel_id, seq).await?;
     match super::edit(&state.db, channel_id, seq, me.id, &form.text).await {
         Ok(_) => {
-            events::message_edited(&state, channel_id, seq).await?;
+            super::live::message_edited(&state, channel_id, seq).await?;
             Ok(Redirect::to(&channels::path(&slug, channel_id)).into_response())
         }
         Err(AppError::Validation(error)) => render_page(
@@ -232,6 +231,6 @@ pub async fn delete(
 ) -> Result<Redirect, AppError> {
     require_member(&state.db, &slug, channel_id, me.id).await?;
     super::delete(&state.db, channel_id, seq, me.id).await?;
-    events::message_deleted(&state, channel_id, seq);
+    super::live::message_deleted(&state, channel_id, seq);
     Ok(Redirect::to(&channels::path(&slug, channel_id)))
 }

@@ -8,8 +8,10 @@
 //! message and creates nothing.
 
 pub mod db;
+mod error;
 mod handlers;
-pub mod markdown;
+pub mod live;
+pub mod page;
 pub mod view;
 
 use axum::Router;
@@ -17,11 +19,12 @@ use axum::routing::{self, get};
 use sqlx::PgPool;
 
 pub use db::{MessageRow, StoredMessage};
+pub use error::SendError;
 
 use crate::error::{AppError, violated_constraint};
-use crate::realtime;
-use crate::search;
-use crate::web::AppState;
+use crate::index::outbox::{self, Op};
+use crate::markdown;
+use crate::state::AppState;
 
 /// The longest message Natter stores, in characters.
 pub const MAX_CHARS: usize = 40_000;
@@ -30,6 +33,7 @@ const MAX_CLIENT_MSG_ID: usize = 64;
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/w/{slug}/c/{channel_id}", get(page::show))
         .route(
             "/w/{slug}/c/{channel_id}/messages",
             get(handlers::history).post(handlers::post),
@@ -89,8 +93,17 @@ impl Sent {
 
 /// Sends as a member from any door (the form, the socket, the API): the user's rate limit,
 /// then [`send`], then, once committed, the live event. The caller has checked membership.
-pub async fn post(state: &AppState, new: NewMessage<'_>) -> Result<Sent, AppError> {
-    state.send_limiter.check(new.user_id)?;
+pub async fn post(state: &AppState, new: NewMessage<'_>) -> Result<Sent, SendError> {
+    if let Err(AppError::RateLimited {
+        message,
+        retry_after_secs,
+    }) = state.send_limiter.check(new.user_id)
+    {
+        return Err(SendError::RateLimited {
+            message,
+            retry_after_secs,
+        });
+    }
     let sent = send(state, new).await?;
     if sent.created {
         publish_sent(state, &sent.row);
@@ -102,45 +115,37 @@ pub async fn post(state: &AppState, new: NewMessage<'_>) -> Result<Sent, AppErro
 /// message up when they resume.
 pub fn publish_sent(state: &AppState, row: &MessageRow) {
     let channel_id = row.message.channel_id;
-    if let Err(e) = realtime::events::message_sent(state, row.clone()) {
+    if let Err(e) = live::message_sent(state, row.clone()) {
         tracing::warn!(error = %e, channel_id, "a sent message was not published live");
     }
 }
 
-/// Checks a body before anything is stored; the message says what to fix.
-pub fn check_body(text: &str) -> Result<(), AppError> {
+/// Checks a body before anything is stored.
+pub fn check_body(text: &str) -> Result<(), SendError> {
     if text.trim().is_empty() {
-        return Err(AppError::Validation(
-            "Write something before sending.".into(),
-        ));
+        return Err(SendError::Empty);
     }
     let chars = text.chars().count();
     if chars > MAX_CHARS {
-        return Err(AppError::Validation(format!(
-            "Messages can be up to 40,000 characters; this one has {chars}. Split it into several messages."
-        )));
+        return Err(SendError::TooLong { chars });
     }
     Ok(())
 }
 
 /// Stores a message with the channel's next seq, in one statement ([`db::insert_sent`]). The
 /// caller has checked membership.
-pub async fn send(state: &AppState, new: NewMessage<'_>) -> Result<Sent, AppError> {
+pub async fn send(state: &AppState, new: NewMessage<'_>) -> Result<Sent, SendError> {
     let pool = &state.db;
     check_body(new.text)?;
     let client_msg_id = new.client_msg_id.map(str::trim).filter(|id| !id.is_empty());
     if client_msg_id.is_some_and(|id| id.len() > MAX_CLIENT_MSG_ID) {
-        return Err(AppError::Validation(
-            "client_msg_id can be at most 64 bytes.".into(),
-        ));
+        return Err(SendError::ClientMsgIdTooLong);
     }
     let mentioned = markdown::mentions(new.text);
     let outbox = state.search.reads_outbox();
     match db::insert_sent(pool, &new, client_msg_id, &mentioned, outbox).await {
         Ok(Some(row)) => Ok(Sent { row, created: true }),
-        Ok(None) => Err(AppError::Conflict(
-            "This channel is archived; nothing more can be posted in it.".into(),
-        )),
+        Ok(None) => Err(SendError::Archived),
         // A retry of a stored message: the statement rolled back whole (its seq too), and the
         // answer is the message the first attempt stored.
         Err(e) if violated_constraint(&e) == Some("messages_client_msg_id_key") => {
@@ -167,7 +172,7 @@ pub async fn edit(
     author_id: i64,
     text: &str,
 ) -> Result<StoredMessage, AppError> {
-    check_body(text)?;
+    check_body(text).map_err(AppError::from)?;
     let mentioned = markdown::mentions(text);
     let mut tx = pool.begin().await?;
     let message = db::update_body(&mut tx, channel_id, seq, author_id, text)
@@ -175,7 +180,7 @@ pub async fn edit(
         .ok_or(AppError::NotFound)?;
     db::delete_mentions(&mut tx, channel_id, seq).await?;
     db::insert_mentions(&mut tx, channel_id, seq, author_id, &mentioned).await?;
-    search::db::enqueue(&mut tx, channel_id, seq, "upsert").await?;
+    outbox::enqueue(&mut tx, channel_id, seq, Op::Upsert).await?;
     tx.commit().await?;
     Ok(message)
 }
@@ -192,7 +197,7 @@ pub async fn delete(
         return Err(AppError::NotFound);
     }
     db::delete_mentions(&mut tx, channel_id, seq).await?;
-    search::db::enqueue(&mut tx, channel_id, seq, "delete").await?;
+    outbox::enqueue(&mut tx, channel_id, seq, Op::Delete).await?;
     tx.commit().await?;
     Ok(())
 }

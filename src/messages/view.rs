@@ -10,8 +10,8 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 
 use super::db::{self, MessageRow};
-use super::markdown;
 use crate::channels::Channel;
+use crate::markdown;
 
 /// Consecutive messages by one author within this many seconds share one header.
 const GROUP_SECS: i64 = 5 * 60;

@@ -4,6 +4,9 @@
 //! first, then to the bus for the other nodes. So with one node ([`LocalBus`]) there is
 //! nothing to carry, and with Redis down, sockets on the sending node still get their events.
 //! Postgres holds every message; the bus may lose events and clients resume from their seqs.
+//!
+//! The bus is a leaf: it carries a topic and the event's JSON, and hands what other nodes
+//! publish to an [`Inbound`] (the hub), never looking inside.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -11,15 +14,11 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use serde::Deserialize;
 use tokio::sync::mpsc;
 
-use super::frames::Event;
-use super::hub::{Delivery, Hub};
-
 pub trait Bus: Send + Sync {
-    /// Sends an event to the other nodes; never waits.
-    fn publish(&self, topic: &str, delivery: &Arc<Delivery>);
+    /// Sends an event's JSON to the other nodes; never waits.
+    fn publish(&self, topic: &str, json: &str);
     /// This node has a first local listener for `topic`.
     fn listen(&self, topic: &str);
     /// This node has no local listener left for `topic`.
@@ -29,8 +28,16 @@ pub trait Bus: Send + Sync {
 /// One node: the hub is the whole bus.
 pub struct LocalBus;
 
+/// Where the bus hands what other nodes published.
+pub trait Inbound: Send + Sync + 'static {
+    /// An event another node published on `topic`, as its JSON.
+    fn deliver(&self, topic: &str, json: &str);
+    /// The bus is back after an outage: events from other nodes may have been missed.
+    fn resync(&self);
+}
+
 impl Bus for LocalBus {
-    fn publish(&self, _topic: &str, _delivery: &Arc<Delivery>) {}
+    fn publish(&self, _topic: &str, _json: &str) {}
     fn listen(&self, _topic: &str) {}
     fn unlisten(&self, _topic: &str) {}
 }
@@ -50,12 +57,6 @@ enum Command {
     Unlisten(String),
 }
 
-#[derive(Deserialize)]
-struct Envelope {
-    origin: String,
-    event: Event,
-}
-
 /// Events waiting to be published; past this, events are dropped (clients resume from seqs).
 const OUTBOX_CAPACITY: usize = 10_000;
 
@@ -66,10 +67,16 @@ fn redis_channel(prefix: &str, topic: &str) -> String {
 impl RedisBus {
     /// Starts the publisher and subscriber tasks. Redis need not be up yet: both connect (and
     /// reconnect) by themselves, saying so in the log.
-    pub fn start(url: &str, prefix: &str, hub: Arc<Hub>) -> anyhow::Result<Arc<Self>> {
+    /// `node_id` tells this node's own events apart when Redis echoes them back.
+    pub fn start(
+        url: &str,
+        prefix: &str,
+        node_id: &str,
+        inbound: Arc<dyn Inbound>,
+    ) -> anyhow::Result<Arc<Self>> {
         let client = redis::Client::open(url)
             .map_err(|e| anyhow::anyhow!("REDIS_URL={url:?} is not a Redis URL: {e}"))?;
-        let node_id = crate::web::random_token()[..16].to_owned();
+        let node_id = node_id.to_owned();
         let (outbox, outbox_rx) = mpsc::channel(OUTBOX_CAPACITY);
         let (commands, commands_rx) = mpsc::unbounded_channel();
         let config = ConnectionManagerConfig::new()
@@ -81,7 +88,7 @@ impl RedisBus {
         tokio::spawn(publish_loop(publisher, outbox_rx));
         let subscriber = Subscriber {
             client,
-            hub,
+            inbound,
             node_id: node_id.clone(),
             prefix: prefix.to_owned(),
             url: url.to_owned(),
@@ -97,12 +104,10 @@ impl RedisBus {
 }
 
 impl Bus for RedisBus {
-    fn publish(&self, topic: &str, delivery: &Arc<Delivery>) {
-        let envelope = format!(
-            r#"{{"origin":"{}","event":{}}}"#,
-            self.node_id,
-            delivery.json.as_str()
-        );
+    fn publish(&self, topic: &str, json: &str) {
+        // "<origin node> <event JSON>": the receiver skips its own events and hands the JSON on
+        // as it came, without parsing an envelope around it.
+        let envelope = format!("{} {json}", self.node_id);
         if self
             .outbox
             .try_send((redis_channel(&self.prefix, topic), envelope))
@@ -164,7 +169,7 @@ async fn publish_loop(
 /// The task that holds this node's Redis subscription.
 struct Subscriber {
     client: redis::Client,
-    hub: Arc<Hub>,
+    inbound: Arc<dyn Inbound>,
     node_id: String,
     prefix: String,
     url: String,
@@ -174,7 +179,7 @@ impl Subscriber {
     async fn run(self, mut commands: mpsc::UnboundedReceiver<Command>) {
         let Subscriber {
             client,
-            hub,
+            inbound,
             node_id,
             prefix,
             url,
@@ -206,14 +211,14 @@ impl Subscriber {
                                 topics = listened.len(),
                                 "reconnected to Redis and subscribed again; resyncing local sockets"
                             );
-                            resync(&hub);
+                            inbound.resync();
                         } else {
                             tracing::info!(url, "subscribed to Redis for events from other nodes");
                         }
                         loop {
                             tokio::select! {
                                 message = stream.next() => match message {
-                                    Some(message) => deliver(&hub, &node_id, &prefix, &message),
+                                    Some(message) => deliver(inbound.as_ref(), &node_id, &prefix, &message),
                                     None => break,
                                 },
                                 command = commands.recv() => match command {
@@ -269,7 +274,7 @@ fn apply(listened: &mut HashSet<String>, command: Command) {
     };
 }
 
-fn deliver(hub: &Hub, node_id: &str, prefix: &str, message: &redis::Msg) {
+fn deliver(inbound: &dyn Inbound, node_id: &str, prefix: &str, message: &redis::Msg) {
     let Some(topic) = message
         .get_channel_name()
         .strip_prefix(prefix)
@@ -280,21 +285,10 @@ fn deliver(hub: &Hub, node_id: &str, prefix: &str, message: &redis::Msg) {
     let Ok(payload) = message.get_payload::<String>() else {
         return;
     };
-    match serde_json::from_str::<Envelope>(&payload) {
+    match payload.split_once(' ') {
         // Our own events were handed to the local hub when they were published.
-        Ok(envelope) if envelope.origin == node_id => {}
-        Ok(envelope) => hub.dispatch(topic, &Delivery::new(envelope.event)),
-        Err(e) => tracing::warn!(topic, error = %e, "ignoring a malformed event from Redis"),
-    }
-}
-
-/// After an outage, events from other nodes may have been missed: every local socket checks
-/// its channels against Postgres and fills its holes.
-fn resync(hub: &Hub) {
-    let delivery = Delivery::new(Event::Resync);
-    for connection in hub.connections() {
-        if connection.tx.try_send(delivery.clone()).is_err() {
-            connection.overflowed.notify_one();
-        }
+        Some((origin, _)) if origin == node_id => {}
+        Some((_, json)) => inbound.deliver(topic, json),
+        None => tracing::warn!(topic, "ignoring a malformed event from Redis"),
     }
 }

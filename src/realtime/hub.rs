@@ -11,6 +11,7 @@ use std::sync::{Arc, RwLock};
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::{Notify, mpsc};
 
+use super::bus::Inbound;
 use super::frames::Event;
 
 pub type ConnId = u64;
@@ -30,6 +31,14 @@ impl Delivery {
             event,
             json: json.into(),
         })
+    }
+
+    /// An event another node serialised: its JSON is kept as it came, not written again.
+    pub fn parse(json: &str) -> serde_json::Result<Arc<Self>> {
+        Ok(Arc::new(Self {
+            event: serde_json::from_str(json)?,
+            json: json.to_owned().into(),
+        }))
     }
 }
 
@@ -108,5 +117,24 @@ impl Hub {
             }
         }
         seen.into_values().collect()
+    }
+}
+
+impl Inbound for Hub {
+    fn deliver(&self, topic: &str, json: &str) {
+        match Delivery::parse(json) {
+            Ok(delivery) => self.dispatch(topic, &delivery),
+            Err(e) => tracing::warn!(topic, error = %e, "ignoring a malformed event from the bus"),
+        }
+    }
+
+    /// Every local socket checks its channels against Postgres and fills its holes.
+    fn resync(&self) {
+        let delivery = Delivery::new(Event::Resync);
+        for connection in self.connections() {
+            if connection.tx.try_send(delivery.clone()).is_err() {
+                connection.overflowed.notify_one();
+            }
+        }
     }
 }

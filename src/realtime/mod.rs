@@ -1,21 +1,20 @@
-//! Live delivery over `/ws`: the hub, the bus, presence, and one task per socket.
+//! The live-delivery transport, below every domain: it carries events to sockets and knows
+//! nothing of what they mean to a domain.
 //!
 //! - [`hub`]: this node's topic → local connections map; bounded queues, 4008 for laggards.
-//! - [`bus`]: carries events between nodes: [`bus::LocalBus`] for one node, [`bus::RedisBus`]
-//!   when `REDIS_URL` is set.
-//! - [`connection`]: a socket's life: authenticate, `hello` → subscribe → `ready` → catch-up
-//!   after each cursor → live, with no duplicate and no hole (it tracks the last seq it sent
-//!   per channel and fills any hole from Postgres).
-//! - [`events`]: what domain code calls after a commit (a message sent, a member added, a read
-//!   point moved) to publish the matching event.
+//! - [`bus`]: carries serialised events between nodes, once per node: [`bus::LocalBus`] for
+//!   one node, [`bus::RedisBus`] when `REDIS_URL` is set. It knows topics and bytes only.
+//! - [`frames`]: the JSON shapes on `/ws` (what clients send, what events carry).
 //! - [`presence`]: online / away / offline, in memory or mirrored in Redis.
+//!
+//! Domains publish their own events after a commit (`messages::live`, `channels::live`,
+//! `auth::live`) through [`Realtime::publish`]; the socket endpoint that authorises and
+//! carries them to clients is `ws`.
 //!
 //! Topics: `channel:<id>` (messages, edits, typing, receipts), `user:<id>` (joins, leaves,
 //! read points, session ends) and `presence:<id>`.
 
 pub mod bus;
-pub mod connection;
-pub mod events;
 pub mod frames;
 pub mod hub;
 pub mod presence;
@@ -23,8 +22,6 @@ pub mod presence;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use axum::routing::get;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::watch;
 
@@ -33,11 +30,6 @@ use self::frames::Event;
 use self::hub::{ConnHandle, ConnId, Delivery, Hub};
 use self::presence::Presence;
 use crate::config::Config;
-use crate::web::AppState;
-
-pub fn router() -> Router<AppState> {
-    Router::new().route("/ws", get(connection::upgrade))
-}
 
 pub fn channel_topic(channel_id: i64) -> String {
     format!("channel:{channel_id}")
@@ -64,10 +56,10 @@ impl Realtime {
     /// In-process without `REDIS_URL`; Redis pub/sub and presence with it.
     pub fn start(config: &Config) -> anyhow::Result<Self> {
         let hub = Arc::new(Hub::default());
-        let node_id = crate::web::random_token()[..16].to_owned();
+        let node_id = crate::secrets::random_token()[..16].to_owned();
         let (bus, redis): (Arc<dyn Bus>, Option<ConnectionManager>) = match &config.redis_url {
             Some(url) => {
-                let bus = RedisBus::start(url, &config.redis_prefix, hub.clone())?;
+                let bus = RedisBus::start(url, &config.redis_prefix, &node_id, hub.clone())?;
                 let client = redis::Client::open(url.as_str())
                     .map_err(|e| anyhow::anyhow!("REDIS_URL={url:?} is not a Redis URL: {e}"))?;
                 let config = ConnectionManagerConfig::new()
@@ -105,7 +97,7 @@ impl Realtime {
     pub fn publish(&self, topic: &str, event: Event) {
         let delivery = Delivery::new(event);
         self.hub.dispatch(topic, &delivery);
-        self.bus.publish(topic, &delivery);
+        self.bus.publish(topic, delivery.json.as_str());
     }
 
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {

@@ -1,6 +1,8 @@
-//! SQL for search: who may read what, the Postgres backend, and the outbox.
+//! SQL for search: who may read what, and the Postgres full-text backend.
 
-use sqlx::{PgConnection, PgExecutor};
+use sqlx::PgExecutor;
+
+use crate::channels::ChannelKind;
 use time::OffsetDateTime;
 
 /// The channels of a workspace a user may search: every public channel, and the private
@@ -9,7 +11,7 @@ pub async fn readable_channels(
     db: impl PgExecutor<'_>,
     workspace_id: i64,
     user_id: i64,
-) -> sqlx::Result<Vec<(i64, String, String)>> {
+) -> sqlx::Result<Vec<(i64, String, ChannelKind)>> {
     sqlx::query_as(
         "select c.id, coalesce(c.name, ''), c.kind from channels c
          left join channel_members cm on cm.channel_id = c.id and cm.user_id = $2
@@ -114,35 +116,4 @@ pub async fn rows_for(db: impl PgExecutor<'_>, keys: &[(i64, i64)]) -> sqlx::Res
     .bind(&seqs)
     .fetch_all(db)
     .await
-}
-
-/// Records a change for the index, inside the change's own transaction.
-pub async fn enqueue(
-    tx: &mut PgConnection,
-    channel_id: i64,
-    seq: i64,
-    op: &str,
-) -> sqlx::Result<()> {
-    sqlx::query("insert into search_outbox (channel_id, seq, op) values ($1, $2, $3)")
-        .bind(channel_id)
-        .bind(seq)
-        .bind(op)
-        .execute(tx)
-        .await?;
-    Ok(())
-}
-
-/// Seconds the oldest waiting change has waited (0 when the outbox is empty).
-pub async fn lag_secs(db: impl PgExecutor<'_>) -> sqlx::Result<f64> {
-    sqlx::query_scalar("select coalesce(extract(epoch from now() - min(created_at))::float8, 0) from search_outbox")
-        .fetch_one(db)
-        .await
-}
-
-/// With no index to feed, the outbox is cleared in batches (Postgres search reads the log).
-pub async fn drain(db: impl PgExecutor<'_>) -> sqlx::Result<u64> {
-    Ok(sqlx::query("delete from search_outbox where id in (select id from search_outbox order by id limit 5000)")
-        .execute(db)
-        .await?
-        .rows_affected())
 }

@@ -9,11 +9,11 @@ use serde::Deserialize;
 
 use super::{Results, Sort};
 use crate::auth::CurrentUser;
+use crate::auth::membership;
+use crate::channels::shell::Shell;
 use crate::error::AppError;
-use crate::web::AppState;
-use crate::web::shell::Shell;
+use crate::state::AppState;
 use crate::web::templates::render_page;
-use crate::workspaces;
 
 /// Results per page.
 const PER_PAGE: i64 = 20;
@@ -66,7 +66,7 @@ pub async fn page(
     Path(slug): Path<String>,
     Query(query): Query<SearchQuery>,
 ) -> Result<Response, AppError> {
-    let workspace = workspaces::require_member(&state.db, &slug, me.id).await?;
+    let workspace = membership::require_member(&state.db, &slug, me.id).await?;
     let best_match = query.sort.as_deref() == Some("best");
     let sort = if best_match {
         Sort::BestMatch

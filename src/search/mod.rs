@@ -1,6 +1,6 @@
 //! Search: one interface, two real backends.
 //!
-//! With `MEILI_URL`, Meilisearch ([`meili`]), fed through a transactional outbox; without it,
+//! With `MEILI_URL`, Meilisearch (`index::meili`), fed through a transactional outbox; without it,
 //! Postgres full-text search (a GIN index over a stored tsvector, `websearch_to_tsquery`,
 //! `ts_headline`). The query language ([`query`]) and the
 //! authorization are the same for both: every search is limited to the asker's workspace and
@@ -10,7 +10,6 @@
 
 pub mod db;
 mod handlers;
-pub mod meili;
 pub mod query;
 
 use std::collections::HashMap;
@@ -19,56 +18,13 @@ use axum::Router;
 use axum::routing::get;
 use time::{Duration, OffsetDateTime, Time};
 
+use crate::channels::ChannelKind;
 use crate::error::AppError;
-use crate::web::AppState;
+use crate::index::{Backend, meili};
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/w/{slug}/search", get(handlers::page))
-}
-
-/// Which engine answers searches on this node.
-pub enum Backend {
-    Postgres,
-    Meili(std::sync::Arc<meili::Meili>),
-}
-
-impl Backend {
-    /// Whether sends must write `search_outbox`: only an external index reads it; Postgres
-    /// search reads the message log itself.
-    pub fn reads_outbox(&self) -> bool {
-        matches!(self, Backend::Meili(_))
-    }
-
-    pub fn from_config(config: &crate::Config) -> anyhow::Result<Self> {
-        Ok(match &config.meili_url {
-            Some(url) => Backend::Meili(std::sync::Arc::new(meili::Meili::new(
-                url,
-                config.meili_master_key.as_deref(),
-                &config.meili_index,
-            )?)),
-            None => Backend::Postgres,
-        })
-    }
-
-    pub fn name(&self) -> &'static str {
-        match self {
-            Backend::Postgres => "postgres",
-            Backend::Meili(_) => "meilisearch",
-        }
-    }
-}
-
-/// Starts what keeps the index fed: the Meilisearch outbox worker, or with Postgres search
-/// (which reads the log itself) a task that keeps the outbox empty.
-pub fn spawn_worker(state: &AppState) {
-    match state.search.as_ref() {
-        Backend::Meili(meili) => {
-            tokio::spawn(meili::run_worker(state.db.clone(), meili.clone()));
-        }
-        Backend::Postgres => {
-            tokio::spawn(run_outbox_drain(state.clone()));
-        }
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,8 +39,7 @@ pub struct Hit {
     pub channel_id: i64,
     /// "#general", or "Direct message".
     pub channel_label: String,
-    /// `public`, `private`, `dm` or `group_dm`.
-    pub channel_kind: String,
+    pub channel_kind: ChannelKind,
     pub seq: i64,
     pub user_id: i64,
     pub username: String,
@@ -124,9 +79,9 @@ pub async fn search(
         return Err(AppError::Validation("Type something to search for.".into()));
     }
     let readable = db::readable_channels(&state.db, workspace_id, user_id).await?;
-    let names: HashMap<i64, (String, String)> = readable
+    let names: HashMap<i64, (String, ChannelKind)> = readable
         .iter()
-        .map(|(id, name, kind)| (*id, (name.clone(), kind.clone())))
+        .map(|(id, name, kind)| (*id, (name.clone(), *kind)))
         .collect();
     let mut channel_ids: Vec<i64> = readable.iter().map(|(id, _, _)| *id).collect();
     if !q.channels.is_empty() {
@@ -187,17 +142,21 @@ pub async fn search(
         }
         Backend::Meili(meili) => meili_search(state, meili, workspace_id, &filters).await?,
     };
+    // Every row comes from a readable channel (the query was limited to them); one that does
+    // not is never shown.
     let hits = rows
         .into_iter()
-        .map(|r| Hit {
-            channel_label: match names.get(&r.channel_id) {
-                Some((name, _)) if !name.is_empty() => format!("#{name}"),
-                _ => "Direct message".to_owned(),
+        .filter_map(|r| {
+            let (name, kind) = names.get(&r.channel_id)?;
+            Some((r, name, *kind))
+        })
+        .map(|(r, name, channel_kind)| Hit {
+            channel_label: if name.is_empty() {
+                "Direct message".to_owned()
+            } else {
+                format!("#{name}")
             },
-            channel_kind: names
-                .get(&r.channel_id)
-                .map(|(_, kind)| kind.clone())
-                .unwrap_or_default(),
+            channel_kind,
             channel_id: r.channel_id,
             seq: r.seq,
             user_id: r.user_id,
@@ -290,25 +249,6 @@ fn marked_snippet(snippet: &str) -> String {
         }
     }
     out
-}
-
-/// Keeps the outbox from growing when no index reads it; Postgres search reads the log.
-pub async fn run_outbox_drain(state: AppState) {
-    let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
-    loop {
-        every.tick().await;
-        // Batch after batch until it is empty, so a burst of sends never piles up.
-        loop {
-            match db::drain(&state.db).await {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot clear the search outbox; will retry");
-                    break;
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]

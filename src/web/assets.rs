@@ -1,30 +1,49 @@
-//! The stylesheet, script and icon, compiled into the binary so `natter` runs from anywhere
-//! with no files beside it. No front-end build step: these are served as written.
+//! The stylesheet, the script's modules and the icon, compiled into the binary so `natter`
+//! runs from anywhere with no files beside it. No front-end build step: these are served as
+//! written. A new ES module under `static/js/` is one more line in [`MODULES`].
 
 use axum::Router;
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::extract::Path;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use super::AppState;
-
 const CSS: &str = include_str!("../../static/app.css");
-const JS: &str = include_str!("../../static/app.js");
 const ICON: &str = include_str!("../../static/icon.svg");
 
-pub fn router() -> Router<AppState> {
+/// The live client, as ES modules: `/static/js/<name>`. `app.js` is the entry the layout loads.
+const MODULES: &[(&str, &str)] = &[
+    ("app.js", include_str!("../../static/js/app.js")),
+    ("composer.js", include_str!("../../static/js/composer.js")),
+    ("dom.js", include_str!("../../static/js/dom.js")),
+    ("frames.js", include_str!("../../static/js/frames.js")),
+    ("page.js", include_str!("../../static/js/page.js")),
+    ("presence.js", include_str!("../../static/js/presence.js")),
+    ("socket.js", include_str!("../../static/js/socket.js")),
+    ("timeline.js", include_str!("../../static/js/timeline.js")),
+    ("unread.js", include_str!("../../static/js/unread.js")),
+];
+
+/// The routes of the static files; they need no state, so any router can mount them.
+pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route(
             "/static/app.css",
             get(|| asset("text/css; charset=utf-8", CSS)),
         )
-        .route(
-            "/static/app.js",
-            get(|| asset("text/javascript; charset=utf-8", JS)),
-        )
+        .route("/static/js/{name}", get(module))
         .route("/static/icon.svg", get(|| asset("image/svg+xml", ICON)))
         // Browsers ask for this whatever the page says.
         .route("/favicon.ico", get(|| asset("image/svg+xml", ICON)))
+}
+
+async fn module(Path(name): Path<String>) -> Response {
+    match MODULES.iter().find(|(n, _)| *n == name) {
+        Some((_, body)) => asset("text/javascript; charset=utf-8", body)
+            .await
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 async fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {

@@ -1,4 +1,4 @@
-//! Rendering askama templates into responses, and the error page.
+//! Rendering askama templates into strings and HTML responses.
 
 use askama::Template;
 use axum::http::{StatusCode, header};
@@ -20,13 +20,4 @@ pub fn render_page(status: StatusCode, template: &impl Template) -> Result<Respo
         body,
     )
         .into_response())
-}
-
-/// The page every error is shown on, in the product's look.
-#[derive(Template)]
-#[template(path = "error.html")]
-pub struct ErrorPage<'a> {
-    pub status: u16,
-    pub title: &'a str,
-    pub message: &'a str,
 }

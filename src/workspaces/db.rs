@@ -9,43 +9,6 @@ pub struct Workspace {
     pub name: String,
 }
 
-/// A user's place in a workspace.
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct Membership {
-    pub id: i64,
-    pub slug: String,
-    pub name: String,
-    pub role: String,
-}
-
-impl Membership {
-    pub fn is_admin(&self) -> bool {
-        matches!(self.role.as_str(), "owner" | "admin")
-    }
-}
-
-/// A row of the workspace switcher.
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct WorkspaceSummary {
-    pub slug: String,
-    pub name: String,
-    pub role: String,
-    pub has_unread: bool,
-}
-
-impl WorkspaceSummary {
-    /// Up to two letters for the switcher tile: "Acme Corp" → "AC".
-    pub fn initials(&self) -> String {
-        let letters: String = self
-            .name
-            .split_whitespace()
-            .filter_map(|w| w.chars().next())
-            .take(2)
-            .collect();
-        letters.to_uppercase()
-    }
-}
-
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Member {
     pub id: i64,
@@ -119,42 +82,6 @@ pub async fn workspace_by_slug(
         .bind(slug)
         .fetch_optional(db)
         .await
-}
-
-/// The user's membership of the workspace with this slug; `None` for non-members.
-pub async fn membership(
-    db: impl PgExecutor<'_>,
-    slug: &str,
-    user_id: i64,
-) -> sqlx::Result<Option<Membership>> {
-    sqlx::query_as(
-        "select w.id, w.slug, w.name, wm.role
-         from workspaces w join workspace_members wm on wm.workspace_id = w.id
-         where w.slug = $1 and wm.user_id = $2 and wm.deactivated_at is null",
-    )
-    .bind(slug)
-    .bind(user_id)
-    .fetch_optional(db)
-    .await
-}
-
-/// Every workspace the user belongs to, with whether anything in it is unread.
-pub async fn workspaces_of(
-    db: impl PgExecutor<'_>,
-    user_id: i64,
-) -> sqlx::Result<Vec<WorkspaceSummary>> {
-    sqlx::query_as(
-        "select w.slug, w.name, wm.role,
-                exists (select 1 from channel_members cm join channels c on c.id = cm.channel_id
-                        where cm.user_id = $1 and c.workspace_id = w.id and c.archived_at is null
-                          and c.last_seq > cm.last_read_seq) as has_unread
-         from workspaces w join workspace_members wm on wm.workspace_id = w.id
-         where wm.user_id = $1 and wm.deactivated_at is null
-         order by lower(w.name), w.id",
-    )
-    .bind(user_id)
-    .fetch_all(db)
-    .await
 }
 
 pub async fn members(db: impl PgExecutor<'_>, workspace_id: i64) -> sqlx::Result<Vec<Member>> {
@@ -259,23 +186,4 @@ pub async fn revoke_invite(
             .rows_affected()
             == 1,
     )
-}
-
-pub async fn record_audit(
-    db: impl PgExecutor<'_>,
-    workspace_id: i64,
-    actor_id: i64,
-    action: &str,
-    target: &str,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "insert into audit_log (workspace_id, actor_id, action, target) values ($1, $2, $3, $4)",
-    )
-    .bind(workspace_id)
-    .bind(actor_id)
-    .bind(action)
-    .bind(target)
-    .execute(db)
-    .await?;
-    Ok(())
 }

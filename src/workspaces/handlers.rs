@@ -7,12 +7,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::db::{self, Member, WorkspaceSummary};
+use super::db::{self, Member};
 use crate::auth::CurrentUser;
+use crate::auth::membership::{self, WorkspaceSummary};
 use crate::channels;
+use crate::channels::shell::Shell;
 use crate::error::AppError;
-use crate::web::AppState;
-use crate::web::shell::Shell;
+use crate::state::AppState;
 use crate::web::templates::render_page;
 
 #[derive(Template)]
@@ -42,7 +43,7 @@ pub struct NewWorkspace {
 }
 
 pub async fn home(State(state): State<AppState>, me: CurrentUser) -> Result<Response, AppError> {
-    let workspaces = db::workspaces_of(&state.db, me.id).await?;
+    let workspaces = membership::workspaces_of(&state.db, me.id).await?;
     let page = HomePage {
         csrf: me.csrf.clone(),
         me,
@@ -62,7 +63,7 @@ pub async fn create(
     match super::create(&state.db, &form.slug, &form.name, me.id).await {
         Ok(workspace) => Ok(Redirect::to(&format!("/w/{}", workspace.slug)).into_response()),
         Err(AppError::Validation(error)) => {
-            let workspaces = db::workspaces_of(&state.db, me.id).await?;
+            let workspaces = membership::workspaces_of(&state.db, me.id).await?;
             let page = HomePage {
                 csrf: me.csrf.clone(),
                 me,
@@ -83,7 +84,7 @@ pub async fn open(
     me: CurrentUser,
     Path(slug): Path<String>,
 ) -> Result<Redirect, AppError> {
-    let workspace = super::require_member(&state.db, &slug, me.id).await?;
+    let workspace = membership::require_member(&state.db, &slug, me.id).await?;
     let general = channels::db::general_channel_id(&state.db, workspace.id).await?;
     Ok(Redirect::to(&channels::path(&workspace.slug, general)))
 }
@@ -93,7 +94,7 @@ pub async fn members(
     me: CurrentUser,
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
-    let workspace = super::require_member(&state.db, &slug, me.id).await?;
+    let workspace = membership::require_member(&state.db, &slug, me.id).await?;
     let members = db::members(&state.db, workspace.id).await?;
     let shell = Shell::load(&state, &me, &workspace, 0).await?;
     render_page(StatusCode::OK, &MembersPage { shell, members })

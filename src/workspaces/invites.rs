@@ -9,11 +9,12 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::db::{self, InviteRow, Workspace};
-use crate::auth::{CurrentUser, csrf, session};
+use crate::auth::{CurrentUser, csrf, membership, session};
+use crate::channels::shell::Shell;
 use crate::error::AppError;
-use crate::web::shell::Shell;
+use crate::secrets::{hash_secret, random_token};
+use crate::state::AppState;
 use crate::web::templates::render_page;
-use crate::web::{AppState, hash_secret, random_token};
 
 #[derive(Template)]
 #[template(path = "workspaces/invites.html")]
@@ -55,7 +56,7 @@ async fn page(
     new_link: String,
     error: String,
 ) -> Result<InvitesPage, AppError> {
-    let workspace = super::require_member(&state.db, slug, me.id).await?;
+    let workspace = membership::require_member(&state.db, slug, me.id).await?;
     if workspace.role == "guest" {
         return Err(AppError::Forbidden("Guests cannot invite people.".into()));
     }
@@ -86,7 +87,7 @@ pub async fn create(
     Path(slug): Path<String>,
     Form(form): Form<NewInvite>,
 ) -> Result<Response, AppError> {
-    let workspace = super::require_member(&state.db, &slug, me.id).await?;
+    let workspace = membership::require_member(&state.db, &slug, me.id).await?;
     if !(1..=30).contains(&form.expires_in_days) || !(1..=1000).contains(&form.max_uses) {
         let error = "An invite lasts 1 to 30 days and can be used 1 to 1,000 times.".to_owned();
         let page = page(&state, &me, &slug, String::new(), error).await?;
@@ -105,7 +106,7 @@ pub async fn create(
         form.max_uses,
     )
     .await?;
-    db::record_audit(&state.db, workspace.id, me.id, "invite.create", "").await?;
+    crate::audit::record(&state.db, workspace.id, me.id, "invite.create", "").await?;
     let link = format!("{}/invite/{code}", state.config.public_url);
     render_page(
         StatusCode::CREATED,
@@ -118,7 +119,7 @@ pub async fn revoke(
     me: CurrentUser,
     Path((slug, invite_id)): Path<(String, i64)>,
 ) -> Result<Redirect, AppError> {
-    let workspace = super::require_member(&state.db, &slug, me.id).await?;
+    let workspace = membership::require_member(&state.db, &slug, me.id).await?;
     if !workspace.is_admin() {
         return Err(AppError::Forbidden(
             "Only owners and admins can revoke invites.".into(),
@@ -127,7 +128,7 @@ pub async fn revoke(
     if !db::revoke_invite(&state.db, workspace.id, invite_id).await? {
         return Err(AppError::NotFound);
     }
-    db::record_audit(
+    crate::audit::record(
         &state.db,
         workspace.id,
         me.id,
@@ -153,7 +154,7 @@ pub async fn landing(
         })?;
     let me = session::current_user(&session, &state).await?;
     if let Some(me) = &me
-        && db::membership(&state.db, &workspace.slug, me.id)
+        && membership::membership(&state.db, &workspace.slug, me.id)
             .await?
             .is_some()
     {
@@ -181,10 +182,10 @@ pub async fn accept(
         ));
     };
     if db::add_member(&mut tx, workspace_id, me.id, &role).await? {
-        db::record_audit(&mut *tx, workspace_id, me.id, "member.join", &me.username).await?;
+        crate::audit::record(&mut *tx, workspace_id, me.id, "member.join", &me.username).await?;
         tx.commit().await?;
         let general = crate::channels::db::general_channel_id(&state.db, workspace_id).await?;
-        crate::realtime::events::joined(&state, general, me.id).await?;
+        crate::channels::live::joined(&state, general, me.id).await?;
     } else {
         // Already a member: the use is not spent.
         tx.rollback().await?;

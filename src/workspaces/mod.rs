@@ -12,10 +12,10 @@ use axum::Router;
 use axum::routing::{get, post};
 use sqlx::PgPool;
 
-pub use db::{Membership, Workspace};
+pub use db::Workspace;
 
 use crate::error::{AppError, violated_constraint};
-use crate::web::AppState;
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -32,13 +32,6 @@ pub fn router() -> Router<AppState> {
             "/invite/{code}",
             get(invites::landing).post(invites::accept),
         )
-}
-
-/// The asker's membership of the workspace, or 404 if they are not in it.
-pub async fn require_member(db: &PgPool, slug: &str, user_id: i64) -> Result<Membership, AppError> {
-    db::membership(db, slug, user_id)
-        .await?
-        .ok_or(AppError::NotFound)
 }
 
 /// Turns a workspace name into a URL slug: "Acme Corp!" → "acme-corp".
@@ -98,7 +91,7 @@ pub async fn create(
             }
             _ => e.into(),
         })?;
-    db::record_audit(&mut *tx, id, owner_id, "workspace.create", &slug).await?;
+    crate::audit::record(&mut *tx, id, owner_id, "workspace.create", &slug).await?;
     tx.commit().await?;
     Ok(Workspace {
         id,

@@ -109,10 +109,7 @@ impl TestApp {
     /// Waits until the search index has taken every change (at once without Meilisearch:
     /// Postgres search reads the log itself).
     pub async fn search_settled(&self) {
-        if !matches!(
-            self.state.search.as_ref(),
-            natter::search::Backend::Meili(_)
-        ) {
+        if !matches!(self.state.search.as_ref(), natter::index::Backend::Meili(_)) {
             return;
         }
         for _ in 0..300 {
@@ -420,4 +417,20 @@ pub async fn user_id(app: &TestApp, username: &str) -> i64 {
         .fetch_one(&app.db)
         .await
         .unwrap()
+}
+
+/// A page as a person sees it: without the `<template>` elements the script copies from, which
+/// hold markup (a "New messages" line, a pending message) that is not on show.
+pub fn shown(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(start) = rest.find("<template") {
+        out.push_str(&rest[..start]);
+        match rest[start..].find("</template>") {
+            Some(end) => rest = &rest[start + end + "</template>".len()..],
+            None => return out,
+        }
+    }
+    out.push_str(rest);
+    out
 }

@@ -8,11 +8,11 @@ use crate::helpers::{Browser, TestApp, user_id};
 /// Says which backend these tests run on, so a skipped Meilisearch run is visible.
 fn report_backend(app: &TestApp) {
     match app.state.search.as_ref() {
-        natter::search::Backend::Meili(_) => eprintln!(
+        natter::index::Backend::Meili(_) => eprintln!(
             "search tests: running on Meilisearch ({})",
             std::env::var("MEILI_URL").unwrap_or_default()
         ),
-        natter::search::Backend::Postgres => eprintln!(
+        natter::index::Backend::Postgres => eprintln!(
             "search tests: running on Postgres; the Meilisearch run is SKIPPED (set MEILI_URL and MEILI_MASTER_KEY)"
         ),
     }
@@ -347,7 +347,7 @@ async fn the_outbox_keeps_every_change_through_a_meilisearch_outage_and_a_restar
 async fn a_month_old_message_is_found_by_a_misspelt_word_with_a_filter_and_opened_in_its_channel() {
     let app = TestApp::spawn().await;
     report_backend(&app);
-    if !matches!(app.state.search.as_ref(), natter::search::Backend::Meili(_)) {
+    if !matches!(app.state.search.as_ref(), natter::index::Backend::Meili(_)) {
         eprintln!(
             "SKIPPED: typo tolerance is Meilisearch's (set MEILI_URL); Postgres search needs the words as written"
         );

@@ -5,12 +5,13 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::conversations::resolve;
-use super::{ApiError, ApiResult, Ctx, Params, db, shapes};
+use super::{ApiError, ApiResult, Ctx, Params, shapes};
+use crate::channels::db::ChannelInfo;
 use crate::error::AppError;
 use crate::fields;
 use crate::integrations::{ids, mrkdwn, render};
-use crate::messages::{self, NewMessage};
-use crate::realtime::events;
+use crate::messages::live;
+use crate::messages::{self, NewMessage, SendError, StoredMessage};
 
 /// The text of a call: `text` in mrkdwn, plus `blocks` and `attachments`, as markdown.
 async fn body(ctx: &Ctx<'_>, params: &Params) -> Result<String, ApiError> {
@@ -42,9 +43,7 @@ async fn body(ctx: &Ctx<'_>, params: &Params) -> Result<String, ApiError> {
         return Err(ApiError("no_text"));
     }
     let text = parts.join("\n\n");
-    if text.chars().count() > messages::MAX_CHARS {
-        return Err(ApiError("msg_too_long"));
-    }
+    messages::check_body(&text).map_err(|e| ApiError(e.code()))?;
     Ok(text)
 }
 
@@ -67,16 +66,15 @@ pub async fn post_message(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
         .with_client_msg_id(client_msg_id.as_deref());
     new.sender_name = username.as_deref();
     new.sender_icon = icon.as_deref();
-    let sent = match messages::post(ctx.state, new).await {
-        Ok(sent) => sent,
-        Err(AppError::Validation(_)) => return Err(ApiError("invalid_arguments")),
-        Err(e) => return Err(e.into()),
-    };
-    let message = db::ApiMessage::from(&sent.row);
+    let sent = messages::post(ctx.state, new).await.map_err(|e| match e {
+        SendError::Internal(cause) => ApiError::from(AppError::Internal(cause)),
+        other => ApiError(other.code()),
+    })?;
+    let m = &sent.row.message;
     Ok(fields! {
-        "channel" => ids::channel_id(&channel.kind, channel.id),
-        "ts" => ids::ts(message.created_at, message.seq),
-        "message" => shapes::message(ctx, &message),
+        "channel" => ids::channel_id(channel.kind, channel.id),
+        "ts" => ids::ts(m.created_at, m.seq),
+        "message" => shapes::message(ctx, &sent.row),
     })
 }
 
@@ -85,16 +83,17 @@ async fn own_message(
     ctx: &Ctx<'_>,
     params: &Params,
     refused: &'static str,
-) -> Result<(super::db::ApiChannel, db::ApiMessage), ApiError> {
+) -> Result<(ChannelInfo, StoredMessage), ApiError> {
     let channel = resolve(ctx, params, "channel").await?;
     let seq = params
         .str("ts")
         .and_then(|t| ids::seq_of_ts(&t))
         .ok_or(ApiError("message_not_found"))?;
-    let message = db::message(ctx.db(), channel.id, seq)
+    let message = messages::db::message(ctx.db(), channel.id, seq)
         .await?
-        .ok_or(ApiError("message_not_found"))?;
-    if message.deleted {
+        .ok_or(ApiError("message_not_found"))?
+        .message;
+    if message.deleted_at.is_some() {
         return Err(ApiError("message_not_found"));
     }
     if message.user_id != ctx.user.id {
@@ -115,9 +114,9 @@ pub async fn update(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
             AppError::NotFound => ApiError("message_not_found"),
             other => other.into(),
         })?;
-    events::message_edited(ctx.state, channel.id, message.seq).await?;
+    live::message_edited(ctx.state, channel.id, message.seq).await?;
     Ok(fields! {
-        "channel" => ids::channel_id(&channel.kind, channel.id),
+        "channel" => ids::channel_id(channel.kind, channel.id),
         "ts" => ids::ts(message.created_at, message.seq),
         "text" => text,
     })
@@ -131,9 +130,9 @@ pub async fn delete(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
             AppError::NotFound => ApiError("message_not_found"),
             other => other.into(),
         })?;
-    events::message_deleted(ctx.state, channel.id, message.seq);
+    live::message_deleted(ctx.state, channel.id, message.seq);
     Ok(fields! {
-        "channel" => ids::channel_id(&channel.kind, channel.id),
+        "channel" => ids::channel_id(channel.kind, channel.id),
         "ts" => ids::ts(message.created_at, message.seq),
     })
 }

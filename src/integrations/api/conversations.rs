@@ -2,36 +2,38 @@
 
 use serde_json::json;
 
-use super::db::ApiChannel;
 use super::{ApiError, ApiResult, Ctx, Params, db, shapes};
-use crate::channels;
+use crate::channels::db::ChannelInfo;
+use crate::channels::live;
+use crate::channels::{self, ChannelKind};
 use crate::fields;
 use crate::integrations::ids;
-use crate::realtime::events;
+use crate::messages::db as messages_db;
 
 /// The channel an argument names (an id like `C12`, or `#name`), as the caller may see it:
 /// a private channel or DM they are not in does not exist for them.
-pub async fn resolve(ctx: &Ctx<'_>, params: &Params, arg: &str) -> Result<ApiChannel, ApiError> {
+pub async fn resolve(ctx: &Ctx<'_>, params: &Params, arg: &str) -> Result<ChannelInfo, ApiError> {
     let given = params.str(arg).ok_or(ApiError("channel_not_found"))?;
     let id = match ids::parse_id(&given) {
         Some(id) if !given.starts_with('#') => Some(id),
         _ => {
-            db::channel_id_by_name(ctx.db(), ctx.workspace_id, given.trim_start_matches('#'))
+            channels::db::channel_by_name(ctx.db(), ctx.workspace_id, given.trim_start_matches('#'))
                 .await?
+                .map(|c| c.id)
         }
     };
     let channel = match id {
-        Some(id) => db::channel(ctx.db(), id, ctx.user.id).await?,
+        Some(id) => channels::db::info(ctx.db(), id, ctx.user.id).await?,
         None => None,
     };
     match channel {
-        Some(c) if c.kind == "public" || c.last_read_seq.is_some() => Ok(c),
+        Some(c) if c.kind.is_public() || c.last_read_seq.is_some() => Ok(c),
         _ => Err(ApiError("channel_not_found")),
     }
 }
 
 /// Like [`resolve`], and a bot must be a member even of a public channel to read it.
-pub async fn readable(ctx: &Ctx<'_>, params: &Params) -> Result<ApiChannel, ApiError> {
+pub async fn readable(ctx: &Ctx<'_>, params: &Params) -> Result<ChannelInfo, ApiError> {
     let channel = resolve(ctx, params, "channel").await?;
     if ctx.user.is_bot && channel.last_read_seq.is_none() {
         return Err(ApiError("not_in_channel"));
@@ -45,20 +47,11 @@ pub async fn list(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
         .unwrap_or_else(|| "public_channel".to_owned());
     let mut kinds = Vec::new();
     for t in types.split(',').map(str::trim) {
-        kinds.push(
-            match t {
-                "public_channel" => "public",
-                "private_channel" => "private",
-                "im" => "dm",
-                "mpim" => "group_dm",
-                _ => return Err(ApiError("invalid_types")),
-            }
-            .to_owned(),
-        );
+        kinds.push(ChannelKind::from_slack_type(t).ok_or(ApiError("invalid_types"))?);
     }
     let limit = shapes::limit(params, 100, 1000);
     let after = shapes::read_cursor("channel", params)?.unwrap_or(0);
-    let mut rows = db::channels(
+    let mut rows = channels::db::listing(
         ctx.db(),
         ctx.workspace_id,
         ctx.user.id,
@@ -84,8 +77,8 @@ pub async fn info(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
     let channel = resolve(ctx, params, "channel").await?;
     let mut value = shapes::channel(&channel);
     if let Some(last_read_seq) = channel.last_read_seq {
-        let last_read = match db::message(ctx.db(), channel.id, last_read_seq).await? {
-            Some(m) => ids::ts(m.created_at, m.seq),
+        let last_read = match messages_db::message(ctx.db(), channel.id, last_read_seq).await? {
+            Some(m) => ids::ts(m.message.created_at, m.message.seq),
             None => "0000000000.000000".to_owned(),
         };
         let unread = (channel.last_seq - last_read_seq).max(0);
@@ -133,13 +126,11 @@ pub async fn history(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
     if let Some(cursor) = shapes::read_cursor("seq", params)? {
         before_seq = before_seq.min(cursor);
     }
-    let mut rows = db::history(
+    let mut rows = messages_db::window(
         ctx.db(),
         channel.id,
-        after_seq,
-        before_seq,
-        after_secs,
-        before_secs,
+        (after_seq, before_seq),
+        (after_secs, before_secs),
         limit + 1,
     )
     .await?;
@@ -147,7 +138,7 @@ pub async fn history(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
     rows.truncate(limit as usize);
     let next = if has_more {
         rows.last()
-            .map(|m| shapes::cursor("seq", m.seq))
+            .map(|m| shapes::cursor("seq", m.message.seq))
             .unwrap_or_default()
     } else {
         String::new()
@@ -186,8 +177,8 @@ pub async fn create(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
         }
         Err(e) => return Err(e.into()),
     };
-    events::joined(ctx.state, id, ctx.user.id).await?;
-    let channel = db::channel(ctx.db(), id, ctx.user.id)
+    live::joined(ctx.state, id, ctx.user.id).await?;
+    let channel = channels::db::info(ctx.db(), id, ctx.user.id)
         .await?
         .ok_or(ApiError("internal_error"))?;
     Ok(fields! { "channel" => shapes::channel(&channel) })
@@ -195,16 +186,16 @@ pub async fn create(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
 
 pub async fn join(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
     let channel = resolve(ctx, params, "channel").await?;
-    if channel.kind != "public" {
+    if !channel.kind.is_public() {
         return Err(ApiError("method_not_supported_for_channel_type"));
     }
     if channel.archived {
         return Err(ApiError("is_archived"));
     }
     if channels::db::add_member(ctx.db(), channel.id, ctx.user.id).await? {
-        events::joined(ctx.state, channel.id, ctx.user.id).await?;
+        live::joined(ctx.state, channel.id, ctx.user.id).await?;
     }
-    let channel = db::channel(ctx.db(), channel.id, ctx.user.id)
+    let channel = channels::db::info(ctx.db(), channel.id, ctx.user.id)
         .await?
         .ok_or(ApiError("internal_error"))?;
     Ok(fields! { "channel" => shapes::channel(&channel) })
@@ -215,7 +206,7 @@ pub async fn invite(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
     if channel.last_read_seq.is_none() {
         return Err(ApiError("not_in_channel"));
     }
-    if channel.kind == "dm" || channel.kind == "group_dm" {
+    if channel.kind.is_dm() {
         return Err(ApiError("method_not_supported_for_channel_type"));
     }
     if channel.archived {
@@ -235,10 +226,10 @@ pub async fn invite(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
     }
     for id in ids_to_add {
         if channels::db::add_member(ctx.db(), channel.id, id).await? {
-            events::joined(ctx.state, channel.id, id).await?;
+            live::joined(ctx.state, channel.id, id).await?;
         }
     }
-    let channel = db::channel(ctx.db(), channel.id, ctx.user.id)
+    let channel = channels::db::info(ctx.db(), channel.id, ctx.user.id)
         .await?
         .ok_or(ApiError("internal_error"))?;
     Ok(fields! { "channel" => shapes::channel(&channel) })
@@ -254,7 +245,7 @@ pub async fn mark(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
         .and_then(|t| ids::seq_of_ts(&t))
         .ok_or(ApiError("invalid_timestamp"))?;
     let last_read_seq = channels::db::mark_read(ctx.db(), channel.id, ctx.user.id, seq).await?;
-    events::read_moved(ctx.state, channel.id, ctx.user.id, last_read_seq).await?;
+    live::read_moved(ctx.state, channel.id, ctx.user.id, last_read_seq).await?;
     Ok(serde_json::Map::new())
 }
 
@@ -281,13 +272,13 @@ pub async fn open(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
         Err(crate::error::AppError::NotFound) => return Err(ApiError("user_not_found")),
         Err(e) => return Err(e.into()),
     };
-    let channel = db::channel(ctx.db(), id, ctx.user.id)
+    let channel = channels::db::info(ctx.db(), id, ctx.user.id)
         .await?
         .ok_or(ApiError("internal_error"))?;
     let value = if params.bool("return_im") {
         shapes::channel(&channel)
     } else {
-        json!({ "id": ids::channel_id(&channel.kind, channel.id) })
+        json!({ "id": ids::channel_id(channel.kind, channel.id) })
     };
     Ok(fields! { "channel" => value })
 }

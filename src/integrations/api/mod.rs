@@ -22,7 +22,8 @@ use serde_json::{Map, Value, json};
 use crate::auth::db::User;
 use crate::auth::tokens;
 use crate::error::AppError;
-use crate::web::{AppState, hash_secret};
+use crate::secrets::hash_secret;
+use crate::state::AppState;
 
 /// A Slack error code, answered as `{"ok": false, "error": code}`.
 #[derive(Debug)]

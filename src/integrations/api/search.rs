@@ -38,7 +38,7 @@ pub async fn messages(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
     let base = format!("{}/w/{}", ctx.state.config.public_url, ctx.workspace_slug);
     let mut matches = Vec::with_capacity(results.hits.len());
     for hit in &results.hits {
-        let channel_id = ids::channel_id(&hit.channel_kind, hit.channel_id);
+        let channel_id = ids::channel_id(hit.channel_kind, hit.channel_id);
         matches.push(json!({
             "type": "message",
             "channel": { "id": channel_id, "name": hit.channel_label.trim_start_matches('#') },

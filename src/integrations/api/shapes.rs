@@ -2,24 +2,27 @@
 
 use serde_json::{Value, json};
 
-use super::db::{ApiChannel, ApiMessage, ApiUser};
+use super::db::ApiUser;
 use super::{ApiError, Ctx, Params};
+use crate::channels::ChannelKind;
+use crate::channels::db::ChannelInfo;
 use crate::integrations::ids;
+use crate::messages::MessageRow;
 
-pub fn channel(c: &ApiChannel) -> Value {
+pub fn channel(c: &ChannelInfo) -> Value {
     let name = c
         .name
         .clone()
-        .unwrap_or_else(|| ids::channel_id(&c.kind, c.id));
+        .unwrap_or_else(|| ids::channel_id(c.kind, c.id));
     let mut value = json!({
-        "id": ids::channel_id(&c.kind, c.id),
+        "id": ids::channel_id(c.kind, c.id),
         "name": name,
         "name_normalized": name,
-        "is_channel": c.kind == "public",
-        "is_group": c.kind == "private",
-        "is_im": c.kind == "dm",
-        "is_mpim": c.kind == "group_dm",
-        "is_private": c.kind != "public",
+        "is_channel": c.kind == ChannelKind::Public,
+        "is_group": c.kind == ChannelKind::Private,
+        "is_im": c.kind == ChannelKind::Dm,
+        "is_mpim": c.kind == ChannelKind::GroupDm,
+        "is_private": !c.kind.is_public(),
         "is_archived": c.archived,
         "is_general": c.is_general,
         "is_member": c.last_read_seq.is_some(),
@@ -36,7 +39,8 @@ pub fn channel(c: &ApiChannel) -> Value {
     value
 }
 
-pub fn message(ctx: &Ctx<'_>, m: &ApiMessage) -> Value {
+pub fn message(ctx: &Ctx<'_>, row: &MessageRow) -> Value {
+    let m = &row.message;
     let mut value = json!({
         "type": "message",
         "user": ids::user_id(m.user_id),
@@ -50,10 +54,10 @@ pub fn message(ctx: &Ctx<'_>, m: &ApiMessage) -> Value {
     if let Some(edited) = m.edited_at {
         value["edited"] = json!({ "user": ids::user_id(m.user_id), "ts": format!("{}.000000", edited.unix_timestamp()) });
     }
-    if m.is_bot {
+    if row.is_bot {
         value["bot_id"] = json!(format!("B{}", m.user_id));
     }
-    if let Some(name) = &m.sender_name {
+    if let Some(name) = &row.sender_name {
         value["username"] = json!(name);
     }
     value

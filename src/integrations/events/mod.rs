@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use super::ids;
-use crate::web::AppState;
+use crate::state::AppState;
 
 /// Attempts before an event is given up on (about 8.5 hours of backoff in all).
 const MAX_ATTEMPTS: i32 = 16;
@@ -118,7 +118,7 @@ pub async fn verify_and_save(
     let target = db::target(&state.db, bot_id)
         .await?
         .ok_or_else(|| anyhow!("no such bot"))?;
-    let challenge = crate::web::random_token();
+    let challenge = crate::secrets::random_token();
     let body =
         json!({ "token": "", "challenge": challenge, "type": "url_verification" }).to_string();
     let response = signed_post(&target.signing_secret, url, &body, 0)
@@ -170,22 +170,18 @@ async fn callback(
     due: &db::Due,
     target: &db::Target,
 ) -> anyhow::Result<Option<String>> {
-    let Some(message) = super::api::db::message(&state.db, due.channel_id, due.seq).await? else {
+    let Some(row) = crate::messages::db::message(&state.db, due.channel_id, due.seq).await? else {
         return Ok(None);
     };
-    let kind = crate::channels::db::kind_of(&state.db, due.channel_id)
-        .await?
-        .unwrap_or_default();
-    let channel_type = match kind.as_str() {
-        "public" => "channel",
-        "private" => "group",
-        "dm" => "im",
-        _ => "mpim",
+    let message = &row.message;
+    let Some(kind) = crate::channels::db::kind_of(&state.db, due.channel_id).await? else {
+        return Ok(None);
     };
+    let channel_type = kind.slack_event_type();
     let ts = ids::ts(message.created_at, message.seq);
     let mut event = json!({
         "type": due.event_type,
-        "channel": ids::channel_id(&kind, due.channel_id),
+        "channel": ids::channel_id(kind, due.channel_id),
         "user": ids::user_id(message.user_id),
         "text": message.body,
         "ts": ts,
@@ -196,7 +192,7 @@ async fn callback(
     if let Some(id) = &message.client_msg_id {
         event["client_msg_id"] = json!(id);
     }
-    if message.is_bot {
+    if row.is_bot {
         event["bot_id"] = json!(format!("B{}", message.user_id));
     }
     let body = json!({

@@ -4,6 +4,9 @@
 //! images become links (no third-party fetches from a reader's browser); bare URLs become
 //! links; `@username` becomes a highlighted mention. ammonia then sanitises the result, so even
 //! a parser surprise cannot produce a script, an event handler or a `javascript:` link.
+//!
+//! A leaf: pure text in and out, no database. The message log renders with it, and the search
+//! index asks it whether a message has a link.
 
 use std::collections::HashSet;
 use std::sync::LazyLock;

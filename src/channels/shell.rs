@@ -1,12 +1,12 @@
 //! The frame around every workspace page: the workspace switcher, the sidebar with unread
 //! state, and who is logged in. Built once per page by [`Shell::load`].
 
+use super::ChannelAccess;
+use super::sidebar::{self, Sidebar};
 use crate::auth::CurrentUser;
-use crate::channels::sidebar::{self, Sidebar};
+use crate::auth::membership::{self, Membership, WorkspaceSummary};
 use crate::error::AppError;
-use crate::web::AppState;
-use crate::workspaces::Membership;
-use crate::workspaces::db::{self as workspaces_db, WorkspaceSummary};
+use crate::state::AppState;
 
 pub struct Shell {
     pub csrf: String,
@@ -19,13 +19,27 @@ pub struct Shell {
 }
 
 impl Shell {
+    /// "#name" for channels; for DMs, the other people's names as the sidebar shows them.
+    pub fn title_of(&self, access: &ChannelAccess) -> String {
+        match &access.channel.name {
+            Some(name) => format!("#{name}"),
+            None => self
+                .sidebar
+                .dms
+                .iter()
+                .find(|d| d.id == access.channel.id)
+                .map(|d| d.title.clone())
+                .unwrap_or_else(|| "Direct message".to_owned()),
+        }
+    }
+
     pub async fn load(
         state: &AppState,
         me: &CurrentUser,
         workspace: &Membership,
         active_channel_id: i64,
     ) -> Result<Self, AppError> {
-        let workspaces = workspaces_db::workspaces_of(&state.db, me.id).await?;
+        let workspaces = membership::workspaces_of(&state.db, me.id).await?;
         let sidebar = sidebar::load(&state.db, workspace, me.id).await?;
         Ok(Self {
             csrf: me.csrf.clone(),

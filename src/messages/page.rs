@@ -1,4 +1,6 @@
-//! The channel page: header, history, the "New messages" line and the composer.
+//! The conversation page: a channel's header, its log, the "New messages" line and the
+//! composer. It lives with the log it shows; the channel's own pages (details, browse) are
+//! `channels/`'s.
 //!
 //! Opening the newest page of a channel marks it read up to its `last_seq`; the line is drawn
 //! above the first message past the reader's previous `last_read_seq`. Older history is paged
@@ -10,19 +12,19 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::{ChannelAccess, db, require_access};
+use super::view::{self, MessageView};
 use crate::auth::CurrentUser;
+use crate::channels::shell::Shell;
+use crate::channels::{self, ChannelAccess, require_access};
 use crate::error::AppError;
-use crate::messages::view::{self, MessageView};
-use crate::web::AppState;
-use crate::web::shell::Shell;
+use crate::state::AppState;
 use crate::web::templates::render_page;
 
 /// Messages per page of history.
 pub const PAGE_SIZE: i64 = 50;
 
 #[derive(Template)]
-#[template(path = "channels/show.html")]
+#[template(path = "messages/page.html")]
 pub struct ChannelPage {
     shell: Shell,
     access: ChannelAccess,
@@ -39,6 +41,8 @@ pub struct ChannelPage {
     client_msg_id: String,
     draft: String,
     error: String,
+    /// The longest message, for the script to refuse before sending (the server checks too).
+    max_chars: usize,
 }
 
 impl ChannelPage {
@@ -105,7 +109,7 @@ pub async fn render(
     status: StatusCode,
 ) -> Result<Response, AppError> {
     let (workspace, access) = require_access(&state.db, slug, channel_id, me.id).await?;
-    let base_path = super::path(slug, channel_id);
+    let base_path = channels::path(slug, channel_id);
     let (channel, csrf) = (&access.channel, &me.csrf);
     let (messages, older_before) = match position {
         Position::Around(seq) => {
@@ -148,13 +152,15 @@ pub async fn render(
             .find(|m| m.seq > last_read_seq && m.user_id != me.id)
             .map_or(0, |m| m.seq);
         if !viewing_history && last_read_seq < access.channel.last_seq {
-            let seq = db::mark_read(&state.db, channel_id, me.id, access.channel.last_seq).await?;
-            crate::realtime::events::read_moved(state, channel_id, me.id, seq).await?;
+            let seq =
+                channels::db::mark_read(&state.db, channel_id, me.id, access.channel.last_seq)
+                    .await?;
+            crate::channels::live::read_moved(state, channel_id, me.id, seq).await?;
         }
     }
     // The sidebar is loaded after marking read, so this channel is not shown as unread.
     let shell = Shell::load(state, me, &workspace, channel_id).await?;
-    let title = title_of(&shell, &access);
+    let title = shell.title_of(&access);
     let page = ChannelPage {
         shell,
         access,
@@ -167,20 +173,7 @@ pub async fn render(
         client_msg_id: uuid::Uuid::new_v4().to_string(),
         draft: composer.draft,
         error: composer.error,
+        max_chars: super::MAX_CHARS,
     };
     render_page(status, &page)
-}
-
-/// "#name" for channels; for DMs, the other people's names as the sidebar shows them.
-pub fn title_of(shell: &Shell, access: &ChannelAccess) -> String {
-    match &access.channel.name {
-        Some(name) => format!("#{name}"),
-        None => shell
-            .sidebar
-            .dms
-            .iter()
-            .find(|d| d.id == access.channel.id)
-            .map(|d| d.title.clone())
-            .unwrap_or_else(|| "Direct message".to_owned()),
-    }
 }

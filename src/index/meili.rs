@@ -13,6 +13,8 @@ use anyhow::Context;
 use meilisearch_sdk::client::Client;
 use meilisearch_sdk::search::Selectors;
 use meilisearch_sdk::settings::Settings;
+use meilisearch_sdk::task_info::TaskInfo;
+use meilisearch_sdk::tasks::Task;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
@@ -73,6 +75,23 @@ impl Meili {
         })
     }
 
+    /// Waits until Meilisearch has applied a task, and fails if it refused it: a task that
+    /// fails (a malformed document, a bad setting) is an error like an unreachable server, so
+    /// the outbox keeps the change and says why in the log.
+    async fn wait(&self, task: TaskInfo, timeout: Duration) -> anyhow::Result<()> {
+        let done = task
+            .wait_for_completion(&self.client, Some(Duration::from_millis(50)), Some(timeout))
+            .await?;
+        if let Task::Failed { content } = done {
+            anyhow::bail!(
+                "Meilisearch refused task {}: {}",
+                content.task.uid,
+                content.error.error_message
+            );
+        }
+        Ok(())
+    }
+
     /// Filterable, sortable and searchable attributes; applying them twice changes nothing.
     pub async fn apply_settings(&self, index: &str) -> anyhow::Result<()> {
         let settings = Settings::new()
@@ -87,12 +106,7 @@ impl Meili {
             .with_sortable_attributes(["created_at", "seq"])
             .with_searchable_attributes(["text"]);
         let task = self.client.index(index).set_settings(&settings).await?;
-        task.wait_for_completion(
-            &self.client,
-            Some(Duration::from_millis(50)),
-            Some(Duration::from_secs(60)),
-        )
-        .await?;
+        self.wait(task, Duration::from_secs(60)).await?;
         Ok(())
     }
 
@@ -106,16 +120,7 @@ impl Meili {
             .index(index)
             .add_or_replace(docs, Some("id"))
             .await?;
-        let done = task
-            .wait_for_completion(
-                &self.client,
-                Some(Duration::from_millis(50)),
-                Some(Duration::from_secs(60)),
-            )
-            .await?;
-        if done.is_failure() {
-            anyhow::bail!("Meilisearch refused a batch of documents");
-        }
+        self.wait(task, Duration::from_secs(60)).await?;
         Ok(())
     }
 
@@ -124,12 +129,7 @@ impl Meili {
             return Ok(());
         }
         let task = self.client.index(index).delete_documents(ids).await?;
-        task.wait_for_completion(
-            &self.client,
-            Some(Duration::from_millis(50)),
-            Some(Duration::from_secs(60)),
-        )
-        .await?;
+        self.wait(task, Duration::from_secs(60)).await?;
         Ok(())
     }
 
@@ -198,7 +198,7 @@ fn plain_text(body: &str) -> String {
 }
 
 fn doc(source: &Source) -> Doc {
-    let rendered = crate::messages::markdown::render(&source.body);
+    let rendered = crate::markdown::render(&source.body);
     Doc {
         id: doc_id(source.channel_id, source.seq),
         workspace_id: source.workspace_id,
@@ -283,7 +283,7 @@ pub async fn run_worker(pool: PgPool, meili: std::sync::Arc<Meili>) {
             }
             Ok(_) => backoff = Duration::from_millis(500),
             Err(e) => {
-                let lag = super::db::lag_secs(&pool).await.unwrap_or(0.0);
+                let lag = super::outbox::lag_secs(&pool).await.unwrap_or(0.0);
                 tracing::warn!(error = %e, lag_secs = lag, "cannot index in Meilisearch; retrying with backoff (nothing is lost)");
                 // Make the claimed rows due again after the backoff, not after the lease.
                 let _ = sqlx::query("update search_outbox set next_attempt_at = now() + make_interval(secs => $1) where next_attempt_at > now()")
@@ -339,12 +339,7 @@ pub async fn reindex(
         rename: None,
     };
     let task = meili.client.swap_indexes([&swap]).await?;
-    task.wait_for_completion(
-        &meili.client,
-        Some(Duration::from_millis(50)),
-        Some(Duration::from_secs(120)),
-    )
-    .await?;
+    meili.wait(task, Duration::from_secs(120)).await?;
     let _ = meili.client.index(&fresh).delete().await;
     Ok(done)
 }

@@ -1,0 +1,73 @@
+//! What the message log publishes after a commit: a message sent, edited or deleted, as a
+//! `channel:<id>` event carrying the message and its HTML from the page's own partial (one
+//! renderer). Nothing here writes to Postgres, and a lost event costs nothing but latency:
+//! clients resume by seq.
+
+use time::format_description::well_known::Rfc3339;
+
+use super::db::{self as messages_db, MessageRow};
+use super::view::{MessagePartial, shared_view};
+use crate::error::AppError;
+use crate::realtime::channel_topic;
+use crate::realtime::frames::{Event, WireMessage};
+use crate::state::AppState;
+use crate::web::templates::render;
+
+/// A message event built from a stored row; `updated` picks `message.updated`. Sockets use it
+/// too, for what they read from Postgres to catch up or fill a hole.
+pub fn message_event(row: MessageRow, updated: bool) -> Result<Event, AppError> {
+    let m = &row.message;
+    let (channel_id, seq) = (m.channel_id, m.seq);
+    let message = WireMessage {
+        seq,
+        user_id: m.user_id,
+        text: m.body.clone(),
+        client_msg_id: m.client_msg_id.clone(),
+        created_at: m.created_at.format(&Rfc3339).unwrap_or_default(),
+        edited_at: m.edited_at.and_then(|t| t.format(&Rfc3339).ok()),
+    };
+    let html = render(&MessagePartial {
+        message: &shared_view(row),
+    })?;
+    Ok(if updated {
+        Event::MessageUpdated {
+            channel_id,
+            seq,
+            message,
+            html,
+        }
+    } else {
+        Event::Message {
+            channel_id,
+            seq,
+            message,
+            html,
+        }
+    })
+}
+
+/// A message was stored: everyone in the channel sees it. The row is the one the send
+/// statement returned, so nothing is read back.
+pub fn message_sent(state: &AppState, row: MessageRow) -> Result<(), AppError> {
+    let channel_id = row.message.channel_id;
+    state
+        .realtime
+        .publish(&channel_topic(channel_id), message_event(row, false)?);
+    Ok(())
+}
+
+pub async fn message_edited(state: &AppState, channel_id: i64, seq: i64) -> Result<(), AppError> {
+    if let Some(row) = messages_db::message(&state.db, channel_id, seq).await? {
+        state
+            .realtime
+            .publish(&channel_topic(channel_id), message_event(row, true)?);
+    }
+    Ok(())
+}
+
+pub fn message_deleted(state: &AppState, channel_id: i64, seq: i64) {
+    state.realtime.publish(
+        &channel_topic(channel_id),
+        Event::MessageDeleted { channel_id, seq },
+    );
+}

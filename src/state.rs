@@ -1,0 +1,55 @@
+//! What every handler can reach: [`AppState`], built once by `server` and handed down.
+//!
+//! It sits below every domain and imports only what it holds (the pool, the config, the rate
+//! limiters, the search engine and the live-delivery transport), never a domain: a domain
+//! that needs another's state reaches it through that domain's functions, not through here.
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+
+use crate::config::Config;
+use crate::index;
+use crate::realtime::Realtime;
+use crate::web::rate_limit::RateLimiter;
+
+/// Cheap to clone: everything inside is shared.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: PgPool,
+    pub config: Arc<Config>,
+    /// Message sends per user: bursts of 50, then 10 a second.
+    pub send_limiter: Arc<RateLimiter>,
+    /// Incoming webhook posts per webhook, like Slack: about one a second, bursts allowed.
+    pub hook_limiter: Arc<RateLimiter>,
+    /// Web API calls per token holder.
+    pub api_limiter: Arc<RateLimiter>,
+    /// The search engine: Meilisearch with `MEILI_URL`, else Postgres.
+    pub search: Arc<index::Backend>,
+    /// Live delivery: this node's hub, the bus and presence.
+    pub realtime: Arc<Realtime>,
+}
+
+impl AppState {
+    /// The state of a node on this pool and config, with its bus and search engine started.
+    pub fn new(db: PgPool, config: Config) -> anyhow::Result<Self> {
+        let realtime = Arc::new(Realtime::start(&config)?);
+        let search = Arc::new(index::Backend::from_config(&config)?);
+        let limiter = |what, burst, per_second| {
+            Arc::new(if config.rate_limits {
+                RateLimiter::new(what, burst, per_second)
+            } else {
+                RateLimiter::unlimited(what)
+            })
+        };
+        Ok(Self {
+            db,
+            send_limiter: limiter("sending messages", 50, 10),
+            hook_limiter: limiter("posting to this webhook", 10, 1),
+            api_limiter: limiter("calling the API", 100, 20),
+            config: Arc::new(config),
+            realtime,
+            search,
+        })
+    }
+}

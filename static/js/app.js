@@ -1,0 +1,35 @@
+// Natter's browser script: plain ES modules, no build step, served as written. Every page works
+// without it: forms post and pages reload. With it, the composer behaves like a chat app and
+// the page is live over /ws. This entry only wires the modules together at start; what each
+// part does lives in its module:
+//   dom.js       DOM helpers and page behaviours that need no socket
+//   page.js      who is reading and which channel is open, from the page's data- attributes
+//   socket.js    the WebSocket: hello, reconnect, ping, status line
+//   frames.js    the table of frame handlers, by frame type
+//   unread.js    per-channel read state, sidebar bold and badges
+//   timeline.js  the open channel's messages, in seq order, and read points
+//   composer.js  sending, pending sends until they arrive, typing
+//   presence.js  presence dots, "is typing", DM receipts, idle → away
+
+import { $$, confirmDestructive, localiseTimes, selectOnFocus } from "./dom.js";
+import { page, readPage } from "./page.js";
+import { connect } from "./socket.js";
+import { dispatch } from "./frames.js";
+import { setUpComposer } from "./composer.js";
+import { addOwnActionsToShown, resumeCursors, watchReading } from "./timeline.js";
+import { watchActivity } from "./presence.js";
+
+document.addEventListener("DOMContentLoaded", () => {
+  readPage();
+  $$("form.composer").forEach(setUpComposer);
+  localiseTimes(document);
+  confirmDestructive(document);
+  selectOnFocus();
+  document.getElementById("new")?.scrollIntoView({ block: "center" });
+  // Live only inside the app shell; login and signup pages have no one to be live for.
+  if (!page.me || !window.WebSocket) return;
+  addOwnActionsToShown();
+  connect({ cursors: resumeCursors, onFrame: dispatch });
+  watchActivity();
+  watchReading();
+});

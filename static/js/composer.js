@@ -1,0 +1,114 @@
+// The composer: Enter sends and Shift+Enter breaks the line, the box grows with its text, and
+// typing is announced (at most every 3 s, as the server allows). While the socket is ready a
+// send goes over it and shows at once as pending, until the real message arrives in the list
+// (timeline.js calls settlePending); otherwise the form posts as it does without a script.
+// The message markup itself is never written here: a pending send is a copy of the
+// server's <template id="pending-message">.
+
+import { $, fromTemplate } from "./dom.js";
+import { page } from "./page.js";
+import { isReady, send } from "./socket.js";
+
+/** client_msg_id → { channel_id, text, element }: sends not yet seen back as messages. */
+const pending = new Map();
+
+function newClientMsgId() {
+  if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+  return "c-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
+}
+
+function showPending(text) {
+  const article = fromTemplate("pending-message");
+  if (!article) return null;
+  $(".message-body", article).textContent = text;
+  page.inner.appendChild(article);
+  page.list.scrollTop = 0;
+  return article;
+}
+
+// The real message replaces its pending copy.
+export function settlePending(clientMsgId) {
+  const entry = pending.get(clientMsgId);
+  if (!entry) return;
+  entry.element?.remove();
+  pending.delete(clientMsgId);
+}
+
+// A refused send gives its text back to the box (unless something new was typed) and says why.
+function failPending(clientMsgId, why) {
+  const entry = pending.get(clientMsgId);
+  pending.delete(clientMsgId);
+  entry?.element?.remove();
+  const form = $("form.composer");
+  const box = $("textarea[name=text]", form);
+  if (box && !box.value) box.value = entry ? entry.text : "";
+  // The page may already show an error from a form post; one alert says the latest.
+  const error = $("#composer-error") || fromTemplate("composer-error-template");
+  error.textContent = why;
+  form.prepend(error);
+}
+
+export function setUpComposer(form) {
+  const box = $("textarea[name=text]", form);
+  if (!box) return;
+  // The server's limit, in the form so it is written once (messages::MAX_CHARS). Without it,
+  // the server still refuses and failPending says so.
+  const maxChars = Number(form.dataset.maxChars) || Infinity;
+  const grow = () => {
+    box.style.height = "auto";
+    box.style.height = Math.min(box.scrollHeight, window.innerHeight * 0.4) + "px";
+  };
+  let lastTyping = 0;
+  box.addEventListener("input", () => {
+    grow();
+    const now = Date.now();
+    if (isReady() && page.openChannel && now - lastTyping > 3000 && box.value.trim()) {
+      lastTyping = now;
+      send({ type: "typing", channel_id: page.openChannel.id });
+    }
+  });
+  box.addEventListener("keydown", (event) => {
+    // isComposing: Enter also confirms a word in an input method, and must not send it.
+    if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
+    event.preventDefault();
+    if (box.value.trim() === "") return;
+    form.requestSubmit();
+  });
+  form.addEventListener("submit", (event) => {
+    const text = box.value;
+    // Counted as Rust counts (`chars()`, Unicode scalar values), not in UTF-16 units, so that
+    // a message of emoji is not sent the slow way for being "too long".
+    if (!isReady() || !page.openChannel || text.trim() === "" || [...text].length > maxChars) return; // the form posts as usual
+    event.preventDefault();
+    const id = newClientMsgId();
+    pending.set(id, { channel_id: page.openChannel.id, text, element: showPending(text) });
+    send({ type: "send", channel_id: page.openChannel.id, client_msg_id: id, text });
+    box.value = "";
+    grow();
+    $("#composer-error")?.remove();
+  });
+  grow();
+  box.setSelectionRange(box.value.length, box.value.length);
+}
+
+// ---------------------------------------------------------------- frame handlers
+
+// After a reconnect, every send not yet seen back goes out again with the same client_msg_id:
+// if the first try was stored, the server answers with that message rather than a second.
+export function onReady() {
+  pending.forEach((entry, id) => send({ type: "send", channel_id: entry.channel_id, client_msg_id: id, text: entry.text }));
+}
+
+// Stored: no longer greyed out, though it stays pending until the message itself arrives.
+export function onAck(frame) {
+  const entry = pending.get(frame.client_msg_id);
+  if (entry && entry.element) {
+    entry.element.classList.remove("pending");
+    $(".pending-note", entry.element)?.remove();
+  }
+}
+
+// Only errors about one of our sends concern the composer; the rest need no answer.
+export function onError(frame) {
+  if (frame.client_msg_id && pending.has(frame.client_msg_id)) failPending(frame.client_msg_id, frame.message);
+}
