@@ -131,7 +131,7 @@ async fn with_redis_down_sends_are_stored_and_local_sockets_served_then_nodes_ca
     assert_eq!(on_a.seqs_until(general, 1).await, vec![1]);
 
     redis.stop();
-    let (status, _) = ada.send(&slug, general, "redis is down", None).await;
+    let (status, _) = ada.try_send(&slug, general, "redis is down", None).await;
     assert_eq!(
         status,
         reqwest::StatusCode::CREATED,

@@ -40,6 +40,7 @@ impl TestApp {
         let admin_url = std::env::var("TEST_DATABASE_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
         let db_name = format!("natter_test_{}", uuid::Uuid::new_v4().simple());
+        fresh_database(&admin_url, &db_name).await;
         let config = Config {
             bind: "127.0.0.1:0".parse::<SocketAddr>().unwrap(),
             public_url: String::new(),
@@ -195,6 +196,81 @@ impl TestApp {
     }
 }
 
+/// Creates `db_name` as a copy of a template database that holds the migrated schema, so a
+/// test pays for a file copy, not for every migration. The template is named after the
+/// migrations it holds, made once by whichever test gets there first (an advisory lock keeps
+/// the others waiting, across nextest's processes), and reused by later runs until the
+/// migrations change; the server still runs `migrate` on its copy, which finds nothing to do.
+async fn fresh_database(admin_url: &str, db_name: &str) {
+    use sqlx::Connection;
+    let template = template_name();
+    let mut admin = sqlx::PgConnection::connect(&format!("{admin_url}/postgres"))
+        .await
+        .expect("the tests reach Postgres (TEST_DATABASE_URL, else 127.0.0.1:5432)");
+    // Any fixed number: the lock only orders test processes making the template.
+    const TEMPLATE_LOCK: i64 = 0x6e61_7474_6572;
+    sqlx::query("select pg_advisory_lock($1)")
+        .bind(TEMPLATE_LOCK)
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let exists: bool =
+        sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+            .bind(&template)
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+    if !exists {
+        let building = format!("{template}_building");
+        for statement in [
+            format!("drop database if exists {building}"),
+            format!("create database {building}"),
+        ] {
+            sqlx::query(&statement).execute(&mut admin).await.unwrap();
+        }
+        let pool = natter::db::connect(&format!("{admin_url}/{building}"))
+            .await
+            .unwrap();
+        natter::db::migrate(&pool)
+            .await
+            .expect("the migrations apply to an empty database");
+        // A database with open connections cannot be a template.
+        pool.close().await;
+        sqlx::query(&format!("alter database {building} rename to {template}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+    }
+    sqlx::query("select pg_advisory_unlock($1)")
+        .bind(TEMPLATE_LOCK)
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    sqlx::query(&format!("create database {db_name} template {template}"))
+        .execute(&mut admin)
+        .await
+        .expect("a test database is copied from the template");
+}
+
+/// `natter_template_<hash of the migrations>`: a change to any migration makes a new one.
+fn template_name() -> String {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("migrations/ is readable")
+        .map(|entry| entry.expect("a readable entry").path())
+        .collect();
+    files.sort();
+    let mut all = String::new();
+    for file in files {
+        all.push_str(&file.display().to_string());
+        all.push_str(&std::fs::read_to_string(&file).expect("a readable migration"));
+    }
+    format!(
+        "natter_template_{}",
+        &natter::secrets::hash_secret(&all)[..16]
+    )
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         let (admin_url, db_name) = (self.admin_url.clone(), self.db_name.clone());
@@ -278,8 +354,26 @@ impl Browser {
             .unwrap()
     }
 
-    /// Posts a message the way the page's script does; returns the JSON answer.
+    /// Posts a message the way the page's script does and checks it was stored (201, or 200
+    /// for a retry); returns the JSON answer.
     pub async fn send(
+        &self,
+        slug: &str,
+        channel_id: i64,
+        text: &str,
+        client_msg_id: Option<&str>,
+    ) -> serde_json::Value {
+        let (status, body) = self.try_send(slug, channel_id, text, client_msg_id).await;
+        assert!(
+            status == StatusCode::CREATED || status == StatusCode::OK,
+            "sending {text:?} was answered {status}: {body}"
+        );
+        body
+    }
+
+    /// Posts a message the way the page's script does; returns the status and the JSON answer,
+    /// for tests of what is refused.
+    pub async fn try_send(
         &self,
         slug: &str,
         channel_id: i64,
@@ -433,4 +527,16 @@ pub fn shown(html: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// A test part that cannot run because `tool` is missing says so on stderr (nextest shows
+/// it in every run's output). Under `CI=true`, where `.ci/run` installs every such tool, a
+/// missing one is a failure, not a skip.
+pub fn skipped(tool: &str, how_to_get_it: &str) {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    assert!(
+        !ci,
+        "{tool} is missing under CI=true, where .ci/run installs it ({how_to_get_it})"
+    );
+    eprintln!("SKIPPED: this test needs {tool} ({how_to_get_it})");
 }

@@ -276,7 +276,7 @@ async fn the_web_api_answers_with_slacks_shapes_and_error_codes() {
     assert_eq!(last_body(&app, general).await, "build passed twice");
 
     // Bob's message cannot be edited by the bot; unknown messages are not found.
-    let (_, bob_post) = bob.send(&slug, general, "mine", None).await;
+    let bob_post = bob.send(&slug, general, "mine", None).await;
     let bob_ts = format!("1.{:06}", bob_post["seq"].as_i64().unwrap());
     assert_eq!(
         api(

@@ -20,7 +20,7 @@ async fn twenty_concurrent_senders_of_fifty_messages_get_seqs_one_to_a_thousand_
             let mut seqs = Vec::new();
             for n in 0..50 {
                 let (status, body) = sender
-                    .send(&slug, general, &format!("message {n} from {i}"), None)
+                    .try_send(&slug, general, &format!("message {n} from {i}"), None)
                     .await;
                 assert_eq!(status, StatusCode::CREATED, "{body}");
                 seqs.push(body["seq"].as_i64().unwrap());
@@ -59,8 +59,12 @@ async fn posting_twice_with_the_same_client_msg_id_stores_one_message() {
     let app = TestApp::spawn().await;
     let ada = app.signup("ada").await;
     let (slug, general) = app.workspace(&ada, "Acme").await;
-    let (first_status, first) = ada.send(&slug, general, "hello once", Some("c-123")).await;
-    let (second_status, second) = ada.send(&slug, general, "hello once", Some("c-123")).await;
+    let (first_status, first) = ada
+        .try_send(&slug, general, "hello once", Some("c-123"))
+        .await;
+    let (second_status, second) = ada
+        .try_send(&slug, general, "hello once", Some("c-123"))
+        .await;
     assert_eq!(first_status, StatusCode::CREATED);
     assert_eq!(
         second_status,
@@ -70,8 +74,8 @@ async fn posting_twice_with_the_same_client_msg_id_stores_one_message() {
     assert_eq!(first["seq"], second["seq"]);
     // Concurrent retries too.
     let (a, b) = tokio::join!(
-        ada.send(&slug, general, "raced", Some("c-456")),
-        ada.send(&slug, general, "raced", Some("c-456"))
+        ada.try_send(&slug, general, "raced", Some("c-456")),
+        ada.try_send(&slug, general, "raced", Some("c-456"))
     );
     assert_eq!(a.1["seq"], b.1["seq"]);
     let count: i64 = sqlx::query_scalar("select count(*) from messages where channel_id = $1")
@@ -107,10 +111,14 @@ async fn a_message_over_forty_thousand_characters_is_refused_and_nothing_is_stor
         html.contains(&"é".repeat(100)),
         "the draft is kept in the composer"
     );
-    let (status, body) = ada.send(&slug, general, &"x".repeat(40_001), None).await;
+    let (status, body) = ada
+        .try_send(&slug, general, &"x".repeat(40_001), None)
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["ok"], false);
-    let (status, _) = ada.send(&slug, general, &"x".repeat(40_000), None).await;
+    let (status, _) = ada
+        .try_send(&slug, general, &"x".repeat(40_000), None)
+        .await;
     assert_eq!(status, StatusCode::CREATED, "exactly 40,000 is allowed");
     let seqs: Vec<i64> = sqlx::query_scalar("select seq from messages where channel_id = $1")
         .bind(general)
@@ -129,7 +137,7 @@ async fn an_empty_message_is_refused_with_a_clear_message() {
     let app = TestApp::spawn().await;
     let ada = app.signup("ada").await;
     let (slug, general) = app.workspace(&ada, "Acme").await;
-    let (status, body) = ada.send(&slug, general, "   \n ", None).await;
+    let (status, body) = ada.try_send(&slug, general, "   \n ", None).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["error"], "Write something before sending.");
 }
@@ -203,7 +211,7 @@ async fn history_pages_back_by_seq() {
     for n in 1..=60 {
         let writer = if n % 2 == 0 { &ada } else { &bob };
         let (status, _) = writer
-            .send(&slug, general, &format!("note number {n}."), None)
+            .try_send(&slug, general, &format!("note number {n}."), None)
             .await;
         assert_eq!(status, StatusCode::CREATED);
     }
@@ -292,7 +300,9 @@ async fn a_flood_of_sends_is_rate_limited_with_a_clear_message_and_nothing_half_
     let (slug, general) = app.workspace(&ada, "Acme").await;
     let mut limited = None;
     for n in 0..80 {
-        let (status, body) = ada.send(&slug, general, &format!("flood {n}"), None).await;
+        let (status, body) = ada
+            .try_send(&slug, general, &format!("flood {n}"), None)
+            .await;
         if status == StatusCode::TOO_MANY_REQUESTS {
             limited = Some(body);
             break;

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::helpers::{TestApp, user_id};
+use crate::helpers::{self, TestApp, user_id};
 
 fn python_with_slack_sdk() -> Option<PathBuf> {
     let candidates = [
@@ -23,8 +23,9 @@ fn python_with_slack_sdk() -> Option<PathBuf> {
 #[tokio::test]
 async fn slacks_python_sdk_posts_edits_reads_and_sends_webhooks() {
     let Some(python) = python_with_slack_sdk() else {
-        eprintln!(
-            "SKIPPED: no Python with slack_sdk (.ci/run makes .venv; or set NATTER_TEST_PYTHON)"
+        helpers::skipped(
+            "a Python with slack_sdk",
+            ".ci/run makes .venv; or set NATTER_TEST_PYTHON",
         );
         return;
     };
@@ -93,8 +94,9 @@ impl Drop for Child {
 #[tokio::test]
 async fn a_slack_bolt_app_receives_a_mention_from_natter_and_answers_through_the_api() {
     let Some(python) = python_with_slack_sdk() else {
-        eprintln!(
-            "SKIPPED: no Python with slack_bolt (.ci/run makes .venv; or set NATTER_TEST_PYTHON)"
+        helpers::skipped(
+            "a Python with slack_bolt",
+            ".ci/run makes .venv; or set NATTER_TEST_PYTHON",
         );
         return;
     };

@@ -301,7 +301,7 @@ async fn the_outbox_keeps_every_change_through_a_meilisearch_outage_and_a_restar
     let (slug, general) = app.workspace(&ada, "Acme").await;
     for n in 1..=5 {
         let (status, _) = ada
-            .send(&slug, general, &format!("outage note {n}"), None)
+            .try_send(&slug, general, &format!("outage note {n}"), None)
             .await;
         assert_eq!(
             status,
