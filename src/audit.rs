@@ -24,3 +24,47 @@ pub async fn record(
     .await?;
     Ok(())
 }
+
+/// One recorded action, as the audit page shows it.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Entry {
+    pub at: time::OffsetDateTime,
+    /// The actor's username (empty when the actor is gone).
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+}
+
+/// What to look for in a workspace's log. Empty strings and `None` match everything.
+pub struct Query {
+    pub workspace_id: i64,
+    /// A username, exactly.
+    pub actor: String,
+    /// An action, or the start of one (`member.`).
+    pub action: String,
+    pub from: Option<time::OffsetDateTime>,
+    pub until: Option<time::OffsetDateTime>,
+    pub limit: i64,
+}
+
+/// The entries matching `q`, newest first.
+pub async fn entries(db: impl PgExecutor<'_>, q: &Query) -> sqlx::Result<Vec<Entry>> {
+    sqlx::query_as(
+        "select a.at, coalesce(u.username, '') as actor, a.action, a.target
+         from audit_log a left join users u on u.id = a.actor_id
+         where a.workspace_id = $1
+           and ($2 = '' or u.username = $2)
+           and ($3 = '' or starts_with(a.action, $3))
+           and ($4::timestamptz is null or a.at >= $4)
+           and ($5::timestamptz is null or a.at < $5)
+         order by a.at desc, a.id desc limit $6",
+    )
+    .bind(q.workspace_id)
+    .bind(&q.actor)
+    .bind(&q.action)
+    .bind(q.from)
+    .bind(q.until)
+    .bind(q.limit)
+    .fetch_all(db)
+    .await
+}

@@ -12,10 +12,12 @@
 //! - Domains: [`auth`] (accounts, sessions, tokens, CSRF, workspace membership),
 //!   [`channels`] (channels, DMs, the sidebar and page frame), [`messages`] (the ordered log,
 //!   sending, the conversation page), [`workspaces`] (creating, members, invites), [`search`]
-//!   (the query language and page), [`integrations`] (bots, webhooks, the Slack Web API).
+//!   (the query language and page), [`integrations`] (bots, webhooks, the Slack Web API),
+//!   [`admin`] (the workspace's administration pages).
 //! - [`ws`]: the `/ws` endpoint that authorises sockets and carries the domains' events.
 //! - The top: [`server`] (start-up and the router) and [`cli`].
 
+pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod channels;

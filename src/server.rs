@@ -27,7 +27,7 @@ use tower_sessions_sqlx_store::PostgresStore;
 use crate::config::Config;
 use crate::error::{self, AppError};
 use crate::state::AppState;
-use crate::{auth, channels, index, integrations, messages, search, web, workspaces, ws};
+use crate::{admin, auth, channels, index, integrations, messages, search, web, workspaces, ws};
 
 /// A bound, migrated server, ready to run.
 pub struct Server {
@@ -128,6 +128,7 @@ fn router(state: AppState) -> Router {
         .merge(messages::router())
         .merge(ws::router())
         .merge(integrations::router())
+        .merge(admin::router())
         .merge(search::router())
         .merge(web::assets::router())
         .route("/healthz", get(healthz))

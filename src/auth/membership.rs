@@ -9,18 +9,80 @@ use sqlx::{PgExecutor, PgPool};
 
 use crate::error::AppError;
 
+/// What a member may do in a workspace, from most to least.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    /// Everything an admin may, and the workspace cannot be left without one.
+    Owner,
+    /// Manages members, channels, integrations and settings.
+    Admin,
+    Member,
+    /// Sees only the channels they were added to; cannot browse, join or create channels,
+    /// invite, or DM people they share no channel with.
+    Guest,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Owner, Role::Admin, Role::Member, Role::Guest];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Member => "member",
+            Role::Guest => "guest",
+        }
+    }
+
+    pub fn is_admin(self) -> bool {
+        matches!(self, Role::Owner | Role::Admin)
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == text)
+            .ok_or_else(|| format!("{text:?} is not a role; use owner, admin, member or guest."))
+    }
+}
+
+crate::text_column!(Role);
+
 /// A user's place in a workspace.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Membership {
     pub id: i64,
     pub slug: String,
     pub name: String,
-    pub role: String,
+    pub role: Role,
 }
 
 impl Membership {
     pub fn is_admin(&self) -> bool {
-        matches!(self.role.as_str(), "owner" | "admin")
+        self.role.is_admin()
+    }
+
+    pub fn is_guest(&self) -> bool {
+        self.role == Role::Guest
+    }
+
+    /// This membership, unless it is a guest's; guests are refused with what they may not do.
+    pub fn require_full_member(self, action: &str) -> Result<Self, AppError> {
+        if self.is_guest() {
+            Err(AppError::Forbidden(format!("Guests cannot {action}.")))
+        } else {
+            Ok(self)
+        }
     }
 
     /// This membership, if it is an owner's or an admin's; otherwise 403 saying who may
@@ -41,7 +103,7 @@ impl Membership {
 pub struct WorkspaceSummary {
     pub slug: String,
     pub name: String,
-    pub role: String,
+    pub role: Role,
     pub has_unread: bool,
 }
 
@@ -97,6 +159,24 @@ pub async fn workspaces_of(
          order by lower(w.name), w.id",
     )
     .bind(user_id)
+    .fetch_all(db)
+    .await
+}
+
+/// Which of `others` share an active workspace with `user_id`: whose presence they may watch.
+pub async fn sharing_a_workspace(
+    db: impl PgExecutor<'_>,
+    user_id: i64,
+    others: &[i64],
+) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar(
+        "select distinct o.user_id
+         from workspace_members me
+         join workspace_members o on o.workspace_id = me.workspace_id and o.deactivated_at is null
+         where me.user_id = $1 and me.deactivated_at is null and o.user_id = any($2)",
+    )
+    .bind(user_id)
+    .bind(others)
     .fetch_all(db)
     .await
 }

@@ -52,6 +52,17 @@ pub async fn channel_for(
     .await
 }
 
+/// SQL that holds when `user` is an active member of `workspace` with an active account: the
+/// one rule every door asks at the moment of acting (a deactivated member, or a deactivated
+/// account, is in no channel of that workspace, whatever `channel_members` still says).
+pub fn active_member(workspace: &str, user: &str) -> String {
+    format!(
+        "exists (select 1 from workspace_members wm join users u on u.id = wm.user_id
+                 where wm.workspace_id = {workspace} and wm.user_id = {user}
+                   and wm.deactivated_at is null and u.deactivated_at is null)"
+    )
+}
+
 /// A channel as the Web API describes it to one caller: the channel, the caller's place in
 /// it, and what `conversations.info` tells about it.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -104,7 +115,8 @@ pub async fn info(
 }
 
 /// The caller's conversations of these kinds in a workspace (every public channel, and the
-/// private ones and DMs they are in), by id after `after_id`.
+/// private ones and DMs they are in; for a guest, only the ones they are in), by id after
+/// `after_id`.
 pub async fn listing(
     db: impl PgExecutor<'_>,
     workspace_id: i64,
@@ -120,7 +132,11 @@ pub async fn listing(
          from channels c
          left join channel_members cm on cm.channel_id = c.id and cm.user_id = $2
          where c.workspace_id = $1 and c.kind = any($3) and c.id > $5
-           and (c.kind = 'public' or cm.user_id is not null)
+           and (cm.user_id is not null
+                or (c.kind = 'public'
+                    and exists (select 1 from workspace_members g
+                                where g.workspace_id = $1 and g.user_id = $2
+                                  and g.role <> 'guest')))
            and (not $4 or c.archived_at is null)
          order by c.id limit $6"
     ))
@@ -182,11 +198,13 @@ pub async fn add_member(
     channel_id: i64,
     user_id: i64,
 ) -> sqlx::Result<bool> {
-    Ok(sqlx::query(
+    Ok(sqlx::query(&format!(
         "insert into channel_members (channel_id, user_id, last_read_seq)
-         select id, $2, last_seq from channels where id = $1
+         select c.id, $2, c.last_seq from channels c
+         where c.id = $1 and {}
          on conflict do nothing",
-    )
+        active_member("c.workspace_id", "$2")
+    ))
     .bind(channel_id)
     .bind(user_id)
     .execute(db)
@@ -323,8 +341,9 @@ pub async fn memberships(
     sqlx::query_as(&format!(
         "select c.id, {} as name, c.kind, c.last_seq, cm.last_read_seq
          from channel_members cm join channels c on c.id = cm.channel_id
-         where cm.user_id = $1 and c.archived_at is null",
-        title("$1")
+         where cm.user_id = $1 and c.archived_at is null and {}",
+        title("$1"),
+        active_member("c.workspace_id", "$1")
     ))
     .bind(user_id)
     .fetch_all(db)
@@ -340,8 +359,9 @@ pub async fn membership(
     sqlx::query_as(&format!(
         "select c.id, {} as name, c.kind, c.last_seq, cm.last_read_seq
          from channel_members cm join channels c on c.id = cm.channel_id
-         where c.id = $1 and cm.user_id = $2",
-        title("$2")
+         where c.id = $1 and cm.user_id = $2 and {}",
+        title("$2"),
+        active_member("c.workspace_id", "$2")
     ))
     .bind(channel_id)
     .bind(user_id)

@@ -79,7 +79,9 @@ pub async fn browse(
     me: CurrentUser,
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
-    let workspace = membership::require_member(&state.db, &slug, me.id).await?;
+    let workspace = membership::require_member(&state.db, &slug, me.id)
+        .await?
+        .require_full_member("browse channels")?;
     let channels = db::public_channels(&state.db, workspace.id, me.id).await?;
     let shell = Shell::load(&state, &me, &workspace, 0).await?;
     render_page(StatusCode::OK, &BrowsePage { shell, channels })
@@ -90,7 +92,9 @@ pub async fn new_form(
     me: CurrentUser,
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
-    let workspace = membership::require_member(&state.db, &slug, me.id).await?;
+    let workspace = membership::require_member(&state.db, &slug, me.id)
+        .await?
+        .require_full_member("create channels")?;
     let shell = Shell::load(&state, &me, &workspace, 0).await?;
     render_page(
         StatusCode::OK,
@@ -108,10 +112,9 @@ pub async fn create(
     Path(slug): Path<String>,
     Form(form): Form<NewChannel>,
 ) -> Result<Response, AppError> {
-    let workspace = membership::require_member(&state.db, &slug, me.id).await?;
-    if workspace.role == "guest" {
-        return Err(AppError::Forbidden("Guests cannot create channels.".into()));
-    }
+    let workspace = membership::require_member(&state.db, &slug, me.id)
+        .await?
+        .require_full_member("create channels")?;
     match super::create(
         &state.db,
         workspace.id,

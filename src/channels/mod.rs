@@ -50,8 +50,8 @@ pub fn path(workspace_slug: &str, channel_id: i64) -> String {
 }
 
 /// The asker's workspace membership and the channel as they may see it; 404 when they are
-/// not in the workspace, when the channel is not in it, or when it is private or a DM and
-/// they are not a member.
+/// not in the workspace, when the channel is not in it, or when they are not a member and it
+/// is private, a DM, or they are a guest (guests see only the channels they were added to).
 pub async fn require_access(
     db: &PgPool,
     workspace_slug: &str,
@@ -62,7 +62,8 @@ pub async fn require_access(
     let access = db::channel_for(db, workspace.id, channel_id, user_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    if access.last_read_seq.is_none() && !access.channel.kind.is_public() {
+    if access.last_read_seq.is_none() && (!access.channel.kind.is_public() || workspace.is_guest())
+    {
         return Err(AppError::NotFound);
     }
     Ok((workspace, access))

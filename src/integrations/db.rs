@@ -89,12 +89,13 @@ pub async fn bots_of(db: impl PgExecutor<'_>, workspace_id: i64) -> sqlx::Result
     .await
 }
 
-/// Revokes a bot: its tokens stop working and it is deactivated.
+/// Revokes a live bot of the workspace: its tokens stop working and its account is
+/// deactivated. Returns its user id, or `None` if there was no such live bot.
 pub async fn revoke_bot(
     tx: &mut PgConnection,
     workspace_id: i64,
     bot_id: i64,
-) -> sqlx::Result<bool> {
+) -> sqlx::Result<Option<i64>> {
     let user_id: Option<i64> = sqlx::query_scalar(
         "update bots set revoked_at = now() where id = $1 and workspace_id = $2 and revoked_at is null
          returning user_id",
@@ -104,7 +105,7 @@ pub async fn revoke_bot(
     .fetch_optional(&mut *tx)
     .await?;
     let Some(user_id) = user_id else {
-        return Ok(false);
+        return Ok(None);
     };
     sqlx::query(
         "update api_tokens set revoked_at = now() where user_id = $1 and revoked_at is null",
@@ -116,7 +117,7 @@ pub async fn revoke_bot(
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
-    Ok(true)
+    Ok(Some(user_id))
 }
 
 pub async fn insert_bot_token(
@@ -177,6 +178,9 @@ pub async fn webhook_by_token(
     sqlx::query_as(
         "update webhooks h set last_used_at = now() from channels c
          where h.token_hash = $1 and h.revoked_at is null and c.id = h.channel_id
+           and exists (select 1 from workspace_members wm join users u on u.id = wm.user_id
+                       where wm.workspace_id = h.workspace_id and wm.user_id = h.created_by
+                         and wm.deactivated_at is null and u.deactivated_at is null)
          returning h.id, h.workspace_id, h.channel_id, h.user_id, h.name, c.archived_at is not null as channel_archived",
     )
     .bind(token_hash)
@@ -193,43 +197,68 @@ pub struct WebhookRow {
     pub last_used_at: Option<time::OffsetDateTime>,
 }
 
+/// The live webhooks of a workspace that `viewer` may manage: every one for an admin
+/// (`all`), else the ones they created. A webhook names its channel, which may be private.
 pub async fn webhooks_of(
     db: impl PgExecutor<'_>,
     workspace_id: i64,
+    viewer: i64,
+    all: bool,
 ) -> sqlx::Result<Vec<WebhookRow>> {
     sqlx::query_as(
         "select h.id, h.name, coalesce(c.name, '') as channel_name, coalesce(u.display_name, '') as created_by_name,
                 h.last_used_at
          from webhooks h join channels c on c.id = h.channel_id left join users u on u.id = h.created_by
-         where h.workspace_id = $1 and h.revoked_at is null order by h.created_at desc",
+         where h.workspace_id = $1 and h.revoked_at is null and ($3 or h.created_by = $2)
+         order by h.created_at desc",
     )
     .bind(workspace_id)
+    .bind(viewer)
+    .bind(all)
     .fetch_all(db)
     .await
 }
 
+/// Revokes a live webhook of the workspace, if `actor` may: an admin (`any`), or its creator.
 pub async fn revoke_webhook(
     db: impl PgExecutor<'_>,
     workspace_id: i64,
     webhook_id: i64,
+    actor: i64,
+    any: bool,
 ) -> sqlx::Result<bool> {
-    Ok(sqlx::query("update webhooks set revoked_at = now() where id = $1 and workspace_id = $2 and revoked_at is null")
-        .bind(webhook_id)
-        .bind(workspace_id)
-        .execute(db)
-        .await?
-        .rows_affected()
+    Ok(sqlx::query(
+        "update webhooks set revoked_at = now()
+         where id = $1 and workspace_id = $2 and revoked_at is null and ($4 or created_by = $3)",
+    )
+    .bind(webhook_id)
+    .bind(workspace_id)
+    .bind(actor)
+    .bind(any)
+    .execute(db)
+    .await?
+    .rows_affected()
         == 1)
 }
 
-/// Usernames of these users, for translating `<@U…>` mentions.
-pub async fn usernames(db: impl PgExecutor<'_>, ids: &[i64]) -> sqlx::Result<Vec<(i64, String)>> {
+/// Usernames of these users among the workspace's members, for translating `<@U…>` mentions:
+/// an id from another workspace stays unresolved, so nobody learns names outside their own.
+pub async fn usernames(
+    db: impl PgExecutor<'_>,
+    workspace_id: i64,
+    ids: &[i64],
+) -> sqlx::Result<Vec<(i64, String)>> {
     // Most messages mention nobody: no round trip for them.
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    sqlx::query_as("select id, username from users where id = any($1)")
-        .bind(ids)
-        .fetch_all(db)
-        .await
+    sqlx::query_as(
+        "select u.id, u.username from users u
+         join workspace_members wm on wm.user_id = u.id and wm.workspace_id = $1
+         where u.id = any($2)",
+    )
+    .bind(workspace_id)
+    .bind(ids)
+    .fetch_all(db)
+    .await
 }

@@ -76,7 +76,7 @@ async fn page(
         let health = super::events::db::health(&state.db, bot.id).await?;
         bots.push((bot, health));
     }
-    let webhooks = db::webhooks_of(&state.db, workspace.id).await?;
+    let webhooks = db::webhooks_of(&state.db, workspace.id, me.id, workspace.is_admin()).await?;
     let channels = crate::channels::db::sidebar_rows(&state.db, workspace.id, me.id)
         .await?
         .into_iter()
@@ -144,10 +144,12 @@ pub async fn revoke_bot(
 ) -> Result<Redirect, AppError> {
     let workspace = require_admin(&state, &me, &slug, "revoke").await?;
     let mut tx = state.db.begin().await?;
-    if !db::revoke_bot(&mut tx, workspace.id, bot_id).await? {
+    let Some(bot_user) = db::revoke_bot(&mut tx, workspace.id, bot_id).await? else {
         return Err(AppError::NotFound);
-    }
+    };
     tx.commit().await?;
+    // Its open sockets close now, not at their next reconnect.
+    crate::auth::live::session_closed(&state, bot_user, None);
     crate::audit::record(
         &state.db,
         workspace.id,
@@ -188,7 +190,8 @@ pub async fn revoke_webhook(
     Path((slug, webhook_id)): Path<(String, i64)>,
 ) -> Result<Redirect, AppError> {
     let workspace = membership::require_member(&state.db, &slug, me.id).await?;
-    if !db::revoke_webhook(&state.db, workspace.id, webhook_id).await? {
+    let any = workspace.is_admin();
+    if !db::revoke_webhook(&state.db, workspace.id, webhook_id, me.id, any).await? {
         return Err(AppError::NotFound);
     }
     crate::audit::record(

@@ -71,7 +71,10 @@ async fn handle(
         return Ok(answer(StatusCode::BAD_REQUEST, "invalid_payload"));
     };
     let ids = mrkdwn::mentioned_ids(&payload.to_string());
-    let names: HashMap<i64, String> = db::usernames(&state.db, &ids).await?.into_iter().collect();
+    let names: HashMap<i64, String> = db::usernames(&state.db, hook.workspace_id, &ids)
+        .await?
+        .into_iter()
+        .collect();
     let mut parts = Vec::new();
     if let Some(text) = payload
         .get("text")
@@ -108,6 +111,8 @@ async fn handle(
         Ok(sent) => sent,
         // Slack's webhook answers: a status and a bare error string.
         Err(SendError::Archived) => return Ok(answer(StatusCode::GONE, "channel_is_archived")),
+        // The hook's own user was taken out of the channel: the hook is as good as gone.
+        Err(SendError::NotMember) => return Ok(answer(StatusCode::NOT_FOUND, "no_service")),
         Err(SendError::Internal(e)) => return Err(e),
         Err(e) => return Ok(answer(StatusCode::BAD_REQUEST, e.code())),
     };

@@ -65,8 +65,9 @@ pub async fn by_client_msg_id(
 /// one of ten; with no mentions and no bots those parts read nothing.
 ///
 /// Any failure rolls the whole statement back, the seq bump with it, so seqs stay gapless; a
-/// retried `client_msg_id` fails on `messages_client_msg_id_key`. `None` when the channel is
-/// archived (nothing was written).
+/// retried `client_msg_id` fails on `messages_client_msg_id_key`. `None` when nothing was
+/// written: the channel is archived, or the sender is not (or no longer) an active member of
+/// it; [`refusal`] tells which.
 pub async fn insert_sent(
     db: impl PgExecutor<'_>,
     new: &super::NewMessage<'_>,
@@ -76,8 +77,12 @@ pub async fn insert_sent(
 ) -> sqlx::Result<Option<MessageRow>> {
     sqlx::query_as(&format!(
         "with next as (
-             update channels set last_seq = last_seq + 1 where id = $1 and archived_at is null
-             returning id, kind, last_seq),
+             update channels c set last_seq = c.last_seq + 1
+             where c.id = $1 and c.archived_at is null
+               and exists (select 1 from channel_members cm
+                           where cm.channel_id = c.id and cm.user_id = $2)
+               and {active}
+             returning c.id, c.kind, c.last_seq),
          m as (
              insert into messages (channel_id, seq, user_id, body, client_msg_id, sender_name,
                                    sender_icon)
@@ -99,7 +104,10 @@ pub async fn insert_sent(
              select channel_id, seq, 'upsert' from m where $8),
          live_bots as materialized (
              select b.id, b.user_id, b.events, u.username from bots b join users u on u.id = b.user_id
-             where b.revoked_at is null and b.url_verified_at is not null and b.user_id <> $2),
+             join workspace_members bwm on bwm.workspace_id = b.workspace_id
+                                       and bwm.user_id = b.user_id and bwm.deactivated_at is null
+             where b.revoked_at is null and b.url_verified_at is not null and b.user_id <> $2
+               and u.deactivated_at is null),
          bot_events as (
              insert into event_outbox (bot_id, channel_id, seq, event_type)
              select b.id, m.channel_id, m.seq, e.event_type
@@ -115,7 +123,8 @@ pub async fn insert_sent(
                                       else array['message.im', 'message.mpim'] end)
                 or (e.event_type = 'app_mention'
                     and 'app_mention' = any(b.events) and b.username = any($7)))
-         select {COLUMNS}, {AUTHOR} from m join users u on u.id = m.user_id"
+         select {COLUMNS}, {AUTHOR} from m join users u on u.id = m.user_id",
+        active = crate::channels::db::active_member("c.workspace_id", "$2")
     ))
     .bind(new.channel_id)
     .bind(new.user_id)
@@ -290,4 +299,33 @@ pub async fn window(
     .bind(limit)
     .fetch_all(db)
     .await
+}
+
+/// Why [`insert_sent`] wrote nothing: read only on that path, never on a send that works.
+pub async fn refusal(
+    db: impl PgExecutor<'_>,
+    channel_id: i64,
+    user_id: i64,
+) -> sqlx::Result<Refusal> {
+    let archived: Option<bool> = sqlx::query_scalar(&format!(
+        "select c.archived_at is not null from channels c
+         where c.id = $1 and exists (select 1 from channel_members cm
+                                     where cm.channel_id = c.id and cm.user_id = $2)
+           and {}",
+        crate::channels::db::active_member("c.workspace_id", "$2")
+    ))
+    .bind(channel_id)
+    .bind(user_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(match archived {
+        Some(true) => Refusal::Archived,
+        _ => Refusal::NotMember,
+    })
+}
+
+/// Why a send stored nothing.
+pub enum Refusal {
+    Archived,
+    NotMember,
 }

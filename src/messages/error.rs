@@ -23,6 +23,10 @@ pub enum SendError {
     ClientMsgIdTooLong,
     #[error("This channel is archived; nothing more can be posted in it.")]
     Archived,
+    /// The sender is not (or no longer) an active member of the channel: asked at the moment
+    /// of sending, so a removal or deactivation stops every door at once.
+    #[error("You are not a member of this conversation.")]
+    NotMember,
     /// The sender's rate limit: nothing was stored; try again after `retry_after_secs`.
     #[error("{message}")]
     RateLimited {
@@ -48,6 +52,7 @@ impl SendError {
             Self::TooLong { .. } => "msg_too_long",
             Self::ClientMsgIdTooLong => "invalid_arguments",
             Self::Archived => "is_archived",
+            Self::NotMember => "not_in_channel",
             Self::RateLimited { .. } => "ratelimited",
             Self::Internal(_) => "internal_error",
         }
@@ -58,6 +63,8 @@ impl From<SendError> for AppError {
     fn from(error: SendError) -> Self {
         match error {
             SendError::Archived => AppError::Conflict(error.to_string()),
+            // As for any door into a conversation one is not in: it does not exist for them.
+            SendError::NotMember => AppError::NotFound,
             SendError::RateLimited {
                 message,
                 retry_after_secs,
@@ -106,6 +113,7 @@ mod tests {
             (SendError::TooLong { chars: 1 }, "msg_too_long", 422),
             (SendError::ClientMsgIdTooLong, "invalid_arguments", 422),
             (SendError::Archived, "is_archived", 409),
+            (SendError::NotMember, "not_in_channel", 404),
         ];
         for (error, code, status) in cases {
             assert_eq!(error.code(), code);

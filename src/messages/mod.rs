@@ -80,6 +80,7 @@ impl<'a> NewMessage<'a> {
 
 /// The stored message with its author, and whether this call created it (false for an
 /// idempotent retry).
+#[derive(Debug)]
 pub struct Sent {
     pub row: MessageRow,
     pub created: bool,
@@ -145,7 +146,12 @@ pub async fn send(state: &AppState, new: NewMessage<'_>) -> Result<Sent, SendErr
     let outbox = state.search.reads_outbox();
     match db::insert_sent(pool, &new, client_msg_id, &mentioned, outbox).await {
         Ok(Some(row)) => Ok(Sent { row, created: true }),
-        Ok(None) => Err(SendError::Archived),
+        Ok(None) => Err(
+            match db::refusal(pool, new.channel_id, new.user_id).await? {
+                db::Refusal::Archived => SendError::Archived,
+                db::Refusal::NotMember => SendError::NotMember,
+            },
+        ),
         // A retry of a stored message: the statement rolled back whole (its seq too), and the
         // answer is the message the first attempt stored.
         Err(e) if violated_constraint(&e) == Some("messages_client_msg_id_key") => {

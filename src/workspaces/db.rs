@@ -2,6 +2,8 @@
 
 use sqlx::{PgConnection, PgExecutor};
 
+use crate::auth::membership::Role;
+
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Workspace {
     pub id: i64,
@@ -14,7 +16,7 @@ pub struct Member {
     pub id: i64,
     pub username: String,
     pub display_name: String,
-    pub role: String,
+    pub role: Role,
     pub is_bot: bool,
 }
 
@@ -39,7 +41,7 @@ pub async fn insert_workspace(
     .bind(owner_id)
     .execute(&mut *tx)
     .await?;
-    add_member(&mut *tx, workspace_id, owner_id, "owner").await?;
+    add_member(&mut *tx, workspace_id, owner_id, Role::Owner).await?;
     Ok(workspace_id)
 }
 
@@ -48,7 +50,7 @@ pub async fn add_member(
     tx: &mut PgConnection,
     workspace_id: i64,
     user_id: i64,
-    role: &str,
+    role: Role,
 ) -> sqlx::Result<bool> {
     let added = sqlx::query(
         "insert into workspace_members (workspace_id, user_id, role) values ($1, $2, $3)
@@ -136,7 +138,7 @@ pub async fn invite_workspace(
 pub async fn consume_invite(
     tx: &mut PgConnection,
     token_hash: &str,
-) -> sqlx::Result<Option<(i64, String, String)>> {
+) -> sqlx::Result<Option<(i64, String, Role)>> {
     sqlx::query_as(
         "update invites i set uses = i.uses + 1 from workspaces w
          where w.id = i.workspace_id and i.token_hash = $1 and i.expires_at > now()
@@ -186,4 +188,147 @@ pub async fn revoke_invite(
             .rows_affected()
             == 1,
     )
+}
+
+/// A member as the admin pages manage them.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ManagedMember {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub email: String,
+    pub role: Role,
+    pub is_bot: bool,
+    pub deactivated: bool,
+    pub joined_at: time::OffsetDateTime,
+}
+
+const MANAGED_COLUMNS: &str = "u.id, u.username, u.display_name, u.email, wm.role, u.is_bot,
+    (wm.deactivated_at is not null or u.deactivated_at is not null) as deactivated, wm.joined_at";
+
+/// One member, its row locked until the transaction ends (so two admins cannot both demote
+/// one of the last two owners).
+pub async fn member_for_update(
+    tx: &mut PgConnection,
+    workspace_id: i64,
+    user_id: i64,
+) -> sqlx::Result<Option<ManagedMember>> {
+    sqlx::query_as(&format!(
+        "select {MANAGED_COLUMNS}
+         from workspace_members wm join users u on u.id = wm.user_id
+         where wm.workspace_id = $1 and wm.user_id = $2
+         for update of wm"
+    ))
+    .bind(workspace_id)
+    .bind(user_id)
+    .fetch_optional(tx)
+    .await
+}
+
+/// The members whose name, username or email contains `search`, with `role` if given,
+/// deactivated ones included, by name.
+pub async fn managed_members(
+    db: impl PgExecutor<'_>,
+    workspace_id: i64,
+    search: &str,
+    role: Option<Role>,
+) -> sqlx::Result<Vec<ManagedMember>> {
+    sqlx::query_as(&format!(
+        "select {MANAGED_COLUMNS}
+         from workspace_members wm join users u on u.id = wm.user_id
+         where wm.workspace_id = $1
+           and ($2 = '' or strpos(lower(u.display_name || ' ' || u.username || ' ' || u.email),
+                                  lower($2)) > 0)
+           and ($3::text is null or wm.role = $3)
+         order by lower(u.display_name), u.id"
+    ))
+    .bind(workspace_id)
+    .bind(search)
+    .bind(role)
+    .fetch_all(db)
+    .await
+}
+
+/// Active owners (with active accounts) of the workspace, counted under the callers' locks.
+pub async fn active_owners(tx: &mut PgConnection, workspace_id: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "select count(*) from workspace_members wm join users u on u.id = wm.user_id
+         where wm.workspace_id = $1 and wm.role = 'owner' and wm.deactivated_at is null
+           and u.deactivated_at is null",
+    )
+    .bind(workspace_id)
+    .fetch_one(tx)
+    .await
+}
+
+pub async fn set_role(
+    tx: &mut PgConnection,
+    workspace_id: i64,
+    user_id: i64,
+    role: Role,
+) -> sqlx::Result<()> {
+    sqlx::query("update workspace_members set role = $3 where workspace_id = $1 and user_id = $2")
+        .bind(workspace_id)
+        .bind(user_id)
+        .bind(role)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_deactivated(
+    tx: &mut PgConnection,
+    workspace_id: i64,
+    user_id: i64,
+    deactivated: bool,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "update workspace_members
+         set deactivated_at = case when $3 then coalesce(deactivated_at, now()) end
+         where workspace_id = $1 and user_id = $2",
+    )
+    .bind(workspace_id)
+    .bind(user_id)
+    .bind(deactivated)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// The channels of the workspace the user is in (whatever their membership's state).
+pub async fn channels_of_member(
+    db: impl PgExecutor<'_>,
+    workspace_id: i64,
+    user_id: i64,
+) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar(
+        "select c.id from channel_members cm join channels c on c.id = cm.channel_id
+         where c.workspace_id = $1 and cm.user_id = $2 order by c.id",
+    )
+    .bind(workspace_id)
+    .bind(user_id)
+    .fetch_all(db)
+    .await
+}
+
+/// Takes the user out of the workspace's channels and the workspace.
+pub async fn remove_member(
+    tx: &mut PgConnection,
+    workspace_id: i64,
+    user_id: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "delete from channel_members cm using channels c
+         where c.id = cm.channel_id and c.workspace_id = $1 and cm.user_id = $2",
+    )
+    .bind(workspace_id)
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("delete from workspace_members where workspace_id = $1 and user_id = $2")
+        .bind(workspace_id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
 }

@@ -56,10 +56,9 @@ async fn page(
     new_link: String,
     error: String,
 ) -> Result<InvitesPage, AppError> {
-    let workspace = membership::require_member(&state.db, slug, me.id).await?;
-    if workspace.role == "guest" {
-        return Err(AppError::Forbidden("Guests cannot invite people.".into()));
-    }
+    let workspace = membership::require_member(&state.db, slug, me.id)
+        .await?
+        .require_full_member("invite people")?;
     let invites = db::active_invites(&state.db, workspace.id).await?;
     let shell = Shell::load(state, me, &workspace, 0).await?;
     Ok(InvitesPage {
@@ -93,9 +92,7 @@ pub async fn create(
         let page = page(&state, &me, &slug, String::new(), error).await?;
         return render_page(StatusCode::UNPROCESSABLE_ENTITY, &page);
     }
-    if workspace.role == "guest" {
-        return Err(AppError::Forbidden("Guests cannot invite people.".into()));
-    }
+    let workspace = workspace.require_full_member("invite people")?;
     let code = random_token();
     db::insert_invite(
         &state.db,
@@ -181,7 +178,7 @@ pub async fn accept(
             "This invite link has expired or has been used up. Ask for a new one.".into(),
         ));
     };
-    if db::add_member(&mut tx, workspace_id, me.id, &role).await? {
+    if db::add_member(&mut tx, workspace_id, me.id, role).await? {
         crate::audit::record(&mut *tx, workspace_id, me.id, "member.join", &me.username).await?;
         tx.commit().await?;
         let general = crate::channels::db::general_channel_id(&state.db, workspace_id).await?;

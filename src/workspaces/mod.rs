@@ -7,6 +7,7 @@
 pub mod db;
 mod handlers;
 mod invites;
+pub mod members;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -14,6 +15,7 @@ use sqlx::PgPool;
 
 pub use db::Workspace;
 
+use crate::auth::membership::Role;
 use crate::error::{AppError, violated_constraint};
 use crate::state::AppState;
 
@@ -107,11 +109,7 @@ pub async fn add_member(
     user_id: i64,
     role: &str,
 ) -> Result<bool, AppError> {
-    if !matches!(role, "owner" | "admin" | "member" | "guest") {
-        return Err(AppError::Validation(format!(
-            "{role:?} is not a role; use owner, admin, member or guest."
-        )));
-    }
+    let role: Role = role.parse().map_err(AppError::Validation)?;
     let mut tx = db.begin().await?;
     let added = db::add_member(&mut tx, workspace_id, user_id, role).await?;
     tx.commit().await?;

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use super::connection::{Connection, FrameError, Outgoing, Stop, internal, send};
+use crate::auth::membership;
 use crate::channels::db as channels_db;
 use crate::channels::live as channels_live;
 use crate::messages::{self, NewMessage, SendError};
@@ -201,7 +202,13 @@ impl Connection {
         socket: &mut Outgoing,
         user_ids: Vec<Id>,
     ) -> Result<(), FrameError> {
-        for Id(user_id) in user_ids {
+        // Only people who share a workspace with this user: presence says who is online, and
+        // ids from elsewhere on the instance are no one's business here.
+        let asked: Vec<i64> = user_ids.iter().map(|id| id.0).collect();
+        let visible = membership::sharing_a_workspace(&self.state.db, self.who.user_id, &asked)
+            .await
+            .map_err(|e| internal(&e))?;
+        for user_id in asked.into_iter().filter(|id| visible.contains(id)) {
             let topic = presence_topic(user_id);
             if !self.topics.contains(&topic)
                 && self.topics.len() > MAX_PRESENCE_WATCH + self.channels.len()

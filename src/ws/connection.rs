@@ -243,7 +243,13 @@ impl Connection {
             Event::ChannelLeft { channel_id } => {
                 self.unsubscribe(&channel_topic(*channel_id));
                 self.channels.unfollow(*channel_id);
-                send(socket, delivery.json.clone()).await
+                send(socket, delivery.json.clone()).await?;
+                // Everyone is in their workspace's #general and cannot leave it: no channel
+                // left means the user was deactivated or removed everywhere this socket was.
+                if self.channels.is_empty() {
+                    return Err(Stop::Close(CLOSE_SESSION_ENDED, "no conversations left"));
+                }
+                Ok(())
             }
             Event::SessionClosed { session_id, .. } => {
                 if session_id.is_none() || *session_id == self.who.session_id {

@@ -540,3 +540,30 @@ pub fn skipped(tool: &str, how_to_get_it: &str) {
     );
     eprintln!("SKIPPED: this test needs {tool} ({how_to_get_it})");
 }
+
+/// The id of the workspace with this slug.
+pub async fn workspace_id(app: &TestApp, slug: &str) -> i64 {
+    sqlx::query_scalar("select id from workspaces where slug = $1")
+        .bind(slug)
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
+}
+
+/// Calls the Web API with a token and JSON arguments.
+pub async fn api(
+    app: &TestApp,
+    token: &str,
+    method: &str,
+    args: serde_json::Value,
+) -> (StatusCode, serde_json::Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/{method}", app.base))
+        .bearer_auth(token)
+        .json(&args)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap())
+}

@@ -1,15 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Browser, TestApp, user_id};
-
-async fn workspace_id(app: &TestApp, slug: &str) -> i64 {
-    sqlx::query_scalar("select id from workspaces where slug = $1")
-        .bind(slug)
-        .fetch_one(&app.db)
-        .await
-        .unwrap()
-}
+use crate::helpers::{Browser, TestApp, api, user_id, workspace_id};
 
 async fn setup(app: &TestApp) -> (Browser, String, i64) {
     let ada = app.signup("ada").await;
@@ -29,19 +21,6 @@ async fn webhook(app: &TestApp, slug: &str, channel_id: i64) -> String {
     .await
     .unwrap();
     format!("{}/hooks/{token}", app.base)
-}
-
-/// Calls the Web API with a token and JSON arguments.
-async fn api(app: &TestApp, token: &str, method: &str, args: Value) -> (StatusCode, Value) {
-    let response = reqwest::Client::new()
-        .post(format!("{}/api/{method}", app.base))
-        .bearer_auth(token)
-        .json(&args)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap())
 }
 
 async fn last_body(app: &TestApp, channel_id: i64) -> String {

@@ -5,7 +5,9 @@ mod helpers;
 mod integrations;
 mod ws;
 
+mod access;
 mod accounts;
+mod admin;
 mod bench;
 mod browser;
 mod channels;

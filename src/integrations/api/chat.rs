@@ -25,10 +25,11 @@ async fn body(ctx: &Ctx<'_>, params: &Params) -> Result<String, ApiError> {
         .flatten()
         .flat_map(|t| mrkdwn::mentioned_ids(t))
         .collect();
-    let names: HashMap<i64, String> = crate::integrations::db::usernames(ctx.db(), &ids)
-        .await?
-        .into_iter()
-        .collect();
+    let names: HashMap<i64, String> =
+        crate::integrations::db::usernames(ctx.db(), ctx.workspace_id, &ids)
+            .await?
+            .into_iter()
+            .collect();
     let mut parts = Vec::new();
     if let Some(text) = params.str("text").filter(|t| !t.trim().is_empty()) {
         parts.push(mrkdwn::to_markdown(&text, &names));

@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use super::{ApiError, ApiResult, Ctx, Params, db, shapes};
+use crate::auth::membership::Role;
 use crate::channels::db::ChannelInfo;
 use crate::channels::live;
 use crate::channels::{self, ChannelKind};
@@ -27,7 +28,15 @@ pub async fn resolve(ctx: &Ctx<'_>, params: &Params, arg: &str) -> Result<Channe
         None => None,
     };
     match channel {
-        Some(c) if c.kind.is_public() || c.last_read_seq.is_some() => Ok(c),
+        // A token acts in one workspace: another workspace's channels do not exist for it,
+        // and a guest sees only the channels they were added to.
+        Some(c)
+            if c.workspace_id == ctx.workspace_id
+                && (c.last_read_seq.is_some()
+                    || (c.kind.is_public() && ctx.role != Role::Guest)) =>
+        {
+            Ok(c)
+        }
         _ => Err(ApiError("channel_not_found")),
     }
 }
@@ -156,6 +165,7 @@ pub async fn create(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
     let name = params
         .str("name")
         .ok_or(ApiError("invalid_name_required"))?;
+    ctx.not_a_guest()?;
     let private = params.bool("is_private");
     let id = match channels::create(
         ctx.db(),
@@ -185,6 +195,7 @@ pub async fn create(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
 }
 
 pub async fn join(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
+    ctx.not_a_guest()?;
     let channel = resolve(ctx, params, "channel").await?;
     if !channel.kind.is_public() {
         return Err(ApiError("method_not_supported_for_channel_type"));
@@ -202,6 +213,7 @@ pub async fn join(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
 }
 
 pub async fn invite(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
+    ctx.not_a_guest()?;
     let channel = resolve(ctx, params, "channel").await?;
     if channel.last_read_seq.is_none() {
         return Err(ApiError("not_in_channel"));

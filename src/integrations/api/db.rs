@@ -3,6 +3,7 @@
 
 use sqlx::PgExecutor;
 
+use crate::auth::membership::Role;
 use crate::auth::tokens::{TOKEN_FROM, TOKEN_USE, TOKEN_VALID, TokenUse};
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -61,6 +62,10 @@ pub struct Caller {
     pub workspace_id: Option<i64>,
     pub workspace_slug: Option<String>,
     pub workspace_name: Option<String>,
+    /// The caller's role there.
+    pub role: Option<Role>,
+    /// Deactivated in that workspace: every call there answers `account_inactive`.
+    pub inactive: Option<bool>,
 }
 
 pub async fn caller(
@@ -70,17 +75,17 @@ pub async fn caller(
 ) -> sqlx::Result<Option<Caller>> {
     sqlx::query_as(&format!(
         "select {TOKEN_USE}, w.id as workspace_id, w.slug as workspace_slug,
-                w.name as workspace_name
+                w.name as workspace_name, w.role, w.inactive
          from {TOKEN_FROM}
          left join lateral (
-             select w.id, w.slug, w.name from workspaces w
+             select w.id, w.slug, w.name, wm.role, wm.deactivated_at is not null as inactive
+             from workspaces w
              join workspace_members wm on wm.workspace_id = w.id and wm.user_id = u.id
-                                      and wm.deactivated_at is null
              where case when u.is_bot then w.id = (select b.workspace_id from bots b
                                                   where b.user_id = u.id and b.revoked_at is null)
                         when $2::bigint is not null then w.id = $2
                         else true end
-             order by w.id limit 1) w on true
+             order by wm.deactivated_at is not null, w.id limit 1) w on true
          where {TOKEN_VALID}"
     ))
     .bind(token_hash)

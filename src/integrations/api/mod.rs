@@ -20,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::auth::db::User;
+use crate::auth::membership::Role;
 use crate::auth::tokens;
 use crate::error::AppError;
 use crate::secrets::hash_secret;
@@ -95,11 +96,21 @@ pub struct Ctx<'a> {
     pub workspace_id: i64,
     pub workspace_slug: String,
     pub workspace_name: String,
+    pub role: Role,
 }
 
 impl Ctx<'_> {
     pub fn db(&self) -> &sqlx::PgPool {
         &self.state.db
+    }
+
+    /// Guests may not do this (Slack's `restricted_action`).
+    pub fn not_a_guest(&self) -> Result<(), ApiError> {
+        if self.role == Role::Guest {
+            Err(ApiError("restricted_action"))
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -161,19 +172,24 @@ pub async fn dispatch(
         return response;
     }
     // A bot acts in its own workspace; a person in `team_id` if given, else their first.
-    let (Some(workspace_id), Some(workspace_slug), Some(workspace_name)) = (
+    let (Some(workspace_id), Some(workspace_slug), Some(workspace_name), Some(role)) = (
         caller.workspace_id,
         caller.workspace_slug,
         caller.workspace_name,
+        caller.role,
     ) else {
         return error("team_not_found");
     };
+    if caller.inactive == Some(true) {
+        return error("account_inactive");
+    }
     let ctx = Ctx {
         state: &state,
         user: caller.found.user,
         workspace_id,
         workspace_slug,
         workspace_name,
+        role,
     };
     let result = match method.as_str() {
         "api.test" => Ok(Map::new()),
