@@ -6,13 +6,15 @@
 use sqlx::PgExecutor;
 
 /// Records that `actor_id` did `action` (`channel.create`, `bot.revoke`, …) to `target`.
+/// No actor (`None`) is the command line, run by whoever operates the server.
 pub async fn record(
     db: impl PgExecutor<'_>,
     workspace_id: i64,
-    actor_id: i64,
+    actor_id: impl Into<Option<i64>>,
     action: &str,
     target: &str,
 ) -> sqlx::Result<()> {
+    let actor_id: Option<i64> = actor_id.into();
     sqlx::query(
         "insert into audit_log (workspace_id, actor_id, action, target) values ($1, $2, $3, $4)",
     )

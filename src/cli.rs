@@ -11,9 +11,12 @@ use clap::{Parser, Subcommand};
 use sqlx::PgPool;
 
 use crate::auth::accounts::{self, NewAccount};
+use crate::auth::membership::{Membership, Role};
 use crate::config::Config;
 use crate::error::AppError;
 use crate::server::Server;
+use crate::state::AppState;
+use crate::workspaces::members::{self, Actor};
 use crate::{auth, channels, workspaces};
 
 #[derive(Parser)]
@@ -141,6 +144,29 @@ enum MemberCommand {
         #[arg(long, default_value = "member")]
         role: String,
     },
+    /// Change a member's role (owner, admin, member, guest).
+    Role {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        role: String,
+    },
+    /// Deactivate a member: they lose the workspace at once; their messages stay.
+    Deactivate {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        email: String,
+    },
+    /// Give a deactivated member the workspace back.
+    Reactivate {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -158,6 +184,20 @@ enum ChannelCommand {
         members: Vec<String>,
         #[arg(long, default_value = "")]
         topic: String,
+    },
+    /// Archive a channel: readable, no posts, no joins.
+    Archive {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// Unarchive a channel.
+    Unarchive {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        name: String,
     },
 }
 
@@ -249,6 +289,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("{email} is already a member of {}", workspace.slug);
             }
             Ok(())
+        }
+        Command::Member(MemberCommand::Role {
+            workspace,
+            email,
+            role,
+        }) => {
+            let (state, workspace, user) = member_of(&config, &workspace, &email).await?;
+            let role = role.parse().map_err(|why: String| anyhow!(why))?;
+            let actor = Actor::command_line(workspace.id);
+            members::set_role(&state.db, actor, user, role)
+                .await
+                .map_err(plain)?;
+            println!("{email} is now {role} in {}", workspace.slug);
+            Ok(())
+        }
+        Command::Member(MemberCommand::Deactivate { workspace, email }) => {
+            set_active(&config, &workspace, &email, false).await
+        }
+        Command::Member(MemberCommand::Reactivate { workspace, email }) => {
+            set_active(&config, &workspace, &email, true).await
         }
         Command::Bot(BotCommand::Create { workspace, name }) => {
             let db = pool(&config).await?;
@@ -367,7 +427,75 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Channel(ChannelCommand::Archive { workspace, name }) => {
+            archive(&config, &workspace, &name, true).await
+        }
+        Command::Channel(ChannelCommand::Unarchive { workspace, name }) => {
+            archive(&config, &workspace, &name, false).await
+        }
     }
+}
+
+/// The state of a node that is the command line, the workspace, and a member's user id.
+async fn member_of(
+    config: &Config,
+    slug: &str,
+    email: &str,
+) -> anyhow::Result<(AppState, workspaces::Workspace, i64)> {
+    let db = pool(config).await?;
+    let workspace = workspace_by_slug(&db, slug).await?;
+    let user = user_id(&db, email).await?;
+    if workspaces::db::member(&db, workspace.id, user)
+        .await?
+        .is_none()
+    {
+        bail!("{email} is not a member of {}", workspace.slug);
+    }
+    // Published events reach other nodes' sockets through Redis when REDIS_URL is set.
+    Ok((AppState::new(db, config.clone())?, workspace, user))
+}
+
+async fn set_active(config: &Config, slug: &str, email: &str, active: bool) -> anyhow::Result<()> {
+    let (state, workspace, user) = member_of(config, slug, email).await?;
+    let actor = Actor::command_line(workspace.id);
+    let (done, verb) = if active {
+        (
+            members::reactivate(&state, actor, user).await,
+            "reactivated",
+        )
+    } else {
+        (
+            members::deactivate(&state, actor, user).await,
+            "deactivated",
+        )
+    };
+    done.map_err(plain)?;
+    println!("{verb} {email} in {}", workspace.slug);
+    Ok(())
+}
+
+async fn archive(config: &Config, slug: &str, name: &str, archived: bool) -> anyhow::Result<()> {
+    let db = pool(config).await?;
+    let workspace = workspace_by_slug(&db, slug).await?;
+    let channel = channels::db::channel_by_name(&db, workspace.id, name.trim_start_matches('#'))
+        .await?
+        .ok_or_else(|| anyhow!("{} has no channel named #{name}", workspace.slug))?;
+    let operator = Membership {
+        id: workspace.id,
+        slug: workspace.slug.clone(),
+        name: workspace.name.clone(),
+        role: Role::Owner,
+    };
+    channels::manage::set_archived(&db, &operator, None, channel.id, archived)
+        .await
+        .map_err(|e| plain(e.into()))?;
+    let done = if archived { "archived" } else { "unarchived" };
+    println!(
+        "{done} #{} in {}",
+        channel.name.unwrap_or_default(),
+        workspace.slug
+    );
+    Ok(())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

@@ -88,7 +88,7 @@ pub async fn act(
     let workspace = super::require_admin(&state, &me, &slug).await?;
     let actor = Actor {
         workspace_id: workspace.id,
-        user_id: me.id,
+        user_id: Some(me.id),
         role: workspace.role,
     };
     let done = match action.as_str() {

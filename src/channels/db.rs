@@ -510,3 +510,41 @@ pub async fn workspace_user_by_username(
     .fetch_optional(db)
     .await
 }
+
+pub async fn set_archived(
+    db: impl PgExecutor<'_>,
+    channel_id: i64,
+    archived: bool,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "update channels set archived_at = case when $2 then coalesce(archived_at, now()) end
+         where id = $1",
+    )
+    .bind(channel_id)
+    .bind(archived)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn rename(db: impl PgExecutor<'_>, channel_id: i64, name: &str) -> sqlx::Result<()> {
+    sqlx::query("update channels set name = $2 where id = $1")
+        .bind(channel_id)
+        .bind(name)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_kind(
+    db: impl PgExecutor<'_>,
+    channel_id: i64,
+    kind: ChannelKind,
+) -> sqlx::Result<()> {
+    sqlx::query("update channels set kind = $2 where id = $1")
+        .bind(channel_id)
+        .bind(kind)
+        .execute(db)
+        .await?;
+    Ok(())
+}

@@ -8,7 +8,7 @@ use axum::{Form, Json};
 use serde::Deserialize;
 
 use super::db::{self, ChannelMember, PublicChannel};
-use super::{ChannelAccess, require_access, require_member};
+use super::{ChannelAccess, manage, require_access, require_member};
 use crate::auth::CurrentUser;
 use crate::auth::membership;
 use crate::channels::shell::Shell;
@@ -291,4 +291,45 @@ pub async fn mark_read(
     Ok(Json(
         serde_json::json!({ "channel_id": channel_id, "last_read_seq": last_read_seq }),
     ))
+}
+
+#[derive(Deserialize)]
+pub struct ManageForm {
+    /// The new name, for `rename`.
+    #[serde(default)]
+    name: String,
+}
+
+/// `POST …/c/<id>/<action>` from the details page: `archive`, `unarchive`, `rename`,
+/// `private`. A refusal is shown on the details page, saying why.
+pub async fn manage(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path((slug, channel_id, action)): Path<(String, i64, String)>,
+    Form(form): Form<ManageForm>,
+) -> Result<Response, AppError> {
+    let (workspace, _) = require_access(&state.db, &slug, channel_id, me.id).await?;
+    let done = match action.as_str() {
+        "archive" => {
+            manage::set_archived(&state.db, &workspace, Some(me.id), channel_id, true).await
+        }
+        "unarchive" => {
+            manage::set_archived(&state.db, &workspace, Some(me.id), channel_id, false).await
+        }
+        "rename" => manage::rename(&state.db, &workspace, Some(me.id), channel_id, &form.name)
+            .await
+            .map(|_| ()),
+        "private" => manage::make_private(&state.db, &workspace, Some(me.id), channel_id).await,
+        _ => return Err(AppError::NotFound),
+    };
+    match done.map_err(AppError::from) {
+        Ok(()) => Ok(
+            Redirect::to(&format!("{}/details", super::path(&slug, channel_id))).into_response(),
+        ),
+        Err(e @ (AppError::Validation(_) | AppError::Conflict(_) | AppError::Forbidden(_))) => {
+            let status = e.status();
+            render_details(&state, &me, &slug, channel_id, e.to_string(), status).await
+        }
+        Err(e) => Err(e),
+    }
 }

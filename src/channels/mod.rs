@@ -11,6 +11,7 @@ pub mod dms;
 mod handlers;
 pub mod kind;
 pub mod live;
+pub mod manage;
 pub mod shell;
 pub mod sidebar;
 
@@ -36,6 +37,10 @@ pub fn router() -> Router<AppState> {
             post(handlers::add_member),
         )
         .route("/w/{slug}/c/{channel_id}/read", post(handlers::mark_read))
+        .route(
+            "/w/{slug}/c/{channel_id}/manage/{action}",
+            post(handlers::manage),
+        )
         .route(
             "/w/{slug}/channels",
             get(handlers::browse).post(handlers::create),

@@ -196,23 +196,25 @@ pub async fn update_body(
 }
 
 /// Turns the author's own message into a tombstone: the row and its seq stay, the words go.
+/// Empties a live message, keeping its seq; `author_id` limits it to that author's (`None`:
+/// anyone's, for an admin). Returns the author, or `None` when nothing matched.
 pub async fn tombstone(
     tx: &mut PgConnection,
     channel_id: i64,
     seq: i64,
-    author_id: i64,
-) -> sqlx::Result<bool> {
-    Ok(sqlx::query(
+    author_id: Option<i64>,
+) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar(
         "update messages set body = '', deleted_at = now()
-         where channel_id = $1 and seq = $2 and user_id = $3 and deleted_at is null",
+         where channel_id = $1 and seq = $2 and ($3::bigint is null or user_id = $3)
+           and deleted_at is null
+         returning user_id",
     )
     .bind(channel_id)
     .bind(seq)
     .bind(author_id)
-    .execute(tx)
-    .await?
-    .rows_affected()
-        == 1)
+    .fetch_optional(tx)
+    .await
 }
 
 pub async fn message(

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::page::{self, Composer};
 use super::view::{self, MessagePartial, MessageView};
-use super::{NewMessage, db};
+use super::{DeletedBy, NewMessage, db};
 use crate::auth::CurrentUser;
 use crate::channels::shell::Shell;
 use crate::channels::{self, require_access, require_member};
@@ -229,8 +229,20 @@ pub async fn delete(
     me: CurrentUser,
     Path((slug, channel_id, seq)): Path<(String, i64, i64)>,
 ) -> Result<Redirect, AppError> {
-    require_member(&state.db, &slug, channel_id, me.id).await?;
-    super::delete(&state.db, channel_id, seq, me.id).await?;
+    // An admin may delete anyone's message in a channel they can read; others their own.
+    let (workspace, access) = require_access(&state.db, &slug, channel_id, me.id).await?;
+    let by = if workspace.is_admin() {
+        DeletedBy::Admin {
+            workspace_id: workspace.id,
+            actor_id: me.id,
+        }
+    } else {
+        if access.last_read_seq.is_none() {
+            return Err(AppError::NotFound);
+        }
+        DeletedBy::Author(me.id)
+    };
+    super::delete(&state.db, channel_id, seq, by).await?;
     super::live::message_deleted(&state, channel_id, seq);
     Ok(Redirect::to(&channels::path(&slug, channel_id)))
 }

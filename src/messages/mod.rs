@@ -191,16 +191,38 @@ pub async fn edit(
     Ok(message)
 }
 
-/// Deletes the author's own message, leaving a tombstone so the seq stays.
+/// Who deletes a message.
+#[derive(Clone, Copy, Debug)]
+pub enum DeletedBy {
+    /// Its author: only their own.
+    Author(i64),
+    /// An owner or admin of its workspace: anyone's, recorded in the audit log.
+    Admin { workspace_id: i64, actor_id: i64 },
+}
+
+/// Deletes a message, leaving a tombstone so the seq stays.
 pub async fn delete(
     pool: &PgPool,
     channel_id: i64,
     seq: i64,
-    author_id: i64,
+    by: DeletedBy,
 ) -> Result<(), AppError> {
     let mut tx = pool.begin().await?;
-    if !db::tombstone(&mut tx, channel_id, seq, author_id).await? {
-        return Err(AppError::NotFound);
+    let author = match by {
+        DeletedBy::Author(id) => Some(id),
+        DeletedBy::Admin { .. } => None,
+    };
+    let author_id = db::tombstone(&mut tx, channel_id, seq, author)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if let DeletedBy::Admin {
+        workspace_id,
+        actor_id,
+    } = by
+        && author_id != actor_id
+    {
+        let target = format!("message {seq} in channel {channel_id} by user {author_id}");
+        crate::audit::record(&mut *tx, workspace_id, actor_id, "message.delete", &target).await?;
     }
     db::delete_mentions(&mut tx, channel_id, seq).await?;
     outbox::enqueue(&mut tx, channel_id, seq, Op::Delete).await?;

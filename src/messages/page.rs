@@ -140,6 +140,12 @@ pub async fn render(
             view::load_page(&state.db, channel, None, PAGE_SIZE, me.id, &base_path, csrf).await?
         }
     };
+    let mut messages = messages;
+    if workspace.is_admin() {
+        for message in &mut messages {
+            message.moderate = true;
+        }
+    }
     let viewing_history = match position {
         Position::Newest => false,
         Position::Before(seq) => seq <= channel.last_seq,

@@ -34,6 +34,8 @@ pub struct MessageView {
     pub edited: bool,
     pub deleted: bool,
     pub mine: bool,
+    /// The reader is an owner or admin, who may delete anyone's message.
+    pub moderate: bool,
     /// Follows a message by the same author a moment earlier: drawn without a header.
     pub continued: bool,
     /// The message a search result points at.
@@ -94,6 +96,7 @@ fn view(row: MessageRow, me: i64, base_path: &str, csrf: &str) -> MessageView {
         edited: m.edited_at.is_some(),
         deleted: m.deleted_at.is_some(),
         mine: m.user_id == me,
+        moderate: false,
         continued: false,
         highlight: false,
         base_path: base_path.to_owned(),

@@ -203,8 +203,25 @@ pub struct ManagedMember {
     pub joined_at: time::OffsetDateTime,
 }
 
-const MANAGED_COLUMNS: &str = "u.id, u.username, u.display_name, u.email, wm.role, u.is_bot,
-    (wm.deactivated_at is not null or u.deactivated_at is not null) as deactivated, wm.joined_at";
+/// A [`ManagedMember`] from `workspace_members wm` and `users u`.
+const MEMBER: &str = "select u.id, u.username, u.display_name, u.email, wm.role, u.is_bot,
+    (wm.deactivated_at is not null or u.deactivated_at is not null) as deactivated, wm.joined_at
+    from workspace_members wm join users u on u.id = wm.user_id";
+
+/// One member, deactivated or not.
+pub async fn member(
+    db: impl PgExecutor<'_>,
+    workspace_id: i64,
+    user_id: i64,
+) -> sqlx::Result<Option<ManagedMember>> {
+    sqlx::query_as(&format!(
+        "{MEMBER} where wm.workspace_id = $1 and wm.user_id = $2"
+    ))
+    .bind(workspace_id)
+    .bind(user_id)
+    .fetch_optional(db)
+    .await
+}
 
 /// One member, its row locked until the transaction ends (so two admins cannot both demote
 /// one of the last two owners).
@@ -214,10 +231,7 @@ pub async fn member_for_update(
     user_id: i64,
 ) -> sqlx::Result<Option<ManagedMember>> {
     sqlx::query_as(&format!(
-        "select {MANAGED_COLUMNS}
-         from workspace_members wm join users u on u.id = wm.user_id
-         where wm.workspace_id = $1 and wm.user_id = $2
-         for update of wm"
+        "{MEMBER} where wm.workspace_id = $1 and wm.user_id = $2 for update of wm"
     ))
     .bind(workspace_id)
     .bind(user_id)
@@ -234,8 +248,7 @@ pub async fn managed_members(
     role: Option<Role>,
 ) -> sqlx::Result<Vec<ManagedMember>> {
     sqlx::query_as(&format!(
-        "select {MANAGED_COLUMNS}
-         from workspace_members wm join users u on u.id = wm.user_id
+        "{MEMBER}
          where wm.workspace_id = $1
            and ($2 = '' or strpos(lower(u.display_name || ' ' || u.username || ' ' || u.email),
                                   lower($2)) > 0)

@@ -20,11 +20,21 @@ use crate::state::AppState;
 #[derive(Clone, Copy, Debug)]
 pub struct Actor {
     pub workspace_id: i64,
-    pub user_id: i64,
+    /// `None` for the command line (recorded as no one).
+    pub user_id: Option<i64>,
     pub role: Role,
 }
 
 impl Actor {
+    /// The server's operator at the command line, with an owner's rights.
+    pub fn command_line(workspace_id: i64) -> Self {
+        Self {
+            workspace_id,
+            user_id: None,
+            role: Role::Owner,
+        }
+    }
+
     fn require_admin(&self) -> Result<(), AppError> {
         if self.role.is_admin() {
             Ok(())

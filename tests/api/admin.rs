@@ -276,3 +276,301 @@ async fn removing_a_member_takes_them_out_of_every_channel() {
     let response = bob.get(&format!("/w/{slug}")).await;
     assert_eq!(location(&response), format!("/w/{slug}/c/{general}"));
 }
+
+#[tokio::test]
+async fn an_archived_channel_is_readable_but_refuses_posts_and_joins_through_every_door() {
+    let app = TestApp::spawn().await;
+    let (ada, bob, slug, general) = acme_with_bob(&app).await;
+    let launch = ada.create_channel(&slug, "launch", false).await;
+    bob.post_form(&format!("/w/{slug}/c/{launch}/join"), &[])
+        .await;
+    bob.send(&slug, launch, "before the archive", None).await;
+    let archive = format!("/w/{slug}/c/{launch}/manage/archive");
+    assert_eq!(
+        bob.post_form(&archive, &[]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        ada.post_form(&archive, &[]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        ada.post_form(&archive, &[]).await.status(),
+        StatusCode::CONFLICT,
+        "archived already"
+    );
+
+    let (status, page) = bob.page(&format!("/w/{slug}/c/{launch}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("before the archive"), "still readable");
+    assert!(page.contains("This channel is archived"));
+    assert!(!page.contains("class=\"composer\""), "no composer");
+    let (status, _) = bob.try_send(&slug, launch, "after", None).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let bob_token = token(&app, "bob").await;
+    let (_, answer) = api(
+        &app,
+        &bob_token,
+        "chat.postMessage",
+        json!({ "channel": format!("C{launch}"), "text": "via the API" }),
+    )
+    .await;
+    assert_eq!(answer["error"], "is_archived");
+    let (mut ws, _) = Ws::hello(&app.base, &bob_token, json!({})).await;
+    ws.send(
+        json!({ "type": "send", "channel_id": launch, "client_msg_id": "a1", "text": "socket" }),
+    )
+    .await;
+    // An archived channel gets no new messages, so sockets do not follow it at all.
+    assert_eq!(ws.next_of("error").await["code"], "channel_not_found");
+    // #general stays.
+    let response = ada
+        .post_form(&format!("/w/{slug}/c/{general}/manage/archive"), &[])
+        .await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert!(response.text().await.unwrap().contains("#general"));
+
+    // Unarchived through the Web API, by an admin only.
+    let (_, answer) = api(
+        &app,
+        &bob_token,
+        "conversations.unarchive",
+        json!({ "channel": format!("C{launch}") }),
+    )
+    .await;
+    assert_eq!(answer["error"], "restricted_action");
+    let ada_token = token(&app, "ada").await;
+    let (_, answer) = api(
+        &app,
+        &ada_token,
+        "conversations.unarchive",
+        json!({ "channel": format!("C{launch}") }),
+    )
+    .await;
+    assert_eq!(answer["ok"], true, "{answer}");
+    bob.send(&slug, launch, "we're back", None).await;
+    let (_, answer) = api(
+        &app,
+        &ada_token,
+        "conversations.archive",
+        json!({ "channel": format!("C{general}") }),
+    )
+    .await;
+    assert_eq!(answer["error"], "cant_archive_general");
+    // Renamed, and the audit log has it all.
+    let (_, answer) = api(
+        &app,
+        &ada_token,
+        "conversations.rename",
+        json!({ "channel": format!("C{launch}"), "name": "Liftoff" }),
+    )
+    .await;
+    assert_eq!(answer["channel"]["name"], "liftoff", "{answer}");
+    let (_, answer) = api(
+        &app,
+        &ada_token,
+        "conversations.rename",
+        json!({ "channel": format!("C{launch}"), "name": "general" }),
+    )
+    .await;
+    assert_eq!(answer["error"], "name_taken");
+    let (_, audit) = ada
+        .page(&format!("/w/{slug}/admin/audit?action=channel."))
+        .await;
+    for action in ["channel.archive", "channel.unarchive", "channel.rename"] {
+        assert!(audit.contains(action), "{action}");
+    }
+}
+
+#[tokio::test]
+async fn admins_delete_anyones_message_and_it_is_audited() {
+    let app = TestApp::spawn().await;
+    let (ada, bob, slug, general) = acme_with_bob(&app).await;
+    let first = bob.send(&slug, general, "spam one", None).await["seq"]
+        .as_i64()
+        .unwrap();
+    let second = bob.send(&slug, general, "spam two", None).await["seq"]
+        .as_i64()
+        .unwrap();
+    let mine = ada.send(&slug, general, "the owner speaks", None).await["seq"]
+        .as_i64()
+        .unwrap();
+    // The page offers an admin the delete button on others' messages.
+    let (_, page) = ada.page(&format!("/w/{slug}/c/{general}")).await;
+    assert!(page.contains(&format!("/messages/{first}/delete")));
+    let response = ada
+        .post_form(
+            &format!("/w/{slug}/c/{general}/messages/{first}/delete"),
+            &[],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, answer) = api(
+        &app,
+        &token(&app, "ada").await,
+        "chat.delete",
+        json!({ "channel": format!("C{general}"), "ts": format!("1.{second:06}") }),
+    )
+    .await;
+    assert_eq!(answer["ok"], true, "{answer}");
+    let deleted: Vec<i64> = sqlx::query_scalar(
+        "select seq from messages where channel_id = $1 and deleted_at is not null order by seq",
+    )
+    .bind(general)
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(deleted, vec![first, second]);
+    // A member may not delete the owner's message, through the page or the API.
+    let response = bob
+        .post_form(
+            &format!("/w/{slug}/c/{general}/messages/{mine}/delete"),
+            &[],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let (_, answer) = api(
+        &app,
+        &token(&app, "bob").await,
+        "chat.delete",
+        json!({ "channel": format!("C{general}"), "ts": format!("1.{mine:06}") }),
+    )
+    .await;
+    assert_eq!(answer["error"], "cant_delete_message");
+    let (_, audit) = ada
+        .page(&format!("/w/{slug}/admin/audit?action=message.delete"))
+        .await;
+    assert_eq!(audit.matches("<code>message.delete</code>").count(), 2);
+}
+
+#[tokio::test]
+async fn the_command_line_manages_members_and_channels_with_clear_errors() {
+    let app = TestApp::spawn().await;
+    let (ada, bob, slug, _general) = acme_with_bob(&app).await;
+    let launch = ada.create_channel(&slug, "launch", false).await;
+    bob.post_form(&format!("/w/{slug}/c/{launch}/join"), &[])
+        .await;
+    let (ok, out) = app.cli(&[
+        "member",
+        "role",
+        "--workspace",
+        &slug,
+        "--email",
+        "bob@example.com",
+        "--role",
+        "admin",
+    ]);
+    assert!(ok, "{out}");
+    assert!(out.contains("bob@example.com is now admin"), "{out}");
+    let (ok, out) = app.cli(&[
+        "member",
+        "deactivate",
+        "--workspace",
+        &slug,
+        "--email",
+        "bob@example.com",
+    ]);
+    assert!(ok, "{out}");
+    assert_eq!(
+        bob.page(&format!("/w/{slug}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (ok, out) = app.cli(&[
+        "member",
+        "reactivate",
+        "--workspace",
+        &slug,
+        "--email",
+        "bob@example.com",
+    ]);
+    assert!(ok, "{out}");
+    assert_eq!(
+        bob.page(&format!("/w/{slug}/c/{launch}")).await.0,
+        StatusCode::OK
+    );
+    let (ok, out) = app.cli(&[
+        "channel",
+        "archive",
+        "--workspace",
+        &slug,
+        "--name",
+        "launch",
+    ]);
+    assert!(ok, "{out}");
+    let (status, _) = bob.try_send(&slug, launch, "hello?", None).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (ok, out) = app.cli(&[
+        "channel",
+        "unarchive",
+        "--workspace",
+        &slug,
+        "--name",
+        "#launch",
+    ]);
+    assert!(ok, "{out}");
+    bob.send(&slug, launch, "hello again", None).await;
+    // Bad input: one line, a non-zero exit, nothing changed.
+    for (args, says) in [
+        (
+            vec![
+                "member",
+                "role",
+                "--workspace",
+                &slug,
+                "--email",
+                "nobody@example.com",
+                "--role",
+                "admin",
+            ],
+            "no active user",
+        ),
+        (
+            vec![
+                "member",
+                "role",
+                "--workspace",
+                &slug,
+                "--email",
+                "bob@example.com",
+                "--role",
+                "boss",
+            ],
+            "is not a role",
+        ),
+        (
+            vec![
+                "member",
+                "role",
+                "--workspace",
+                &slug,
+                "--email",
+                "ada@example.com",
+                "--role",
+                "member",
+            ],
+            "last owner",
+        ),
+        (
+            vec!["channel", "archive", "--workspace", &slug, "--name", "nope"],
+            "no channel named",
+        ),
+        (
+            vec![
+                "channel",
+                "archive",
+                "--workspace",
+                &slug,
+                "--name",
+                "general",
+            ],
+            "#general",
+        ),
+    ] {
+        let (ok, out) = app.cli(&args);
+        assert!(!ok, "{args:?}: {out}");
+        assert!(out.contains(says), "{args:?}: {out}");
+        assert_eq!(out.trim().lines().count(), 1, "{out}");
+    }
+    let (_, audit) = ada.page(&format!("/w/{slug}/admin/audit")).await;
+    assert!(audit.contains("member.deactivate") && audit.contains("channel.unarchive"));
+}

@@ -69,6 +69,26 @@ impl TestApp {
         }
     }
 
+    /// Runs the `natter` binary on this test's database; whether it succeeded, and what it
+    /// printed (stdout, then stderr).
+    pub fn cli(&self, args: &[&str]) -> (bool, String) {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_natter"))
+            .args(args)
+            .env(
+                "DATABASE_URL",
+                format!("{}/{}", self.admin_url, self.db_name),
+            )
+            .env("RUST_LOG", "error")
+            .env_remove("REDIS_URL")
+            .output()
+            .expect("the natter binary runs");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned()
+                + &String::from_utf8_lossy(&output.stderr),
+        )
+    }
+
     /// Another node on the same database (sessions live in Postgres); returns its base URL.
     pub async fn second_node(&self) -> String {
         self.node_with(None).await

@@ -11,7 +11,7 @@ use crate::error::AppError;
 use crate::fields;
 use crate::integrations::{ids, mrkdwn, render};
 use crate::messages::live;
-use crate::messages::{self, NewMessage, SendError, StoredMessage};
+use crate::messages::{self, DeletedBy, NewMessage, SendError, StoredMessage};
 
 /// The text of a call: `text` in mrkdwn, plus `blocks` and `attachments`, as markdown.
 async fn body(ctx: &Ctx<'_>, params: &Params) -> Result<String, ApiError> {
@@ -79,11 +79,13 @@ pub async fn post_message(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
     })
 }
 
-/// The caller's own live message a `ts` names in a channel.
+/// The caller's own live message a `ts` names in a channel (an admin's `may_moderate` lets
+/// them name anyone's).
 async fn own_message(
     ctx: &Ctx<'_>,
     params: &Params,
     refused: &'static str,
+    may_moderate: bool,
 ) -> Result<(ChannelInfo, StoredMessage), ApiError> {
     let channel = resolve(ctx, params, "channel").await?;
     let seq = params
@@ -97,7 +99,7 @@ async fn own_message(
     if message.deleted_at.is_some() {
         return Err(ApiError("message_not_found"));
     }
-    if message.user_id != ctx.user.id {
+    if message.user_id != ctx.user.id && !(may_moderate && ctx.role.is_admin()) {
         return Err(ApiError(refused));
     }
     if channel.archived {
@@ -107,7 +109,7 @@ async fn own_message(
 }
 
 pub async fn update(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
-    let (channel, message) = own_message(ctx, params, "cant_update_message").await?;
+    let (channel, message) = own_message(ctx, params, "cant_update_message", false).await?;
     let text = body(ctx, params).await?;
     messages::edit(ctx.db(), channel.id, message.seq, ctx.user.id, &text)
         .await
@@ -124,8 +126,16 @@ pub async fn update(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
 }
 
 pub async fn delete(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
-    let (channel, message) = own_message(ctx, params, "cant_delete_message").await?;
-    messages::delete(ctx.db(), channel.id, message.seq, ctx.user.id)
+    let (channel, message) = own_message(ctx, params, "cant_delete_message", true).await?;
+    let by = if ctx.role.is_admin() {
+        DeletedBy::Admin {
+            workspace_id: ctx.workspace_id,
+            actor_id: ctx.user.id,
+        }
+    } else {
+        DeletedBy::Author(ctx.user.id)
+    };
+    messages::delete(ctx.db(), channel.id, message.seq, by)
         .await
         .map_err(|e| match e {
             AppError::NotFound => ApiError("message_not_found"),

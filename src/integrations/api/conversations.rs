@@ -6,7 +6,7 @@ use super::{ApiError, ApiResult, Ctx, Params, db, shapes};
 use crate::auth::membership::Role;
 use crate::channels::db::ChannelInfo;
 use crate::channels::live;
-use crate::channels::{self, ChannelKind};
+use crate::channels::{self, ChannelKind, manage};
 use crate::fields;
 use crate::integrations::ids;
 use crate::messages::db as messages_db;
@@ -293,4 +293,47 @@ pub async fn open(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
         json!({ "id": ids::channel_id(channel.kind, channel.id) })
     };
     Ok(fields! { "channel" => value })
+}
+
+/// `conversations.archive` / `conversations.unarchive`: owners and admins only.
+pub async fn archive(ctx: &Ctx<'_>, params: &Params, archived: bool) -> ApiResult {
+    let channel = resolve(ctx, params, "channel").await?;
+    manage::set_archived(
+        ctx.db(),
+        &ctx.membership(),
+        Some(ctx.user.id),
+        channel.id,
+        archived,
+    )
+    .await
+    .map_err(refusal)?;
+    Ok(serde_json::Map::new())
+}
+
+/// `conversations.rename`: owners and admins only; answers the renamed channel.
+pub async fn rename(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
+    let channel = resolve(ctx, params, "channel").await?;
+    let name = params
+        .str("name")
+        .ok_or(ApiError("invalid_name_required"))?;
+    manage::rename(
+        ctx.db(),
+        &ctx.membership(),
+        Some(ctx.user.id),
+        channel.id,
+        &name,
+    )
+    .await
+    .map_err(refusal)?;
+    let channel = channels::db::info(ctx.db(), channel.id, ctx.user.id)
+        .await?
+        .ok_or(ApiError("internal_error"))?;
+    Ok(fields! { "channel" => shapes::channel(&channel) })
+}
+
+fn refusal(error: manage::ManageError) -> ApiError {
+    match error {
+        manage::ManageError::Internal(e) => ApiError::from(e),
+        other => ApiError(other.code()),
+    }
 }

@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::auth::db::User;
-use crate::auth::membership::Role;
+use crate::auth::membership::{Membership, Role};
 use crate::auth::tokens;
 use crate::error::AppError;
 use crate::secrets::hash_secret;
@@ -102,6 +102,16 @@ pub struct Ctx<'a> {
 impl Ctx<'_> {
     pub fn db(&self) -> &sqlx::PgPool {
         &self.state.db
+    }
+
+    /// The caller's membership of the workspace the call acts in.
+    pub fn membership(&self) -> Membership {
+        Membership {
+            id: self.workspace_id,
+            slug: self.workspace_slug.clone(),
+            name: self.workspace_name.clone(),
+            role: self.role,
+        }
     }
 
     /// Guests may not do this (Slack's `restricted_action`).
@@ -205,6 +215,9 @@ pub async fn dispatch(
         "conversations.invite" => conversations::invite(&ctx, &params).await,
         "conversations.mark" => conversations::mark(&ctx, &params).await,
         "conversations.open" => conversations::open(&ctx, &params).await,
+        "conversations.archive" => conversations::archive(&ctx, &params, true).await,
+        "conversations.unarchive" => conversations::archive(&ctx, &params, false).await,
+        "conversations.rename" => conversations::rename(&ctx, &params).await,
         "users.list" => users::list(&ctx, &params).await,
         "users.info" => users::info(&ctx, &params).await,
         "search.messages" => search::messages(&ctx, &params).await,
