@@ -41,6 +41,9 @@ enum Command {
     /// Manage workspace members.
     #[command(subcommand)]
     Member(MemberCommand),
+    /// SCIM provisioning.
+    #[command(subcommand)]
+    Scim(ScimCommand),
     /// Manage channels.
     #[command(subcommand)]
     Channel(ChannelCommand),
@@ -166,6 +169,15 @@ enum MemberCommand {
         workspace: String,
         #[arg(long)]
         email: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ScimCommand {
+    /// Make the workspace's SCIM token (printed on the last line; earlier ones stop working).
+    Token {
+        #[arg(long)]
+        workspace: String,
     },
 }
 
@@ -302,6 +314,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .map_err(plain)?;
             println!("{email} is now {role} in {}", workspace.slug);
+            Ok(())
+        }
+        Command::Scim(ScimCommand::Token { workspace }) => {
+            let db = pool(&config).await?;
+            let workspace = workspace_by_slug(&db, &workspace).await?;
+            let token = crate::scim::create_token(&db, workspace.id, None)
+                .await
+                .map_err(plain)?;
+            println!(
+                "made a SCIM token for {} ({}/scim/v2); it is shown only this once:",
+                workspace.slug, config.public_url
+            );
+            println!("{token}");
             Ok(())
         }
         Command::Member(MemberCommand::Deactivate { workspace, email }) => {

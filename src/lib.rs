@@ -13,7 +13,7 @@
 //!   [`channels`] (channels, DMs, the sidebar and page frame), [`messages`] (the ordered log,
 //!   sending, the conversation page), [`workspaces`] (creating, members, invites), [`search`]
 //!   (the query language and page), [`integrations`] (bots, webhooks, the Slack Web API),
-//!   [`admin`] (the workspace's administration pages).
+//!   [`admin`] (the workspace's administration pages), [`scim`] (SCIM 2.0 provisioning).
 //! - [`ws`]: the `/ws` endpoint that authorises sockets and carries the domains' events.
 //! - The top: [`server`] (start-up and the router) and [`cli`].
 
@@ -30,6 +30,7 @@ pub mod integrations;
 pub mod markdown;
 pub mod messages;
 pub mod realtime;
+pub mod scim;
 pub mod search;
 pub mod secrets;
 pub mod server;

@@ -27,7 +27,9 @@ use tower_sessions_sqlx_store::PostgresStore;
 use crate::config::Config;
 use crate::error::{self, AppError};
 use crate::state::AppState;
-use crate::{admin, auth, channels, index, integrations, messages, search, web, workspaces, ws};
+use crate::{
+    admin, auth, channels, index, integrations, messages, scim, search, web, workspaces, ws,
+};
 
 /// A bound, migrated server, ready to run.
 pub struct Server {
@@ -129,6 +131,7 @@ fn router(state: AppState) -> Router {
         .merge(ws::router())
         .merge(integrations::router())
         .merge(admin::router())
+        .merge(scim::router())
         .merge(search::router())
         .merge(web::assets::router())
         .route("/healthz", get(healthz))

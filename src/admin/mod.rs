@@ -3,6 +3,7 @@
 //! - [`members`]: the member list with search and a role filter; change a role, deactivate,
 //!   reactivate, remove (the rules and their effects are `workspaces::members`').
 //! - [`audit`]: the audit log with filters, and its CSV download.
+//! - [`provisioning`]: the SCIM base URL and token for the identity provider.
 //!
 //! Every page first passes `require_member` (404 for outsiders) and then `require_admin`
 //! (403 for members, who know the workspace exists). The actions are the same functions the
@@ -10,6 +11,7 @@
 
 mod audit;
 mod members;
+mod provisioning;
 
 use axum::Router;
 use axum::extract::Path;
@@ -28,6 +30,11 @@ pub fn router() -> Router<AppState> {
         .route(
             "/w/{slug}/admin/members/{user_id}/{action}",
             post(members::act),
+        )
+        .route("/w/{slug}/admin/provisioning", get(provisioning::index))
+        .route(
+            "/w/{slug}/admin/provisioning/token",
+            post(provisioning::new_token),
         )
         .route("/w/{slug}/admin/audit", get(audit::index))
         .route("/w/{slug}/admin/audit.csv", get(audit::csv))

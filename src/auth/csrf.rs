@@ -3,7 +3,7 @@
 //! Each session holds a random token. Pages put it in a `<meta name="csrf-token">` tag and a
 //! hidden `csrf_token` field of every form; scripts send it as `X-CSRF-Token`. The [`verify`]
 //! middleware refuses any state-changing request whose token does not match, before a handler
-//! runs. Token-authenticated doors (`/api/`, `/hooks/`) carry no cookie and are exempt.
+//! runs. Token-authenticated doors (`/api/`, `/hooks/`, `/scim/`) carry no cookie and are exempt.
 
 use axum::body::{Body, to_bytes};
 use axum::extract::Request;
@@ -42,6 +42,7 @@ pub async fn verify(session: Session, request: Request, next: Next) -> Response 
     if matches!(method, Method::GET | Method::HEAD | Method::OPTIONS)
         || path.starts_with("/api/")
         || path.starts_with("/hooks/")
+        || path.starts_with("/scim/")
     {
         return next.run(request).await;
     }

@@ -17,10 +17,13 @@ pub async fn hash(password: String) -> anyhow::Result<String> {
     .context("password hashing task failed")?
 }
 
-/// Checks a password against a stored hash. `None` stands for an unknown account: the work is
-/// still done against a fixed hash, so the answer takes as long as for a real one.
+/// Checks a password against a stored hash. `None` stands for an unknown account, and a stored
+/// value that is no hash (`!`: an account provisioned by SCIM or a bot, which has no password)
+/// for one that cannot log in with a password: either way the work is still done against a
+/// fixed hash, so the answer takes as long as for a real one.
 pub async fn verify(password: String, stored: Option<String>) -> anyhow::Result<bool> {
     tokio::task::spawn_blocking(move || {
+        let stored = stored.filter(|s| PasswordHash::new(s).is_ok());
         let known = stored.is_some();
         let stored = stored.unwrap_or_else(|| DUMMY_HASH.to_owned());
         let parsed = PasswordHash::new(&stored).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
@@ -53,5 +56,6 @@ mod tests {
                 .unwrap()
         );
         assert!(!super::verify("anything".into(), None).await.unwrap());
+        assert!(!super::verify("!".into(), Some("!".into())).await.unwrap());
     }
 }

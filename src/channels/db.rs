@@ -177,7 +177,7 @@ pub async fn insert_channel(
     kind: ChannelKind,
     name: &str,
     topic: &str,
-    created_by: i64,
+    created_by: Option<i64>,
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "insert into channels (workspace_id, kind, name, topic, created_by)

@@ -134,14 +134,21 @@ pub async fn create(
         ChannelKind::Public
     };
     let mut tx = pool.begin().await?;
-    let channel_id = db::insert_channel(&mut *tx, workspace_id, kind, &name, &topic, creator_id)
-        .await
-        .map_err(|e| match violated_constraint(&e) {
-            Some("channels_name_key") => {
-                AppError::Validation(format!("#{name} already exists. Choose another name."))
-            }
-            _ => e.into(),
-        })?;
+    let channel_id = db::insert_channel(
+        &mut *tx,
+        workspace_id,
+        kind,
+        &name,
+        &topic,
+        Some(creator_id),
+    )
+    .await
+    .map_err(|e| match violated_constraint(&e) {
+        Some("channels_name_key") => {
+            AppError::Validation(format!("#{name} already exists. Choose another name."))
+        }
+        _ => e.into(),
+    })?;
     db::add_member(&mut *tx, channel_id, creator_id).await?;
     for &member_id in member_ids {
         db::add_member(&mut *tx, channel_id, member_id).await?;

@@ -587,3 +587,20 @@ pub async fn api(
     let status = response.status();
     (status, response.json().await.unwrap())
 }
+
+/// A Python that can run `imports` (`import slack_sdk`): `NATTER_TEST_PYTHON`, else the
+/// `.venv` that `.ci/run` makes.
+pub fn python_with(imports: &str) -> Option<std::path::PathBuf> {
+    let candidates = [
+        std::env::var("NATTER_TEST_PYTHON")
+            .ok()
+            .map(std::path::PathBuf::from),
+        Some(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python")),
+    ];
+    candidates.into_iter().flatten().find(|python| {
+        std::process::Command::new(python)
+            .args(["-c", imports])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}

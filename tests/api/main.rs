@@ -17,6 +17,7 @@ mod events;
 mod messages;
 mod python;
 mod realtime;
+mod scim;
 mod search;
 mod security;
 mod unread;

@@ -7,22 +7,9 @@ use std::process::Command;
 
 use crate::helpers::{self, TestApp, user_id};
 
-fn python_with_slack_sdk() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var("NATTER_TEST_PYTHON").ok().map(PathBuf::from),
-        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python")),
-    ];
-    candidates.into_iter().flatten().find(|python| {
-        Command::new(python)
-            .args(["-c", "import slack_sdk"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    })
-}
-
 #[tokio::test]
 async fn slacks_python_sdk_posts_edits_reads_and_sends_webhooks() {
-    let Some(python) = python_with_slack_sdk() else {
+    let Some(python) = helpers::python_with("import slack_sdk") else {
         helpers::skipped(
             "a Python with slack_sdk",
             ".ci/run makes .venv; or set NATTER_TEST_PYTHON",
@@ -93,7 +80,7 @@ impl Drop for Child {
 
 #[tokio::test]
 async fn a_slack_bolt_app_receives_a_mention_from_natter_and_answers_through_the_api() {
-    let Some(python) = python_with_slack_sdk() else {
+    let Some(python) = helpers::python_with("import slack_sdk, slack_bolt") else {
         helpers::skipped(
             "a Python with slack_bolt",
             ".ci/run makes .venv; or set NATTER_TEST_PYTHON",

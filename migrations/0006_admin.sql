@@ -1,0 +1,27 @@
+-- Administration: SCIM provisioning. A workspace's identity provider holds SCIM tokens
+-- (stored hashed); the ids it knows people and groups by are kept beside the membership and
+-- the channel it provisioned.
+
+create table scim_tokens (
+    id bigserial primary key,
+    workspace_id bigint not null references workspaces (id) on delete cascade,
+    token_hash text not null unique,
+    created_by bigint references users (id),
+    created_at timestamptz not null default now(),
+    last_used_at timestamptz,
+    revoked_at timestamptz
+);
+create index scim_tokens_workspace_idx on scim_tokens (workspace_id);
+
+-- The provider's own id for a member of this workspace (`externalId`).
+alter table workspace_members add column scim_external_id text;
+
+-- A SCIM Group is a private channel: its `displayName` as the provider wrote it (the
+-- channel's name is that, normalised), and the provider's `externalId`. Null for channels
+-- made in Natter, which SCIM does not manage.
+alter table channels add column scim_display_name text;
+alter table channels add column scim_external_id text;
+
+-- The provider's `userName` for a member, when it is not their email (Okta and Entra send the
+-- email, which is then the account's; other providers may send a login name).
+alter table workspace_members add column scim_user_name text;
