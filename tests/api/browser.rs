@@ -200,3 +200,141 @@ async fn two_people_in_two_browsers_chat_live() {
     ada_browser.close().await.unwrap();
     bob_browser.close().await.unwrap();
 }
+
+/// Saves what the browser shows, for a person to look at (`NATTER_SCREENSHOTS=<dir>`).
+async fn screenshot(client: &Client, name: &str) {
+    if let Ok(dir) = std::env::var("NATTER_SCREENSHOTS") {
+        let png = client.screenshot().await.unwrap();
+        std::fs::write(std::path::Path::new(&dir).join(format!("{name}.png")), png).unwrap();
+    }
+}
+
+/// Clicks the submit button of the form whose action ends with `action`, accepting the
+/// page's confirmation.
+async fn submit(client: &Client, action: &str) {
+    client
+        .execute("window.confirm = () => true", vec![])
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css(&format!(
+            "form[action$='{action}'] button[type=submit]"
+        )))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_admin_offboards_a_person_archives_a_channel_and_reads_the_audit_log_in_a_browser() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let bob = app.signup("bob").await;
+    let (slug, general) = app.workspace(&ada, "Acme").await;
+    app.join_by_invite(&ada, &bob, &slug).await;
+    let launch = ada.create_channel(&slug, "launch", false).await;
+    bob.send(&slug, general, "my last day", None).await;
+    let bob_id = helpers::user_id(&app, "bob").await;
+
+    let ada_browser = browser(&driver).await;
+    let bob_browser = browser(&driver).await;
+    log_in(&ada_browser, &app.base, "ada@example.com").await;
+    log_in(&bob_browser, &app.base, "bob@example.com").await;
+    bob_browser
+        .goto(&format!("{}/w/{slug}/c/{general}", app.base))
+        .await
+        .unwrap();
+
+    // Offboarding: the members page, Deactivate on bob's row.
+    ada_browser
+        .goto(&format!("{}/w/{slug}", app.base))
+        .await
+        .unwrap();
+    ada_browser
+        .find(Locator::LinkText("Administration"))
+        .await
+        .expect("admins see Administration in the sidebar")
+        .click()
+        .await
+        .unwrap();
+    ada_browser
+        .wait()
+        .for_element(Locator::Id(&format!("member-{bob_id}")))
+        .await
+        .unwrap();
+    screenshot(&ada_browser, "admin-members").await;
+    submit(&ada_browser, &format!("/admin/members/{bob_id}/deactivate")).await;
+    let row = ada_browser
+        .wait()
+        .for_element(Locator::Css(&format!("tr#member-{bob_id}.deactivated")))
+        .await
+        .expect("bob's row shows him deactivated");
+    assert!(row.text().await.unwrap().contains("Deactivated"));
+    // Bob's open page loses the workspace: a reload is a 404 page.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    bob_browser.refresh().await.unwrap();
+    let heading = bob_browser
+        .wait()
+        .for_element(Locator::Css("h1"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(heading, "Not found");
+
+    // Archiving: the channel's details, Archive channel.
+    ada_browser
+        .goto(&format!("{}/w/{slug}/c/{launch}/details", app.base))
+        .await
+        .unwrap();
+    submit(&ada_browser, &format!("/c/{launch}/manage/archive")).await;
+    ada_browser
+        .wait()
+        .for_element(Locator::Css(&format!(
+            "form[action$='/c/{launch}/manage/unarchive']"
+        )))
+        .await
+        .expect("the channel offers Unarchive once archived");
+    ada_browser
+        .goto(&format!("{}/w/{slug}/c/{launch}", app.base))
+        .await
+        .unwrap();
+    let banner = ada_browser
+        .find(Locator::Css(".archived-bar"))
+        .await
+        .expect("an archived channel says so")
+        .text()
+        .await
+        .unwrap();
+    assert!(banner.contains("archived"), "{banner}");
+    screenshot(&ada_browser, "archived-channel").await;
+
+    // The audit log has both, newest first.
+    ada_browser
+        .goto(&format!("{}/w/{slug}/admin/audit", app.base))
+        .await
+        .unwrap();
+    let rows = ada_browser
+        .find_all(Locator::Css(".admin-table tbody tr"))
+        .await
+        .unwrap();
+    let mut texts = Vec::new();
+    for row in &rows {
+        texts.push(row.text().await.unwrap());
+    }
+    assert!(texts[0].contains("channel.archive"), "{texts:?}");
+    assert!(
+        texts[1].contains("member.deactivate") && texts[1].contains("@bob"),
+        "{texts:?}"
+    );
+    screenshot(&ada_browser, "audit-log").await;
+
+    ada_browser.close().await.unwrap();
+    bob_browser.close().await.unwrap();
+}
