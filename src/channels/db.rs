@@ -494,6 +494,28 @@ pub async fn count_workspace_members(
     .await
 }
 
+/// How many of `others` share a channel (not a DM) of the workspace with `user_id`.
+pub async fn sharing_a_channel(
+    db: impl PgExecutor<'_>,
+    workspace_id: i64,
+    user_id: i64,
+    others: &[i64],
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "select count(distinct theirs.user_id)
+         from channel_members mine
+         join channels c on c.id = mine.channel_id and c.workspace_id = $1
+                        and c.kind in ('public', 'private')
+         join channel_members theirs on theirs.channel_id = c.id and theirs.user_id = any($3)
+         where mine.user_id = $2",
+    )
+    .bind(workspace_id)
+    .bind(user_id)
+    .bind(others)
+    .fetch_one(db)
+    .await
+}
+
 /// The active workspace member with this username.
 pub async fn workspace_user_by_username(
     db: impl PgExecutor<'_>,

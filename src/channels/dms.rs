@@ -7,7 +7,7 @@ use axum::response::Redirect;
 
 use super::{ChannelKind, db};
 use crate::auth::CurrentUser;
-use crate::auth::membership;
+use crate::auth::membership::{self, Membership};
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -31,17 +31,19 @@ pub async fn open(
             others.push(id);
         }
     }
-    let channel_id = find_or_create(&state, workspace.id, me.id, &others).await?;
+    let channel_id = find_or_create(&state, &workspace, me.id, &others).await?;
     Ok(Redirect::to(&super::path(&slug, channel_id)))
 }
 
-/// The DM of `me` and `others`, created on first use.
+/// The DM of `me` and `others`, created on first use. A guest may message only people they
+/// share a channel with.
 pub async fn find_or_create(
     state: &AppState,
-    workspace_id: i64,
+    workspace: &Membership,
     me: i64,
     others: &[i64],
 ) -> Result<i64, AppError> {
+    let workspace_id = workspace.id;
     let mut members: Vec<i64> = others.iter().copied().chain([me]).collect();
     members.sort_unstable();
     members.dedup();
@@ -54,6 +56,16 @@ pub async fn find_or_create(
     if db::count_workspace_members(&state.db, workspace_id, &members).await? != members.len() as i64
     {
         return Err(AppError::NotFound);
+    }
+    if workspace.is_guest() {
+        let strangers: Vec<i64> = members.iter().copied().filter(|&m| m != me).collect();
+        if db::sharing_a_channel(&state.db, workspace_id, me, &strangers).await?
+            < strangers.len() as i64
+        {
+            return Err(AppError::Forbidden(
+                "Guests can message only people they share a channel with.".into(),
+            ));
+        }
     }
     let dm_key = members
         .iter()

@@ -63,16 +63,19 @@ pub async fn add_member(
     .await?
     .rows_affected()
         == 1;
-    // A newcomer starts with #general read up to now, not with its whole history unread.
-    sqlx::query(
-        "insert into channel_members (channel_id, user_id, last_read_seq)
-         select id, $2, last_seq from channels where workspace_id = $1 and is_general
-         on conflict do nothing",
-    )
-    .bind(workspace_id)
-    .bind(user_id)
-    .execute(&mut *tx)
-    .await?;
+    // A newcomer starts with #general read up to now, not with its whole history unread. A
+    // guest is only in the channels they are added to, #general included.
+    if role != Role::Guest {
+        sqlx::query(
+            "insert into channel_members (channel_id, user_id, last_read_seq)
+             select id, $2, last_seq from channels where workspace_id = $1 and is_general
+             on conflict do nothing",
+        )
+        .bind(workspace_id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    }
     Ok(added)
 }
 

@@ -285,3 +285,75 @@ async fn presence_and_mentions_stay_within_shared_workspaces() {
     assert!(body.contains("@ada"), "{body}");
     assert!(!body.contains("carol"), "{body}");
 }
+
+#[tokio::test]
+async fn a_guest_is_only_in_the_channels_they_are_added_to_and_dms_only_people_there() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let _bob = app.signup("bob").await;
+    let gus = app.signup("gus").await;
+    let (slug, general) = app.workspace(&ada, "Acme").await;
+    app.join_by_invite(&ada, &_bob, &slug).await;
+    let (ok, out) = app.cli(&[
+        "member",
+        "add",
+        "--workspace",
+        &slug,
+        "--email",
+        "gus@example.com",
+        "--role",
+        "guest",
+    ]);
+    assert!(ok, "{out}");
+    let gus_id = user_id(&app, "gus").await;
+    assert!(
+        !is_member_of(&app, general, gus_id).await,
+        "not even in #general"
+    );
+    let gus_token = token(&app, "gus").await;
+    let (ada_id, bob_id) = (user_id(&app, "ada").await, user_id(&app, "bob").await);
+    let (_, answer) = api(
+        &app,
+        &gus_token,
+        "conversations.open",
+        json!({ "users": format!("U{ada_id}") }),
+    )
+    .await;
+    assert_eq!(answer["error"], "restricted_action", "{answer}");
+    // Added to a channel with ada: now he may message ada, and still not bob.
+    let project = ada.create_channel(&slug, "project", true).await;
+    let added = ada
+        .post_form(
+            &format!("/w/{slug}/c/{project}/members"),
+            &[("username", "gus")],
+        )
+        .await;
+    assert_eq!(added.status(), StatusCode::SEE_OTHER);
+    let (_, answer) = api(
+        &app,
+        &gus_token,
+        "conversations.open",
+        json!({ "users": format!("U{ada_id}") }),
+    )
+    .await;
+    assert_eq!(answer["ok"], true, "{answer}");
+    let (_, answer) = api(
+        &app,
+        &gus_token,
+        "conversations.open",
+        json!({ "users": format!("U{bob_id}") }),
+    )
+    .await;
+    assert_eq!(answer["error"], "restricted_action");
+    let form = gus
+        .post_form(
+            &format!("/w/{slug}/dms"),
+            &[("user_id", &bob_id.to_string())],
+        )
+        .await;
+    assert_eq!(form.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        gus.page(&format!("/w/{slug}/c/{project}")).await.0,
+        StatusCode::OK
+    );
+}

@@ -276,10 +276,11 @@ pub async fn open(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
     if others.is_empty() {
         return Err(ApiError("users_list_not_supplied"));
     }
-    let id = match channels::dms::find_or_create(ctx.state, ctx.workspace_id, ctx.user.id, &others)
+    let id = match channels::dms::find_or_create(ctx.state, &ctx.membership(), ctx.user.id, &others)
         .await
     {
         Ok(id) => id,
+        Err(crate::error::AppError::Forbidden(_)) => return Err(ApiError("restricted_action")),
         Err(crate::error::AppError::Validation(_)) => return Err(ApiError("too_many_users")),
         Err(crate::error::AppError::NotFound) => return Err(ApiError("user_not_found")),
         Err(e) => return Err(e.into()),
