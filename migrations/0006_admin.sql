@@ -25,3 +25,13 @@ alter table channels add column scim_external_id text;
 -- The provider's `userName` for a member, when it is not their email (Okta and Entra send the
 -- email, which is then the account's; other providers may send a login name).
 alter table workspace_members add column scim_user_name text;
+
+-- Workspace settings, changed by owners and admins.
+alter table workspaces add column channel_creators text not null default 'members'
+    check (channel_creators in ('members', 'admins'));
+-- People signed in with an email in one of these domains may join without an invite; empty:
+-- invite links only.
+alter table workspaces add column allowed_domains text[] not null default '{}';
+-- Messages older than this many days lose their body (the seq stays, as a tombstone); null
+-- keeps everything.
+alter table workspaces add column retention_days integer check (retention_days > 0);

@@ -83,6 +83,7 @@ impl Server {
         let realtime = self.state.realtime.clone();
         tokio::spawn(crate::integrations::events::run_worker(self.state.clone()));
         self.state.search.spawn_worker(&self.state.db);
+        tokio::spawn(workspaces::settings::run_retention(self.state.db.clone()));
         let store = PostgresStore::new(self.state.db.clone());
         // Expired sessions are removed in the background; any node may do it.
         tokio::spawn(async move {

@@ -4,6 +4,7 @@
 //!   reactivate, remove (the rules and their effects are `workspaces::members`').
 //! - [`audit`]: the audit log with filters, and its CSV download.
 //! - [`provisioning`]: the SCIM base URL and token for the identity provider.
+//! - [`settings`]: name, channel creation, joining by email domain, message retention.
 //!
 //! Every page first passes `require_member` (404 for outsiders) and then `require_admin`
 //! (403 for members, who know the workspace exists). The actions are the same functions the
@@ -12,6 +13,7 @@
 mod audit;
 mod members;
 mod provisioning;
+mod settings;
 
 use axum::Router;
 use axum::extract::Path;
@@ -35,6 +37,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/w/{slug}/admin/provisioning/token",
             post(provisioning::new_token),
+        )
+        .route(
+            "/w/{slug}/admin/settings",
+            get(settings::index).post(settings::save),
         )
         .route("/w/{slug}/admin/audit", get(audit::index))
         .route("/w/{slug}/admin/audit.csv", get(audit::csv))

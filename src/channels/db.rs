@@ -516,6 +516,17 @@ pub async fn sharing_a_channel(
     .await
 }
 
+/// Whether the workspace lets every member (not only admins) create channels.
+pub async fn members_create_channels(
+    db: impl PgExecutor<'_>,
+    workspace_id: i64,
+) -> sqlx::Result<bool> {
+    sqlx::query_scalar("select channel_creators = 'members' from workspaces where id = $1")
+        .bind(workspace_id)
+        .fetch_one(db)
+        .await
+}
+
 /// The active workspace member with this username.
 pub async fn workspace_user_by_username(
     db: impl PgExecutor<'_>,

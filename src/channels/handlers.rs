@@ -92,9 +92,8 @@ pub async fn new_form(
     me: CurrentUser,
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
-    let workspace = membership::require_member(&state.db, &slug, me.id)
-        .await?
-        .require_full_member("create channels")?;
+    let workspace = membership::require_member(&state.db, &slug, me.id).await?;
+    let workspace = super::require_creator(&state.db, workspace).await?;
     let shell = Shell::load(&state, &me, &workspace, 0).await?;
     render_page(
         StatusCode::OK,
@@ -112,9 +111,8 @@ pub async fn create(
     Path(slug): Path<String>,
     Form(form): Form<NewChannel>,
 ) -> Result<Response, AppError> {
-    let workspace = membership::require_member(&state.db, &slug, me.id)
-        .await?
-        .require_full_member("create channels")?;
+    let workspace = membership::require_member(&state.db, &slug, me.id).await?;
+    let workspace = super::require_creator(&state.db, workspace).await?;
     match super::create(
         &state.db,
         workspace.id,

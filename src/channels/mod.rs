@@ -91,6 +91,19 @@ pub async fn require_member(
     Ok((workspace, access))
 }
 
+/// The member, if they may create channels here: not guests, and only owners and admins
+/// where the workspace's settings say so.
+pub async fn require_creator(db: &PgPool, member: Membership) -> Result<Membership, AppError> {
+    let member = member.require_full_member("create channels")?;
+    if member.is_admin() || db::members_create_channels(db, member.id).await? {
+        Ok(member)
+    } else {
+        Err(AppError::Forbidden(
+            "In this workspace only owners and admins create channels.".into(),
+        ))
+    }
+}
+
 /// Channel names are lowercase, like Slack's: "Team Launch" → "team-launch".
 pub fn normalise_name(name: &str) -> Result<String, AppError> {
     let name: String = name

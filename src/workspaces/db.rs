@@ -348,3 +348,87 @@ pub async fn remove_member(
         .await?;
     Ok(())
 }
+
+pub async fn settings(
+    db: impl PgExecutor<'_>,
+    workspace_id: i64,
+) -> sqlx::Result<super::settings::Settings> {
+    sqlx::query_as(
+        "select name, channel_creators, allowed_domains, retention_days from workspaces where id = $1",
+    )
+    .bind(workspace_id)
+    .fetch_one(db)
+    .await
+}
+
+pub async fn set_settings(
+    db: impl PgExecutor<'_>,
+    workspace_id: i64,
+    settings: &super::settings::Settings,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "update workspaces set name = $2, channel_creators = $3, allowed_domains = $4,
+                retention_days = $5
+         where id = $1",
+    )
+    .bind(workspace_id)
+    .bind(&settings.name)
+    .bind(&settings.channel_creators)
+    .bind(&settings.allowed_domains)
+    .bind(settings.retention_days)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Empties up to `limit` live messages older than their workspace's retention period, with
+/// their mentions; returns their keys.
+pub async fn purge_expired_batch(
+    tx: &mut PgConnection,
+    limit: i64,
+) -> sqlx::Result<Vec<(i64, i64)>> {
+    let purged: Vec<(i64, i64)> = sqlx::query_as(
+        "with expired as (
+             select m.channel_id, m.seq from messages m
+             join channels c on c.id = m.channel_id
+             join workspaces w on w.id = c.workspace_id
+             where w.retention_days is not null and m.deleted_at is null
+               and m.created_at < now() - make_interval(days => w.retention_days)
+             order by m.channel_id, m.seq
+             limit $1
+             for update of m skip locked)
+         update messages m set body = '', deleted_at = now()
+         from expired e where m.channel_id = e.channel_id and m.seq = e.seq
+         returning m.channel_id, m.seq",
+    )
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await?;
+    if !purged.is_empty() {
+        let (channels, seqs): (Vec<i64>, Vec<i64>) = purged.iter().copied().unzip();
+        sqlx::query(
+            "delete from mentions m using unnest($1::bigint[], $2::bigint[]) as k(channel_id, seq)
+             where m.channel_id = k.channel_id and m.seq = k.seq",
+        )
+        .bind(&channels)
+        .bind(&seqs)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(purged)
+}
+
+/// Workspaces the user may join without an invite (their email's domain is allowed there)
+/// and is not in.
+pub async fn joinable(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<Vec<Workspace>> {
+    sqlx::query_as(
+        "select w.id, w.slug, w.name from workspaces w join users u on u.id = $1
+         where lower(split_part(u.email, '@', 2)) = any(w.allowed_domains)
+           and not exists (select 1 from workspace_members wm
+                           where wm.workspace_id = w.id and wm.user_id = $1)
+         order by lower(w.name)",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await
+}

@@ -22,6 +22,8 @@ struct HomePage {
     csrf: String,
     me: CurrentUser,
     workspaces: Vec<WorkspaceSummary>,
+    /// Workspaces the user's email domain lets them join without an invite.
+    joinable: Vec<super::Workspace>,
     name: String,
     slug: String,
     error: String,
@@ -44,10 +46,12 @@ pub struct NewWorkspace {
 
 pub async fn home(State(state): State<AppState>, me: CurrentUser) -> Result<Response, AppError> {
     let workspaces = membership::workspaces_of(&state.db, me.id).await?;
+    let joinable = db::joinable(&state.db, me.id).await?;
     let page = HomePage {
         csrf: me.csrf.clone(),
         me,
         workspaces,
+        joinable,
         name: String::new(),
         slug: String::new(),
         error: String::new(),
@@ -64,10 +68,12 @@ pub async fn create(
         Ok(workspace) => Ok(Redirect::to(&format!("/w/{}", workspace.slug)).into_response()),
         Err(AppError::Validation(error)) => {
             let workspaces = membership::workspaces_of(&state.db, me.id).await?;
+            let joinable = db::joinable(&state.db, me.id).await?;
             let page = HomePage {
                 csrf: me.csrf.clone(),
                 me,
                 workspaces,
+                joinable,
                 name: form.name,
                 slug: form.slug,
                 error,
@@ -98,4 +104,24 @@ pub async fn members(
     let members = db::members(&state.db, workspace.id).await?;
     let shell = Shell::load(&state, &me, &workspace, 0).await?;
     render_page(StatusCode::OK, &MembersPage { shell, members })
+}
+
+/// `POST /w/<slug>/join`: joins a workspace that admits the user's email domain. To anyone
+/// else the workspace does not exist (404), as for any outsider.
+pub async fn join(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(slug): Path<String>,
+) -> Result<Redirect, AppError> {
+    let open = db::joinable(&state.db, me.id).await?;
+    let workspace = open
+        .into_iter()
+        .find(|w| w.slug == slug)
+        .ok_or(AppError::NotFound)?;
+    if super::add_member(&state.db, workspace.id, me.id, "member").await? {
+        crate::audit::record(&state.db, workspace.id, me.id, "member.join", &me.username).await?;
+        let general = channels::db::general_channel_id(&state.db, workspace.id).await?;
+        channels::live::joined(&state, general, me.id).await?;
+    }
+    Ok(Redirect::to(&format!("/w/{slug}")))
 }

@@ -8,6 +8,7 @@ pub mod db;
 mod handlers;
 mod invites;
 pub mod members;
+pub mod settings;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -24,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/", get(handlers::home))
         .route("/workspaces", post(handlers::create))
         .route("/w/{slug}", get(handlers::open))
+        .route("/w/{slug}/join", post(handlers::join))
         .route("/w/{slug}/members", get(handlers::members))
         .route(
             "/w/{slug}/invites",

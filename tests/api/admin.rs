@@ -574,3 +574,113 @@ async fn the_command_line_manages_members_and_channels_with_clear_errors() {
     let (_, audit) = ada.page(&format!("/w/{slug}/admin/audit")).await;
     assert!(audit.contains("member.deactivate") && audit.contains("channel.unarchive"));
 }
+
+#[tokio::test]
+async fn settings_name_who_creates_channels_who_joins_and_how_long_messages_stay() {
+    let app = TestApp::spawn().await;
+    let (ada, bob, slug, general) = acme_with_bob(&app).await;
+    let save = |name: &str, creators: &str, domains: &str, days: &str| {
+        let fields = [
+            ("name", name.to_owned()),
+            ("channel_creators", creators.to_owned()),
+            ("allowed_domains", domains.to_owned()),
+            ("retention_days", days.to_owned()),
+        ];
+        let path = format!("/w/{slug}/admin/settings");
+        let ada = &ada;
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            ada.post_form(&path, &fields).await
+        }
+    };
+    // Bad input: said, and nothing stored.
+    let refused = save("Acme", "admins", "not a domain", "30").await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("is not an email domain")
+    );
+    let refused = save("Acme", "members", "", "0").await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let stored: (String, Vec<String>) =
+        sqlx::query_as("select channel_creators, allowed_domains from workspaces where slug = $1")
+            .bind(&slug)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(stored, ("members".to_owned(), vec![]));
+    let saved = save("Acme Corp", "admins", "Example.com, @example.org", "30").await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let (_, page) = ada.page(&format!("/w/{slug}/admin/settings")).await;
+    assert!(
+        page.contains("value=\"example.com, example.org\""),
+        "normalised"
+    );
+    assert_eq!(
+        bob.page(&format!("/w/{slug}/admin/settings")).await.0,
+        StatusCode::FORBIDDEN
+    );
+
+    // Only admins create channels now: the form and the API both refuse bob.
+    let refused = bob
+        .post_form(&format!("/w/{slug}/channels"), &[("name", "bobs-room")])
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let (_, answer) = api(
+        &app,
+        &token(&app, "bob").await,
+        "conversations.create",
+        json!({ "name": "bobs-room" }),
+    )
+    .await;
+    assert_eq!(answer["error"], "restricted_action");
+    ada.create_channel(&slug, "admins-room", false).await;
+
+    // Someone with an example.org email joins from the home page, without an invite.
+    let carol = app.signup("carol").await;
+    let (_, home) = carol.page("/").await;
+    assert!(
+        home.contains("Workspaces you can join") && home.contains("Acme Corp"),
+        "{home}"
+    );
+    let joined = carol.post_form(&format!("/w/{slug}/join"), &[]).await;
+    assert_eq!(joined.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        carol.page(&format!("/w/{slug}/c/{general}")).await.0,
+        StatusCode::OK
+    );
+
+    // Retention: a message older than 30 days is emptied, its seq kept; a new one stays.
+    ada.send(&slug, general, "ancient history", None).await;
+    ada.send(&slug, general, "fresh news", None).await;
+    sqlx::query(
+        "update messages set created_at = now() - interval '40 days' where body = 'ancient history'",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let purged = natter::workspaces::settings::purge_expired(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(purged, 1);
+    let rows: Vec<(String, bool)> = sqlx::query_as(
+        "select body, deleted_at is not null from messages where channel_id = $1 order by seq",
+    )
+    .bind(general)
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        vec![("".to_owned(), true), ("fresh news".to_owned(), false)]
+    );
+    let (_, results) = ada.page(&format!("/w/{slug}/search?q=ancient")).await;
+    assert!(!results.contains("ancient history"), "search forgets it");
+    let (_, audit) = ada
+        .page(&format!("/w/{slug}/admin/audit?action=workspace.settings"))
+        .await;
+    assert!(audit.contains("retention: 30 days"), "{audit}");
+}

@@ -165,7 +165,12 @@ pub async fn create(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
     let name = params
         .str("name")
         .ok_or(ApiError("invalid_name_required"))?;
-    ctx.not_a_guest()?;
+    channels::require_creator(ctx.db(), ctx.membership())
+        .await
+        .map_err(|e| match e {
+            crate::error::AppError::Forbidden(_) => ApiError("restricted_action"),
+            other => other.into(),
+        })?;
     let private = params.bool("is_private");
     let id = match channels::create(
         ctx.db(),
