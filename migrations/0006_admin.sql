@@ -35,3 +35,6 @@ alter table workspaces add column allowed_domains text[] not null default '{}';
 -- Messages older than this many days lose their body (the seq stays, as a tombstone); null
 -- keeps everything.
 alter table workspaces add column retention_days integer check (retention_days > 0);
+
+-- Instance admins (`natter admin grant`) see every workspace and account at /admin.
+alter table users add column is_instance_admin boolean not null default false;

@@ -27,6 +27,22 @@ pub async fn record(
     Ok(())
 }
 
+/// Records an action on the instance itself (an account deactivated everywhere): no workspace.
+pub async fn record_instance(
+    db: impl PgExecutor<'_>,
+    actor_id: i64,
+    action: &str,
+    target: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("insert into audit_log (actor_id, action, target) values ($1, $2, $3)")
+        .bind(actor_id)
+        .bind(action)
+        .bind(target)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 /// One recorded action, as the audit page shows it.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Entry {

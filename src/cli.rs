@@ -44,6 +44,9 @@ enum Command {
     /// SCIM provisioning.
     #[command(subcommand)]
     Scim(ScimCommand),
+    /// Instance administration.
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Manage channels.
     #[command(subcommand)]
     Channel(ChannelCommand),
@@ -167,6 +170,15 @@ enum MemberCommand {
     Reactivate {
         #[arg(long)]
         workspace: String,
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Make an account an instance admin: they see every workspace and account at /admin.
+    Grant {
         #[arg(long)]
         email: String,
     },
@@ -314,6 +326,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .map_err(plain)?;
             println!("{email} is now {role} in {}", workspace.slug);
+            Ok(())
+        }
+        Command::Admin(AdminCommand::Grant { email }) => {
+            let db = pool(&config).await?;
+            if !auth::db::grant_instance_admin(&db, email.trim()).await? {
+                bail!(
+                    "no active person has the email {email}; create one with `natter user create`"
+                );
+            }
+            println!("{email} is an instance admin: {}/admin", config.public_url);
             Ok(())
         }
         Command::Scim(ScimCommand::Token { workspace }) => {

@@ -38,6 +38,47 @@ pub struct Config {
     /// (`NATTER_RATE_LIMITS`, default on; `off` is for load tests and fully trusted clients).
     /// Login throttling always applies.
     pub rate_limits: bool,
+    /// Who may sign up (`NATTER_SIGNUP`): `open` (the default), `invite` (only through an
+    /// invite link), or `domains:example.com,example.org`.
+    pub signup: Signup,
+}
+
+/// Who may make an account on this instance.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Signup {
+    #[default]
+    Open,
+    /// Only someone following an invite link.
+    Invite,
+    /// Only addresses at these domains (lowercase).
+    Domains(Vec<String>),
+}
+
+impl Signup {
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let text = text.trim();
+        match text.to_lowercase().as_str() {
+            "" | "open" => return Ok(Signup::Open),
+            "invite" => return Ok(Signup::Invite),
+            _ => {}
+        }
+        let Some(list) = text.strip_prefix("domains:") else {
+            anyhow::bail!(
+                "NATTER_SIGNUP={text:?} is not open, invite or domains:example.com,example.org"
+            );
+        };
+        let domains: Vec<String> = list
+            .split(',')
+            .map(|d| d.trim().trim_start_matches('@').to_lowercase())
+            .filter(|d| !d.is_empty())
+            .collect();
+        if domains.is_empty() || domains.iter().any(|d| !d.contains('.')) {
+            anyhow::bail!(
+                "NATTER_SIGNUP={text:?} needs domains like domains:example.com,example.org"
+            );
+        }
+        Ok(Signup::Domains(domains))
+    }
 }
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:3000";
@@ -65,11 +106,34 @@ impl Config {
             meili_index: var("MEILI_INDEX").unwrap_or_else(|| "natter_messages".to_owned()),
             rate_limits: var("NATTER_RATE_LIMITS")
                 .is_none_or(|v| !matches!(v.to_lowercase().as_str(), "off" | "0" | "false" | "no")),
+            signup: Signup::parse(&var("NATTER_SIGNUP").unwrap_or_default())?,
         })
     }
 
     /// Cookies get `Secure` only when people reach Natter over https.
     pub fn secure_cookies(&self) -> bool {
         self.public_url.starts_with("https://")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Signup;
+
+    #[test]
+    fn signup_policies_parse_and_bad_ones_say_why() {
+        assert_eq!(Signup::parse("").unwrap(), Signup::Open);
+        assert_eq!(Signup::parse("Invite").unwrap(), Signup::Invite);
+        assert_eq!(
+            Signup::parse("domains:Example.com, @example.org").unwrap(),
+            Signup::Domains(vec!["example.com".into(), "example.org".into()])
+        );
+        assert!(Signup::parse("domains:").is_err());
+        assert!(
+            Signup::parse("everyone")
+                .unwrap_err()
+                .to_string()
+                .contains("NATTER_SIGNUP")
+        );
     }
 }

@@ -1,4 +1,5 @@
-//! `/w/<slug>/admin`: where owners and admins manage a workspace in the browser.
+//! `/w/<slug>/admin`: where owners and admins manage a workspace in the browser; and
+//! `/admin`, where instance admins see every workspace and account ([`instance`]).
 //!
 //! - [`members`]: the member list with search and a role filter; change a role, deactivate,
 //!   reactivate, remove (the rules and their effects are `workspaces::members`').
@@ -11,6 +12,7 @@
 //! CLI and SCIM call, so all three doors behave alike.
 
 mod audit;
+mod instance;
 mod members;
 mod provisioning;
 mod settings;
@@ -41,6 +43,11 @@ pub fn router() -> Router<AppState> {
         .route(
             "/w/{slug}/admin/settings",
             get(settings::index).post(settings::save),
+        )
+        .route("/admin", get(instance::index))
+        .route(
+            "/admin/accounts/{user_id}/{action}",
+            post(instance::account),
         )
         .route("/w/{slug}/admin/audit", get(audit::index))
         .route("/w/{slug}/admin/audit.csv", get(audit::csv))

@@ -4,7 +4,10 @@
 use sqlx::PgPool;
 
 use super::{db, password};
+use crate::config::Signup;
 use crate::error::{AppError, violated_constraint};
+use crate::secrets::hash_secret;
+use crate::state::AppState;
 
 /// What someone typed into the sign-up form (or passed on the command line).
 #[derive(Clone, Debug, Default, serde::Deserialize)]
@@ -75,6 +78,69 @@ pub fn check_username(username: &str) -> Result<(), &'static str> {
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
     {
         return Err("Usernames may hold only lowercase letters, digits, '.', '_' and '-'.");
+    }
+    Ok(())
+}
+
+/// Whether the instance's sign-up policy (`NATTER_SIGNUP`) lets this person make an account:
+/// always when open; with `invite`, only someone following a live invite link (`next` is
+/// `/invite/<code>`); with `domains:…`, only an address at one of them.
+pub async fn check_signup(state: &AppState, email: &str, next: &str) -> Result<(), AppError> {
+    match &state.config.signup {
+        Signup::Open => Ok(()),
+        Signup::Invite => {
+            let code = next.strip_prefix("/invite/").unwrap_or_default();
+            if !code.is_empty() && db::live_invite(&state.db, &hash_secret(code)).await? {
+                Ok(())
+            } else {
+                Err(invalid(
+                    "Sign-up here is by invitation: open the invite link a colleague sent you.",
+                ))
+            }
+        }
+        Signup::Domains(domains) => {
+            let domain = email
+                .trim()
+                .rsplit_once('@')
+                .map(|(_, d)| d.to_lowercase())
+                .unwrap_or_default();
+            if domains.contains(&domain) {
+                Ok(())
+            } else {
+                Err(invalid(&format!(
+                    "Sign-up here is open to addresses at {}.",
+                    domains.join(", ")
+                )))
+            }
+        }
+    }
+}
+
+/// Deactivates (`false`) or reactivates an account everywhere, as an instance admin. A
+/// deactivated account's every session, token and socket ends at once: each request asks
+/// for an active account, and its sockets are told to close.
+pub async fn set_account_active(
+    state: &AppState,
+    actor_id: i64,
+    user_id: i64,
+    active: bool,
+) -> Result<(), AppError> {
+    if actor_id == user_id {
+        return Err(invalid("You cannot deactivate your own account."));
+    }
+    let mut tx = state.db.begin().await?;
+    let email = db::set_deactivated(&mut *tx, user_id, !active)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let action = if active {
+        "account.reactivate"
+    } else {
+        "account.deactivate"
+    };
+    crate::audit::record_instance(&mut *tx, actor_id, action, &email).await?;
+    tx.commit().await?;
+    if !active {
+        super::live::session_closed(state, user_id, None);
     }
     Ok(())
 }

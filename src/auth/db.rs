@@ -66,3 +66,85 @@ pub async fn login_credentials(
     .fetch_optional(db)
     .await
 }
+
+/// Whether an invite with this hash can still be used (sign-up by invitation asks it).
+pub async fn live_invite(db: impl PgExecutor<'_>, token_hash: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "select exists (select 1 from invites
+                        where token_hash = $1 and expires_at > now() and uses < max_uses)",
+    )
+    .bind(token_hash)
+    .fetch_one(db)
+    .await
+}
+
+/// Whether the user is an instance admin (`natter admin grant`).
+pub async fn is_instance_admin(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "select coalesce((select is_instance_admin from users
+                          where id = $1 and deactivated_at is null), false)",
+    )
+    .bind(user_id)
+    .fetch_one(db)
+    .await
+}
+
+/// Makes the account with this email an instance admin; false when there is none.
+pub async fn grant_instance_admin(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result<bool> {
+    Ok(sqlx::query(
+        "update users set is_instance_admin = true
+         where lower(email) = lower($1) and deactivated_at is null and not is_bot",
+    )
+    .bind(email)
+    .execute(db)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// Sets or clears an account's deactivation; its email, or `None` when there is no such
+/// account (bots are managed by their workspace).
+pub async fn set_deactivated(
+    db: impl PgExecutor<'_>,
+    user_id: i64,
+    deactivated: bool,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(
+        "update users set deactivated_at = case when $2 then coalesce(deactivated_at, now()) end
+         where id = $1 and not is_bot
+         returning email",
+    )
+    .bind(user_id)
+    .bind(deactivated)
+    .fetch_optional(db)
+    .await
+}
+
+/// An account as the instance admin page lists it.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Account {
+    pub id: i64,
+    pub email: String,
+    pub username: String,
+    pub display_name: String,
+    pub deactivated: bool,
+    pub is_instance_admin: bool,
+    pub workspaces: i64,
+}
+
+/// People's accounts (not bots) whose email, username or name contains `search`, at most 500.
+pub async fn accounts(db: impl PgExecutor<'_>, search: &str) -> sqlx::Result<Vec<Account>> {
+    sqlx::query_as(
+        "select u.id, u.email, u.username, u.display_name, u.deactivated_at is not null as deactivated,
+                u.is_instance_admin,
+                (select count(*) from workspace_members wm where wm.user_id = u.id) as workspaces
+         from users u
+         where not u.is_bot
+           and ($1 = '' or strpos(lower(u.email || ' ' || u.username || ' ' || u.display_name),
+                                  lower($1)) > 0)
+         order by lower(u.email) limit 500",
+    )
+    .bind(search)
+    .fetch_all(db)
+    .await
+}

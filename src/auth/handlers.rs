@@ -158,7 +158,12 @@ pub async fn signup(
     session: Session,
     Form(form): Form<SignupForm>,
 ) -> Result<Response, AppError> {
-    match accounts::create(&state.db, &form.account).await {
+    let allowed = accounts::check_signup(&state, &form.account.email, &form.next).await;
+    let created = match allowed {
+        Ok(()) => accounts::create(&state.db, &form.account).await,
+        Err(e) => Err(e),
+    };
+    match created {
         Ok(user_id) => {
             session::log_in(&session, user_id).await?;
             Ok(Redirect::to(&safe_next(&form.next)).into_response())

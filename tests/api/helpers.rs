@@ -35,8 +35,21 @@ impl TestApp {
         .await
     }
 
+    /// A server with this sign-up policy (`NATTER_SIGNUP`).
+    pub async fn spawn_signup(signup: natter::config::Signup) -> TestApp {
+        TestApp::spawn_inner(None, None, signup).await
+    }
+
     /// A server with its own Redis and Meilisearch URLs.
     pub async fn spawn_configured(redis_url: Option<String>, meili_url: Option<String>) -> TestApp {
+        TestApp::spawn_inner(redis_url, meili_url, natter::config::Signup::Open).await
+    }
+
+    async fn spawn_inner(
+        redis_url: Option<String>,
+        meili_url: Option<String>,
+        signup: natter::config::Signup,
+    ) -> TestApp {
         let admin_url = std::env::var("TEST_DATABASE_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
         let db_name = format!("natter_test_{}", uuid::Uuid::new_v4().simple());
@@ -52,6 +65,7 @@ impl TestApp {
             meili_master_key: std::env::var("MEILI_MASTER_KEY").ok(),
             meili_index: format!("natter_test_{db_name}"),
             rate_limits: true,
+            signup,
         };
         let server = Server::build(config)
             .await
@@ -120,6 +134,7 @@ impl TestApp {
             meili_master_key: std::env::var("MEILI_MASTER_KEY").ok(),
             meili_index: format!("natter_test_{}", self.db_name),
             rate_limits: true,
+            signup: natter::config::Signup::Open,
         };
         let server = Server::build(config).await.expect("a second node starts");
         let base = format!("http://{}", server.local_addr());

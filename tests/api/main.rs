@@ -2,6 +2,7 @@
 //! Postgres database and talks to it over HTTP like a browser would.
 
 mod helpers;
+mod instance;
 mod integrations;
 mod ws;
 
