@@ -5,7 +5,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde_json::{Map, Value, json};
 use time::format_description::well_known::Rfc3339;
@@ -14,7 +14,7 @@ use super::db::{self, GroupRow};
 use super::discovery::GROUP_SCHEMA;
 use super::filter::{self, Filter};
 use super::users::operations;
-use super::{ListQuery, Provisioner, ScimError, ScimResult, body_json, list_response, scim_json};
+use super::{ListQuery, Provisioner, ScimError, ScimResult, body_json, created, paged, scim_json};
 use crate::channels::{ChannelKind, db as channels_db, live};
 use crate::error::violated_constraint;
 use crate::state::AppState;
@@ -60,17 +60,7 @@ pub async fn matching(
 
 async fn listed(state: &AppState, who: &Provisioner, query: &ListQuery) -> ScimResult {
     let filter = filter::parse(query.filter.as_deref())?;
-    let (start, count) = query.page();
-    let found = matching(state, who, &filter).await?;
-    let total = found.len() as i64;
-    let projection = query.projection();
-    let page = found
-        .into_iter()
-        .skip((start - 1) as usize)
-        .take(count as usize)
-        .map(|r| projection.apply(r))
-        .collect();
-    Ok(list_response(page, total, start))
+    Ok(paged(matching(state, who, &filter).await?, query))
 }
 
 pub async fn list(
@@ -279,14 +269,7 @@ pub async fn create(State(state): State<AppState>, who: Provisioner, body: Bytes
     .await?;
     let row = found(&state, &who, &channel_id.to_string()).await?;
     let value = resource(&state, &row);
-    let mut response = scim_json(StatusCode::CREATED, &value);
-    if let Some(location) = value["meta"]["location"]
-        .as_str()
-        .and_then(|l| HeaderValue::from_str(l).ok())
-    {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+    Ok(created(&value))
 }
 
 async fn store(

@@ -333,6 +333,32 @@ pub fn list_response(resources: Vec<Value>, total: i64, start: i64) -> Response 
     scim_json(StatusCode::OK, &body)
 }
 
+/// One page of resources that matched a query, with the attributes it asked for.
+pub fn paged(found: Vec<Value>, query: &ListQuery) -> Response {
+    let (start, count) = query.page();
+    let total = found.len() as i64;
+    let projection = query.projection();
+    let page = found
+        .into_iter()
+        .skip((start - 1) as usize)
+        .take(count as usize)
+        .map(|r| projection.apply(r))
+        .collect();
+    list_response(page, total, start)
+}
+
+/// 201 with the new resource, and its `meta.location` as `Location`.
+pub fn created(resource: &Value) -> Response {
+    let mut response = scim_json(StatusCode::CREATED, resource);
+    if let Some(location) = resource["meta"]["location"]
+        .as_str()
+        .and_then(|l| HeaderValue::from_str(l).ok())
+    {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
+
 /// `POST /.search` at the root: Users and Groups that match, one list.
 async fn search_all(
     State(state): State<AppState>,
@@ -341,18 +367,9 @@ async fn search_all(
 ) -> ScimResult {
     let query = ListQuery::from_search(&body_json(&body)?);
     let filter = filter::parse(query.filter.as_deref())?;
-    let (start, count) = query.page();
-    let projection = query.projection();
     let mut found = users::matching(&state, &who, &filter).await?;
     found.extend(groups::matching(&state, &who, &filter).await?);
-    let total = found.len() as i64;
-    let page = found
-        .into_iter()
-        .skip((start - 1) as usize)
-        .take(count as usize)
-        .map(|r| projection.apply(r))
-        .collect();
-    Ok(list_response(page, total, start))
+    Ok(paged(found, &query))
 }
 
 async fn not_found() -> ScimError {

@@ -10,7 +10,7 @@ use std::ops::Not;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde_json::{Map, Value, json};
 use time::format_description::well_known::Rfc3339;
@@ -19,7 +19,7 @@ use super::db::{self, UserRow};
 use super::discovery::USER_SCHEMA;
 use super::filter::{self, Filter};
 use super::{
-    ListQuery, PATCH_SCHEMA, Provisioner, ScimError, ScimResult, body_json, list_response,
+    ListQuery, PATCH_SCHEMA, Provisioner, ScimError, ScimResult, body_json, created, paged,
     scim_json,
 };
 use crate::auth::membership::Role;
@@ -64,17 +64,7 @@ pub async fn matching(
 
 async fn listed(state: &AppState, who: &Provisioner, query: &ListQuery) -> ScimResult {
     let filter = filter::parse(query.filter.as_deref())?;
-    let (start, count) = query.page();
-    let found = matching(state, who, &filter).await?;
-    let total = found.len() as i64;
-    let projection = query.projection();
-    let page = found
-        .into_iter()
-        .skip((start - 1) as usize)
-        .take(count as usize)
-        .map(|r| projection.apply(r))
-        .collect();
-    Ok(list_response(page, total, start))
+    Ok(paged(matching(state, who, &filter).await?, query))
 }
 
 pub async fn list(
@@ -379,14 +369,7 @@ pub async fn create(State(state): State<AppState>, who: Provisioner, body: Bytes
     }
     let row = found(&state, &who, user_id).await?;
     let value = resource(&state, &row);
-    let mut response = scim_json(StatusCode::CREATED, &value);
-    if let Some(location) = value["meta"]["location"]
-        .as_str()
-        .and_then(|l| HeaderValue::from_str(l).ok())
-    {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+    Ok(created(&value))
 }
 
 /// Stores what the provider wants of an existing User.

@@ -53,11 +53,7 @@ pub async fn set_role(
     target_id: i64,
     role: Role,
 ) -> Result<(), AppError> {
-    actor.require_admin()?;
-    let mut tx = pool.begin().await?;
-    let target = db::member_for_update(&mut tx, actor.workspace_id, target_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let (mut tx, target) = begin(pool, actor, target_id).await?;
     if (target.role == Role::Owner || role == Role::Owner) && actor.role != Role::Owner {
         return Err(AppError::Forbidden(
             "Only owners can make or unmake owners.".into(),
@@ -85,11 +81,7 @@ pub async fn set_role(
 
 /// Deactivates a member: they keep their history but lose the workspace at once.
 pub async fn deactivate(state: &AppState, actor: Actor, target_id: i64) -> Result<(), AppError> {
-    actor.require_admin()?;
-    let mut tx = state.db.begin().await?;
-    let target = db::member_for_update(&mut tx, actor.workspace_id, target_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let (mut tx, target) = begin(&state.db, actor, target_id).await?;
     if target.deactivated {
         return Ok(());
     }
@@ -116,11 +108,7 @@ pub async fn deactivate(state: &AppState, actor: Actor, target_id: i64) -> Resul
 
 /// Gives a deactivated member the workspace back, with the channels they were in.
 pub async fn reactivate(state: &AppState, actor: Actor, target_id: i64) -> Result<(), AppError> {
-    actor.require_admin()?;
-    let mut tx = state.db.begin().await?;
-    let target = db::member_for_update(&mut tx, actor.workspace_id, target_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let (mut tx, target) = begin(&state.db, actor, target_id).await?;
     if !target.deactivated {
         return Ok(());
     }
@@ -143,11 +131,7 @@ pub async fn reactivate(state: &AppState, actor: Actor, target_id: i64) -> Resul
 
 /// Takes a member out of the workspace and all of its channels; their messages stay.
 pub async fn remove(state: &AppState, actor: Actor, target_id: i64) -> Result<(), AppError> {
-    actor.require_admin()?;
-    let mut tx = state.db.begin().await?;
-    let target = db::member_for_update(&mut tx, actor.workspace_id, target_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let (mut tx, target) = begin(&state.db, actor, target_id).await?;
     if target.role == Role::Owner && !target.deactivated {
         keep_an_owner(&mut tx, actor.workspace_id, "remove").await?;
     }
@@ -167,6 +151,27 @@ pub async fn remove(state: &AppState, actor: Actor, target_id: i64) -> Result<()
         live::left(state, channel_id, target_id);
     }
     Ok(())
+}
+
+/// The actor's right to act, a transaction, and the target member locked in it (404 when
+/// they are not in the workspace).
+async fn begin(
+    pool: &PgPool,
+    actor: Actor,
+    target_id: i64,
+) -> Result<
+    (
+        sqlx::Transaction<'static, sqlx::Postgres>,
+        db::ManagedMember,
+    ),
+    AppError,
+> {
+    actor.require_admin()?;
+    let mut tx = pool.begin().await?;
+    let target = db::member_for_update(&mut tx, actor.workspace_id, target_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok((tx, target))
 }
 
 /// Refuses to take away the last active owner (the rows are locked by the caller's update).

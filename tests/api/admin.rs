@@ -684,3 +684,35 @@ async fn settings_name_who_creates_channels_who_joins_and_how_long_messages_stay
         .await;
     assert!(audit.contains("retention: 30 days"), "{audit}");
 }
+
+#[tokio::test]
+async fn making_a_channel_private_hides_it_from_everyone_outside_it() {
+    let app = TestApp::spawn().await;
+    let (ada, bob, slug, _) = acme_with_bob(&app).await;
+    let plans = ada.create_channel(&slug, "plans", false).await;
+    assert_eq!(
+        bob.page(&format!("/w/{slug}/c/{plans}")).await.0,
+        StatusCode::OK
+    );
+    let path = format!("/w/{slug}/c/{plans}/manage/private");
+    assert_eq!(
+        bob.post_form(&path, &[]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        ada.post_form(&path, &[]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        bob.page(&format!("/w/{slug}/c/{plans}")).await.0,
+        StatusCode::NOT_FOUND,
+        "not a member of what is now private"
+    );
+    let (_, browse) = bob.page(&format!("/w/{slug}/channels")).await;
+    assert!(!browse.contains("plans"));
+    assert_eq!(
+        ada.post_form(&path, &[]).await.status(),
+        StatusCode::CONFLICT,
+        "already"
+    );
+}
