@@ -325,6 +325,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             members::set_role(&state.db, actor, user, role)
                 .await
                 .map_err(plain)?;
+            state.realtime.flush().await;
             println!("{email} is now {role} in {}", workspace.slug);
             Ok(())
         }
@@ -498,8 +499,13 @@ async fn member_of(
     {
         bail!("{email} is not a member of {}", workspace.slug);
     }
-    // Published events reach other nodes' sockets through Redis when REDIS_URL is set.
-    Ok((AppState::new(db, config.clone())?, workspace, user))
+    // What it publishes reaches the running nodes' sockets: through Redis when REDIS_URL is
+    // set, through Postgres otherwise.
+    Ok((
+        AppState::for_command_line(db, config.clone())?,
+        workspace,
+        user,
+    ))
 }
 
 async fn set_active(config: &Config, slug: &str, email: &str, active: bool) -> anyhow::Result<()> {
@@ -517,6 +523,7 @@ async fn set_active(config: &Config, slug: &str, email: &str, active: bool) -> a
         )
     };
     done.map_err(plain)?;
+    state.realtime.flush().await;
     println!("{verb} {email} in {}", workspace.slug);
     Ok(())
 }

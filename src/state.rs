@@ -34,6 +34,17 @@ impl AppState {
     /// The state of a node on this pool and config, with its bus and search engine started.
     pub fn new(db: PgPool, config: Config) -> anyhow::Result<Self> {
         let realtime = Arc::new(Realtime::start(&config)?);
+        Self::with_realtime(db, config, realtime)
+    }
+
+    /// The command line's state: what it publishes reaches the running nodes (through Redis,
+    /// or Postgres without it); call `realtime.flush()` before exiting.
+    pub fn for_command_line(db: PgPool, config: Config) -> anyhow::Result<Self> {
+        let realtime = Arc::new(Realtime::for_command_line(&config, &db)?);
+        Self::with_realtime(db, config, realtime)
+    }
+
+    fn with_realtime(db: PgPool, config: Config, realtime: Arc<Realtime>) -> anyhow::Result<Self> {
         let search = Arc::new(index::Backend::from_config(&config)?);
         let limiter = |what, burst, per_second| {
             Arc::new(if config.rate_limits {

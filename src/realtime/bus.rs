@@ -23,6 +23,11 @@ pub trait Bus: Send + Sync {
     fn listen(&self, topic: &str);
     /// This node has no local listener left for `topic`.
     fn unlisten(&self, topic: &str);
+    /// Waits until what was published has left this process (the command line, before it
+    /// exits). Buses whose events go out as they are published have nothing to wait for.
+    fn flush(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(std::future::ready(()))
+    }
 }
 
 /// One node: the hub is the whole bus.

@@ -17,6 +17,7 @@
 pub mod bus;
 pub mod frames;
 pub mod hub;
+pub mod notify;
 pub mod presence;
 
 use std::sync::Arc;
@@ -55,6 +56,12 @@ pub struct Realtime {
 impl Realtime {
     /// In-process without `REDIS_URL`; Redis pub/sub and presence with it.
     pub fn start(config: &Config) -> anyhow::Result<Self> {
+        Self::start_with(config, true)
+    }
+
+    /// `serving`: this process holds sockets, so without Redis it listens for the command
+    /// line's events.
+    fn start_with(config: &Config, serving: bool) -> anyhow::Result<Self> {
         let hub = Arc::new(Hub::default());
         let node_id = crate::secrets::random_token()[..16].to_owned();
         let (bus, redis): (Arc<dyn Bus>, Option<ConnectionManager>) = match &config.redis_url {
@@ -70,7 +77,13 @@ impl Realtime {
                     .map_err(|e| anyhow::anyhow!("cannot set up Redis at {url}: {e}"))?;
                 (bus, Some(connection))
             }
-            None => (Arc::new(LocalBus), None),
+            None => {
+                // One node; the command line reaches it through Postgres (`notify`).
+                if serving {
+                    notify::listen(&config.database_url, hub.clone());
+                }
+                (Arc::new(LocalBus), None)
+            }
         };
         let (shutdown, _) = watch::channel(false);
         Ok(Self {
@@ -79,6 +92,21 @@ impl Realtime {
             presence: Presence::new(node_id, config.redis_prefix.clone(), redis),
             shutdown,
         })
+    }
+
+    /// The command line's: it serves no socket, and without Redis what it publishes goes to
+    /// the running node through Postgres.
+    pub fn for_command_line(config: &Config, pool: &sqlx::PgPool) -> anyhow::Result<Self> {
+        let mut realtime = Self::start_with(config, false)?;
+        if config.redis_url.is_none() {
+            realtime.bus = Arc::new(notify::Notifier::start(pool.clone()));
+        }
+        Ok(realtime)
+    }
+
+    /// Waits until what was published has left this process.
+    pub async fn flush(&self) {
+        self.bus.flush().await;
     }
 
     pub fn subscribe(&self, topic: &str, id: ConnId, handle: ConnHandle) {

@@ -357,3 +357,46 @@ async fn a_guest_is_only_in_the_channels_they_are_added_to_and_dms_only_people_t
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn a_bot_deactivated_in_its_workspace_gets_no_more_events() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let (slug, general) = app.workspace(&ada, "Acme").await;
+    let workspace = workspace_id(&app, &slug).await;
+    let bot = natter::integrations::create_bot(&app.db, workspace, "Deploy Bot", None)
+        .await
+        .unwrap();
+    natter::channels::db::add_member(&app.db, general, bot.user_id)
+        .await
+        .unwrap();
+    // Subscribed as if its request URL had answered the challenge.
+    sqlx::query(
+        "update bots set url_verified_at = now(), events = '{message.channels}' where id = $1",
+    )
+    .bind(bot.bot_id)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let queued = || {
+        let db = app.db.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("select count(*) from event_outbox where bot_id = $1")
+                .bind(bot.bot_id)
+                .fetch_one(&db)
+                .await
+                .unwrap()
+        }
+    };
+    ada.send(&slug, general, "deploying now", None).await;
+    assert_eq!(queued().await, 1);
+    let deactivated = ada
+        .post_form(
+            &format!("/w/{slug}/admin/members/{}/deactivate", bot.user_id),
+            &[],
+        )
+        .await;
+    assert_eq!(deactivated.status(), StatusCode::SEE_OTHER);
+    ada.send(&slug, general, "and again", None).await;
+    assert_eq!(queued().await, 1, "nothing more for a deactivated bot");
+}

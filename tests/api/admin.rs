@@ -462,6 +462,11 @@ async fn the_command_line_manages_members_and_channels_with_clear_errors() {
     ]);
     assert!(ok, "{out}");
     assert!(out.contains("bob@example.com is now admin"), "{out}");
+    // The command line is another process: without Redis its events reach this node's
+    // sockets through Postgres.
+    let mut socket = Ws::with_cookie(&bob, &app.base).await.unwrap();
+    socket.send(json!({ "type": "hello", "cursors": {} })).await;
+    socket.next_of("ready").await;
     let (ok, out) = app.cli(&[
         "member",
         "deactivate",
@@ -471,6 +476,8 @@ async fn the_command_line_manages_members_and_channels_with_clear_errors() {
         "bob@example.com",
     ]);
     assert!(ok, "{out}");
+    assert!(socket.next_of("channel.left").await["channel_id"].is_i64());
+    assert_eq!(socket.close_code().await, Some(CloseCode::Library(4001)));
     assert_eq!(
         bob.page(&format!("/w/{slug}")).await.0,
         StatusCode::NOT_FOUND
