@@ -58,13 +58,27 @@ pub struct SignupForm {
     next: String,
 }
 
-/// Only same-site paths are followed after login, never another host.
+/// Only same-site paths are followed after login, never another host. The check is made on
+/// what a browser will see: it drops tabs and newlines anywhere in a URL and reads `\` as `/`,
+/// so `/\t/evil.example` and `/\\evil.example` are `//evil.example`, another host. What is
+/// left must be a path that starts with exactly one `/` and holds no control character, no
+/// backslash, and no escaped slash or backslash that a server might decode into one.
 fn safe_next(next: &str) -> String {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
-        next.to_owned()
-    } else {
-        "/".to_owned()
-    }
+    let seen: String = next
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .collect();
+    let lower = seen.to_ascii_lowercase();
+    let ok = seen.starts_with('/')
+        && !seen.starts_with("//")
+        && !seen.contains('\\')
+        && !seen.chars().any(|c| c.is_control())
+        && !lower.contains("%2f")
+        && !lower.contains("%5c")
+        && !lower.contains("%09")
+        && !lower.contains("%0a")
+        && !lower.contains("%0d");
+    if ok { seen } else { "/".to_owned() }
 }
 
 pub async fn login_form(
@@ -101,38 +115,44 @@ pub async fn login(
         };
         render_page(status, &page)
     };
-    if let Err(AppError::RateLimited {
-        message,
-        retry_after_secs,
-    }) = throttle::check(&state.db, &login, &address).await
-    {
-        let mut response = fail(
-            StatusCode::TOO_MANY_REQUESTS,
-            message,
-            csrf::token(&session).await?,
-        )?;
-        response
-            .headers_mut()
-            .insert(axum::http::header::RETRY_AFTER, retry_after_secs.into());
-        return Ok(response);
-    }
     let credentials = db::login_credentials(&state.db, &login).await?;
     let user_id = credentials.as_ref().map(|(id, _)| *id);
+    // Email or username, one person: the attempt counts against their id.
+    let account = match user_id {
+        Some(id) => format!("user:{id}"),
+        None => format!("name:{}", login.to_lowercase()),
+    };
+    let attempt = match throttle::begin(&state.db, &account, &address).await {
+        Ok(attempt) => attempt,
+        Err(AppError::RateLimited {
+            message,
+            retry_after_secs,
+        }) => {
+            let mut response = fail(
+                StatusCode::TOO_MANY_REQUESTS,
+                message,
+                csrf::token(&session).await?,
+            )?;
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, retry_after_secs.into());
+            return Ok(response);
+        }
+        Err(e) => return Err(e),
+    };
     let valid = password::verify(form.password.clone(), credentials.map(|(_, hash)| hash)).await?;
     match user_id {
         Some(user_id) if valid => {
-            throttle::clear(&state.db, &login).await?;
+            throttle::succeeded(&state.db, attempt).await?;
             session::log_in(&session, user_id).await?;
             Ok(Redirect::to(&safe_next(&form.next)).into_response())
         }
-        _ => {
-            throttle::record_failure(&state.db, &login, &address).await?;
-            fail(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "That email and password do not match an account. Check them and try again.".into(),
-                csrf::token(&session).await?,
-            )
-        }
+        // The attempt stays counted as a failure.
+        _ => fail(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "That email and password do not match an account. Check them and try again.".into(),
+            csrf::token(&session).await?,
+        ),
     }
 }
 
@@ -192,4 +212,43 @@ pub async fn logout(State(state): State<AppState>, session: Session) -> Result<R
         crate::auth::live::session_closed(&state, user.id, ended);
     }
     Ok(Redirect::to("/login"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_same_site_paths_are_followed() {
+        for good in [
+            "/",
+            "/w/acme",
+            "/invite/abc123",
+            "/w/acme/c/7?around=12#m-12",
+            "/ünïcode",
+        ] {
+            assert_eq!(safe_next(good), good, "{good}");
+        }
+        // Known open-redirect bypasses, each as a browser would resolve it.
+        for bad in [
+            "",
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "\\/evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "\t//evil.example",
+            "/%2f%2fevil.example",
+            "/%2F/evil.example",
+            "/%5cevil.example",
+            "/%09/evil.example",
+            "javascript:alert(1)",
+            "evil.example",
+            "/\u{0}/evil.example",
+            "/\u{1b}[0m",
+        ] {
+            assert_eq!(safe_next(bad), "/", "{bad:?}");
+        }
+    }
 }

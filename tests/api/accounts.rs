@@ -175,3 +175,72 @@ async fn a_session_is_valid_on_another_node_sharing_the_database() {
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.text().await.unwrap().contains("@ada"));
 }
+
+#[tokio::test]
+async fn attempts_sent_all_at_once_are_counted_one_by_one_and_email_and_username_are_one_account() {
+    let app = TestApp::spawn().await;
+    app.signup("ada").await;
+    let mut browser = app.browser();
+    browser.refresh_csrf("/login").await;
+    let browser = std::sync::Arc::new(browser);
+    // Twenty wrong passwords at once: only five get as far as a password check.
+    let mut attempts = Vec::new();
+    for n in 0..20 {
+        let browser = browser.clone();
+        // Email and username name the same person.
+        let login = if n % 2 == 0 { "ada@example.com" } else { "ADA" };
+        attempts.push(tokio::spawn(async move {
+            browser
+                .post_form(
+                    "/login",
+                    &[("email", login), ("password", "wrong-password")],
+                )
+                .await
+                .status()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for attempt in attempts {
+        statuses.push(attempt.await.unwrap());
+    }
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((checked, refused), (5, 15), "{statuses:?}");
+    let response = browser
+        .post_form("/login", &[("email", "ada"), ("password", "password123")])
+        .await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn after_login_only_same_site_paths_are_followed() {
+    let app = TestApp::spawn().await;
+    app.signup("ada").await;
+    for (next, lands) in [
+        ("/w/acme", "/w/acme"),
+        ("/\t/evil.example", "/"),
+        ("//evil.example", "/"),
+        ("/%2f%2fevil.example", "/"),
+    ] {
+        let mut browser = app.browser();
+        browser.refresh_csrf("/login").await;
+        let response = browser
+            .post_form(
+                "/login",
+                &[
+                    ("email", "ada@example.com"),
+                    ("password", "password123"),
+                    ("next", next),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{next:?}");
+        assert_eq!(location(&response), lands, "{next:?}");
+    }
+}
