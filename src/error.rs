@@ -34,6 +34,10 @@ pub enum AppError {
         message: String,
         retry_after_secs: u64,
     },
+    /// The server is at capacity for this kind of work (password hashing): 503 with
+    /// `Retry-After`; nothing was done.
+    #[error("Natter is busy; try again in a few seconds.")]
+    Busy { retry_after_secs: u64 },
     /// Our fault: logged with its cause chain, shown as a generic 500.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -66,6 +70,7 @@ impl AppError {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -90,6 +95,7 @@ impl IntoResponse for AppError {
             Self::Validation(m) => ("Check your input", m.clone()),
             Self::Conflict(m) => ("That did not work", m.clone()),
             Self::RateLimited { message, .. } => ("Slow down", message.clone()),
+            Self::Busy { .. } => ("Busy", self.to_string()),
             Self::Internal(cause) => {
                 tracing::error!(error = format!("{cause:#}"), "internal error");
                 (
@@ -138,7 +144,8 @@ pub struct ErrorPage<'a> {
 fn add_retry_after(response: &mut Response, error: &AppError) {
     if let AppError::RateLimited {
         retry_after_secs, ..
-    } = error
+    }
+    | AppError::Busy { retry_after_secs } = error
         && let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string())
     {
         response.headers_mut().insert(header::RETRY_AFTER, value);

@@ -145,9 +145,20 @@ pub async fn set_account_active(
     Ok(())
 }
 
-/// Validates and stores a new account; returns its id.
+/// Validates and stores a new account; returns its id. A taken email or username is refused
+/// before the password is hashed, so a replayed form costs a query, not an Argon2 run (the
+/// unique keys still decide a race between two sign-ups).
 pub async fn create(db: &PgPool, input: &NewAccount) -> Result<i64, AppError> {
     let account = input.normalised()?;
+    let (email_taken, username_taken) = db::taken(db, &account.email, &account.username).await?;
+    if email_taken {
+        return Err(invalid(
+            "An account with that email already exists. Log in instead.",
+        ));
+    }
+    if username_taken {
+        return Err(invalid("That username is taken. Choose another."));
+    }
     let hash = password::hash(account.password.clone()).await?;
     db::insert_user(db, &account.email, &account.username, &account.name, &hash)
         .await

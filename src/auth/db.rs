@@ -148,3 +148,19 @@ pub async fn accounts(db: impl PgExecutor<'_>, search: &str) -> sqlx::Result<Vec
     .fetch_all(db)
     .await
 }
+
+/// Whether an account has this email, and whether one has this username.
+pub async fn taken(
+    db: impl PgExecutor<'_>,
+    email: &str,
+    username: &str,
+) -> sqlx::Result<(bool, bool)> {
+    sqlx::query_as(
+        "select exists (select 1 from users where lower(email) = lower($1)),
+                exists (select 1 from users where username = $2)",
+    )
+    .bind(email)
+    .bind(username)
+    .fetch_one(db)
+    .await
+}

@@ -175,9 +175,11 @@ pub async fn signup_form(
 
 pub async fn signup(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     session: Session,
     Form(form): Form<SignupForm>,
 ) -> Result<Response, AppError> {
+    throttle::signup(&state.db, &peer.ip().to_string()).await?;
     let allowed = accounts::check_signup(&state, &form.account.email, &form.next).await;
     let created = match allowed {
         Ok(()) => accounts::create(&state.db, &form.account).await,

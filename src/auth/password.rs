@@ -1,28 +1,57 @@
 //! argon2id password hashing, run off the async threads because it is deliberately slow.
+//!
+//! Each hash costs 19 MiB and tens of milliseconds of a core, so at most one runs per core
+//! ([`HASHING`]); a request that cannot get a turn within a couple of seconds is told the
+//! server is busy (503, `Retry-After`) instead of queueing without bound, so a flood of
+//! sign-ups or logins costs the attacker more than the server.
+
+use std::sync::LazyLock;
+use std::time::Duration;
 
 use anyhow::Context;
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+use crate::error::AppError;
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 
+/// Hashes running at once: one per core.
+static HASHING: LazyLock<Semaphore> =
+    LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
+/// How long a request waits for a turn before it is told to come back.
+const WAIT: Duration = Duration::from_secs(2);
+
+async fn turn() -> Result<SemaphorePermit<'static>, AppError> {
+    match tokio::time::timeout(WAIT, HASHING.acquire()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => Err(AppError::Busy {
+            retry_after_secs: 5,
+        }),
+    }
+}
+
 /// Hashes a password into a PHC string (`$argon2id$v=19$…`) with a fresh random salt.
-pub async fn hash(password: String) -> anyhow::Result<String> {
-    tokio::task::spawn_blocking(move || {
+pub async fn hash(password: String) -> Result<String, AppError> {
+    let _turn = turn().await?;
+    let hashed = tokio::task::spawn_blocking(move || {
         Argon2::default()
             .hash_password(password.as_bytes())
             .map(|h| h.to_string())
             .map_err(|e| anyhow::anyhow!("argon2: {e}"))
     })
     .await
-    .context("password hashing task failed")?
+    .context("password hashing task failed")??;
+    Ok(hashed)
 }
 
 /// Checks a password against a stored hash. `None` stands for an unknown account, and a stored
 /// value that is no hash (`!`: an account provisioned by SCIM or a bot, which has no password)
 /// for one that cannot log in with a password: either way the work is still done against a
 /// fixed hash, so the answer takes as long as for a real one.
-pub async fn verify(password: String, stored: Option<String>) -> anyhow::Result<bool> {
-    tokio::task::spawn_blocking(move || {
+pub async fn verify(password: String, stored: Option<String>) -> Result<bool, AppError> {
+    let _turn = turn().await?;
+    let verified = tokio::task::spawn_blocking(move || {
         let stored = stored.filter(|s| PasswordHash::new(s).is_ok());
         let known = stored.is_some();
         let stored = stored.unwrap_or_else(|| DUMMY_HASH.to_owned());
@@ -30,10 +59,11 @@ pub async fn verify(password: String, stored: Option<String>) -> anyhow::Result<
         let ok = Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
             .is_ok();
-        Ok(known && ok)
+        Ok::<_, anyhow::Error>(known && ok)
     })
     .await
-    .context("password check task failed")?
+    .context("password check task failed")??;
+    Ok(verified)
 }
 
 /// The hash of a random password nobody knows, with the default parameters.

@@ -44,7 +44,8 @@ pub async fn begin(db: &PgPool, account: &str, address: &str) -> Result<Attempt,
         sqlx::query_as(
             "with recent as (
                  select account, address, at from login_failures
-                 where (account = $1 or address = $2) and at > now() - make_interval(secs => $3)
+                 where (account = $1 or address = $2) and account <> 'signup:'
+                   and at > now() - make_interval(secs => $3)
              )
              select
                  (select count(*) from recent where account = $1 and address = $2),
@@ -87,6 +88,43 @@ pub async fn begin(db: &PgPool, account: &str, address: &str) -> Result<Attempt,
         account: account.to_owned(),
         address: address.to_owned(),
     })
+}
+
+/// Sign-ups from one address within the window: every attempt counts, made or not, since
+/// each may cost a password hash.
+const SIGNUPS_PER_ADDRESS: i64 = 40;
+/// The account key sign-up attempts are recorded under.
+const SIGNUP: &str = "signup:";
+
+/// Counts a sign-up attempt from this address, or refuses it past the limit.
+pub async fn signup(db: &PgPool, address: &str) -> Result<(), AppError> {
+    let mut tx = db.begin().await?;
+    sqlx::query("select pg_advisory_xact_lock(hashtext('natter-signup:' || $1))")
+        .bind(address)
+        .execute(&mut *tx)
+        .await?;
+    let recent: i64 = sqlx::query_scalar(
+        "select count(*) from login_failures
+         where account = $1 and address = $2 and at > now() - make_interval(secs => $3)",
+    )
+    .bind(SIGNUP)
+    .bind(address)
+    .bind(WINDOW_SECS as f64)
+    .fetch_one(&mut *tx)
+    .await?;
+    if recent >= SIGNUPS_PER_ADDRESS {
+        return Err(AppError::RateLimited {
+            message: "Too many sign-ups from your network. Try again in 15 minutes.".into(),
+            retry_after_secs: WINDOW_SECS as u64,
+        });
+    }
+    sqlx::query("insert into login_failures (account, address) values ($1, $2)")
+        .bind(SIGNUP)
+        .bind(address)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// The attempt was right: it and this pair's failures no longer count.

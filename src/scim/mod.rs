@@ -163,6 +163,7 @@ impl From<AppError> for ScimError {
             AppError::RateLimited { message, .. } => {
                 Self::new(StatusCode::TOO_MANY_REQUESTS, None, &message)
             }
+            AppError::Busy { .. } => Self::new(StatusCode::SERVICE_UNAVAILABLE, None, "busy"),
             AppError::Unauthorized => Self::new(StatusCode::UNAUTHORIZED, None, "unauthorized"),
             AppError::Internal(cause) => {
                 tracing::error!(error = format!("{cause:#}"), "error in SCIM");

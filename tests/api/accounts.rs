@@ -244,3 +244,45 @@ async fn after_login_only_same_site_paths_are_followed() {
         assert_eq!(location(&response), lands, "{next:?}");
     }
 }
+
+#[tokio::test]
+async fn sign_ups_from_one_address_are_limited_and_a_taken_email_is_refused_before_hashing() {
+    let app = TestApp::spawn().await;
+    app.signup("ada").await;
+    // Each attempt from a fresh browser, as a script replaying the form would.
+    let sign_up = |email: String, username: String| {
+        let mut browser = app.browser();
+        async move {
+            browser.refresh_csrf("/signup").await;
+            browser
+                .post_form(
+                    "/signup",
+                    &[
+                        ("email", email.as_str()),
+                        ("username", username.as_str()),
+                        ("name", "Someone"),
+                        ("password", "password123"),
+                    ],
+                )
+                .await
+                .status()
+        }
+    };
+    // A replayed form for a taken email is answered with what to fix, every time.
+    for _ in 0..10 {
+        let status = sign_up("ada@example.com".into(), "ada2".into()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    // Ada's own sign-up and those ten make eleven; twenty-nine more reach the limit of forty.
+    for n in 0..29 {
+        let status = sign_up(format!("new{n}@example.com"), format!("new{n}")).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "sign-up {n}");
+    }
+    let status = sign_up("one-more@example.com".into(), "onemore".into()).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let made: i64 = sqlx::query_scalar("select count(*) from users where username = 'onemore'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(made, 0);
+}

@@ -43,7 +43,7 @@ impl From<AppError> for ApiError {
             AppError::NotFound => ApiError("channel_not_found"),
             AppError::Forbidden(_) => ApiError("not_in_channel"),
             AppError::Conflict(_) => ApiError("is_archived"),
-            AppError::RateLimited { .. } => ApiError("ratelimited"),
+            AppError::RateLimited { .. } | AppError::Busy { .. } => ApiError("ratelimited"),
             AppError::Unauthorized => ApiError("not_authed"),
             AppError::Validation(_) => ApiError("invalid_arguments"),
             AppError::Internal(e) => {
