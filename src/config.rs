@@ -41,6 +41,9 @@ pub struct Config {
     /// Who may sign up (`NATTER_SIGNUP`): `open` (the default), `invite` (only through an
     /// invite link), or `domains:example.com,example.org`.
     pub signup: Signup,
+    /// Reverse proxies whose `X-Forwarded-For` / `Forwarded` name the client
+    /// (`NATTER_TRUSTED_PROXIES`, comma-separated CIDRs; none by default).
+    pub trusted_proxies: Vec<crate::web::client::Cidr>,
 }
 
 /// Who may make an account on this instance.
@@ -107,6 +110,18 @@ impl Config {
             rate_limits: var("NATTER_RATE_LIMITS")
                 .is_none_or(|v| !matches!(v.to_lowercase().as_str(), "off" | "0" | "false" | "no")),
             signup: Signup::parse(&var("NATTER_SIGNUP").unwrap_or_default())?,
+            trusted_proxies: var("NATTER_TRUSTED_PROXIES")
+                .unwrap_or_default()
+                .split(',')
+                .filter(|c| !c.trim().is_empty())
+                .map(|c| {
+                    crate::web::client::Cidr::parse(c).with_context(|| {
+                        format!(
+                            "NATTER_TRUSTED_PROXIES has {c:?}, which is not a CIDR like 10.0.0.0/8"
+                        )
+                    })
+                })
+                .collect::<anyhow::Result<_>>()?,
         })
     }
 

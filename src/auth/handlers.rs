@@ -101,10 +101,11 @@ pub async fn login_form(
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     session: Session,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, AppError> {
-    let address = peer.ip().to_string();
+    let address = crate::web::client::address(peer.ip(), &headers, &state.config.trusted_proxies);
     let login = form.email.trim().to_owned();
     let fail = |status: StatusCode, error: String, csrf: String| {
         let page = LoginPage {
@@ -176,10 +177,12 @@ pub async fn signup_form(
 pub async fn signup(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     session: Session,
     Form(form): Form<SignupForm>,
 ) -> Result<Response, AppError> {
-    throttle::signup(&state.db, &peer.ip().to_string()).await?;
+    let address = crate::web::client::address(peer.ip(), &headers, &state.config.trusted_proxies);
+    throttle::signup(&state.db, &address).await?;
     let allowed = accounts::check_signup(&state, &form.account.email, &form.next).await;
     let created = match allowed {
         Ok(()) => accounts::create(&state.db, &form.account).await,

@@ -1,7 +1,7 @@
 //! argon2id password hashing, run off the async threads because it is deliberately slow.
 //!
 //! Each hash costs 19 MiB and tens of milliseconds of a core, so at most one runs per core
-//! ([`HASHING`]); a request that cannot get a turn within a couple of seconds is told the
+//! ([`HASHING`]); a request that cannot get a turn within ten seconds is told the
 //! server is busy (503, `Retry-After`) instead of queueing without bound, so a flood of
 //! sign-ups or logins costs the attacker more than the server.
 
@@ -20,7 +20,7 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 static HASHING: LazyLock<Semaphore> =
     LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
 /// How long a request waits for a turn before it is told to come back.
-const WAIT: Duration = Duration::from_secs(2);
+const WAIT: Duration = Duration::from_secs(10);
 
 async fn turn() -> Result<SemaphorePermit<'static>, AppError> {
     match tokio::time::timeout(WAIT, HASHING.acquire()).await {

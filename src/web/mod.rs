@@ -4,5 +4,6 @@
 //! is `server`'s.
 
 pub mod assets;
+pub mod client;
 pub mod rate_limit;
 pub mod templates;

@@ -286,3 +286,51 @@ async fn sign_ups_from_one_address_are_limited_and_a_taken_email_is_refused_befo
         .unwrap();
     assert_eq!(made, 0);
 }
+
+async fn failed_login_from(app: &TestApp, client: &str) -> StatusCode {
+    let mut browser = app.browser();
+    browser.refresh_csrf("/login").await;
+    browser
+        .client_post_form_with_header(
+            "/login",
+            &[("email", "ada@example.com"), ("password", "wrong-password")],
+            ("x-forwarded-for", client),
+        )
+        .await
+        .status()
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_client_is_throttled_on_its_own() {
+    let app = TestApp::spawn_behind_proxy().await;
+    app.signup("ada").await;
+    for _ in 0..5 {
+        assert_eq!(
+            failed_login_from(&app, "203.0.113.1").await,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+    }
+    assert_eq!(
+        failed_login_from(&app, "203.0.113.1").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Another client behind the same proxy still gets its own five attempts.
+    assert_eq!(
+        failed_login_from(&app, "203.0.113.2").await,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+}
+
+#[tokio::test]
+async fn without_trusted_proxies_a_forwarded_header_is_ignored() {
+    let app = TestApp::spawn().await;
+    app.signup("ada").await;
+    for n in 0..5 {
+        // Each attempt claims another address; all are the one peer.
+        failed_login_from(&app, &format!("203.0.113.{n}")).await;
+    }
+    assert_eq!(
+        failed_login_from(&app, "198.51.100.1").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}

@@ -37,24 +37,33 @@ impl TestApp {
 
     /// A server with this sign-up policy (`NATTER_SIGNUP`).
     pub async fn spawn_signup(signup: natter::config::Signup) -> TestApp {
-        TestApp::spawn_inner(None, None, signup).await
+        TestApp::spawn_inner(None, None, |config| config.signup = signup).await
+    }
+
+    /// A server behind a reverse proxy on 127.0.0.1 (`NATTER_TRUSTED_PROXIES`).
+    pub async fn spawn_behind_proxy() -> TestApp {
+        TestApp::spawn_inner(None, None, |config| {
+            config.trusted_proxies =
+                vec![natter::web::client::Cidr::parse("127.0.0.1/32").unwrap()];
+        })
+        .await
     }
 
     /// A server with its own Redis and Meilisearch URLs.
     pub async fn spawn_configured(redis_url: Option<String>, meili_url: Option<String>) -> TestApp {
-        TestApp::spawn_inner(redis_url, meili_url, natter::config::Signup::Open).await
+        TestApp::spawn_inner(redis_url, meili_url, |_| {}).await
     }
 
     async fn spawn_inner(
         redis_url: Option<String>,
         meili_url: Option<String>,
-        signup: natter::config::Signup,
+        configure: impl FnOnce(&mut Config),
     ) -> TestApp {
         let admin_url = std::env::var("TEST_DATABASE_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
         let db_name = format!("natter_test_{}", uuid::Uuid::new_v4().simple());
         fresh_database(&admin_url, &db_name).await;
-        let config = Config {
+        let mut config = Config {
             bind: "127.0.0.1:0".parse::<SocketAddr>().unwrap(),
             public_url: String::new(),
             database_url: format!("{admin_url}/{db_name}"),
@@ -65,8 +74,10 @@ impl TestApp {
             meili_master_key: std::env::var("MEILI_MASTER_KEY").ok(),
             meili_index: format!("natter_test_{db_name}"),
             rate_limits: true,
-            signup,
+            signup: natter::config::Signup::Open,
+            trusted_proxies: Vec::new(),
         };
+        configure(&mut config);
         let server = Server::build(config)
             .await
             .expect("the server starts against a fresh database");
@@ -135,6 +146,7 @@ impl TestApp {
             meili_index: format!("natter_test_{}", self.db_name),
             rate_limits: true,
             signup: natter::config::Signup::Open,
+            trusted_proxies: Vec::new(),
         };
         let server = Server::build(config).await.expect("a second node starts");
         let base = format!("http://{}", server.local_addr());
@@ -378,6 +390,24 @@ impl Browser {
     }
 
     /// Submits a form with the session's CSRF token, as the browser would.
+    /// Like [`Browser::post_form`], with one more header (as a proxy would add).
+    pub async fn client_post_form_with_header(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        (name, value): (&str, &str),
+    ) -> Response {
+        let mut form: Vec<(&str, &str)> = vec![("csrf_token", &self.csrf)];
+        form.extend_from_slice(fields);
+        self.client
+            .post(format!("{}{path}", self.base))
+            .header(name, value)
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Response {
         let mut form: Vec<(&str, &str)> = vec![("csrf_token", &self.csrf)];
         form.extend_from_slice(fields);
