@@ -1,5 +1,5 @@
-//! One socket's life: the I/O loop, the events it routes to the client, and catching up from
-//! Postgres. What the client asks is in `commands`; the per-channel order in `ordering`.
+//! One socket's life: the I/O loop, its subscriptions and its presence. What each event does
+//! is in `routing`, what the client asks in `commands`, the per-channel order in `ordering`.
 //!
 //! The loop waits on five things at once: a frame from the client (read by a task of its
 //! own), an event from the hub, the end of the reorder grace, the hub saying the queue
@@ -14,15 +14,12 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{Notify, mpsc};
 
-use super::ordering::{Arrival, CATCH_UP_CAP, CatchUp, Channels};
-use super::{CLOSE_NO_PING, CLOSE_SESSION_ENDED, CLOSE_TOO_SLOW, Who};
-use crate::channels::ChannelKind;
-use crate::channels::db as channels_db;
-use crate::messages::{db as messages_db, live};
-use crate::realtime::frames::{Event, error_frame, reply};
+use super::ordering::Channels;
+use super::{CLOSE_NO_PING, CLOSE_TOO_SLOW, Who};
+use crate::realtime::frames::{Event, error_frame};
 use crate::realtime::hub::{ConnHandle, ConnId, Delivery};
 use crate::realtime::presence::{self, Status};
-use crate::realtime::{channel_topic, presence_topic};
+use crate::realtime::presence_topic;
 use crate::state::AppState;
 
 /// Events waiting for one socket; a socket this far behind is closed with 4008.
@@ -155,7 +152,7 @@ impl Connection {
         }
     }
 
-    fn unsubscribe(&mut self, topic: &str) {
+    pub(super) fn unsubscribe(&mut self, topic: &str) {
         if self.topics.remove(topic) {
             self.state.realtime.unsubscribe(topic, self.id);
         }
@@ -179,147 +176,6 @@ impl Connection {
                 .publish(&presence_topic(self.who.user_id), event);
         }
     }
-
-    /// Routes one event from the hub: what reaches the client, in what order, and what only
-    /// steers this socket.
-    async fn on_event(
-        &mut self,
-        socket: &mut Outgoing,
-        delivery: &Arc<Delivery>,
-    ) -> Result<(), Stop> {
-        let following = |channels: &Channels<_>, id: &i64| channels.get(*id).is_some();
-        match &delivery.event {
-            Event::Message {
-                channel_id, seq, ..
-            } => {
-                let now = tokio::time::Instant::now();
-                if let Arrival::Send(ready) =
-                    self.channels
-                        .arrive(*channel_id, *seq, delivery.clone(), now)
-                {
-                    for message in ready {
-                        send(socket, message.json.clone()).await?;
-                    }
-                }
-                Ok(())
-            }
-            Event::MessageUpdated { channel_id, .. } | Event::MessageDeleted { channel_id, .. } => {
-                // A change never overtakes the message it changes.
-                if self.channels.has_held(*channel_id) {
-                    self.fill_holes(socket).await.map_err(stop_of)?;
-                }
-                if following(&self.channels, channel_id) {
-                    send(socket, delivery.json.clone()).await?;
-                }
-                Ok(())
-            }
-            Event::Typing {
-                channel_id,
-                user_id,
-                ..
-            } => {
-                if *user_id != self.who.user_id && following(&self.channels, channel_id) {
-                    send(socket, delivery.json.clone()).await?;
-                }
-                Ok(())
-            }
-            Event::ChannelJoined { channel } => {
-                let Ok(kind) = channel.kind.parse::<ChannelKind>() else {
-                    tracing::warn!(kind = channel.kind, "channel.joined with an unknown kind");
-                    return Ok(());
-                };
-                self.subscribe(channel_topic(channel.id));
-                self.channels.follow(channel.id, kind, channel.last_seq);
-                send(socket, delivery.json.clone()).await?;
-                // Anything sent between the join and the subscription comes from Postgres.
-                match channels_db::last_seq(&self.state.db, channel.id).await {
-                    Ok(last_seq) => self
-                        .fill(socket, channel.id, last_seq)
-                        .await
-                        .map_err(stop_of),
-                    Err(_) => Ok(()),
-                }
-            }
-            Event::ChannelLeft { channel_id } => {
-                self.unsubscribe(&channel_topic(*channel_id));
-                self.channels.unfollow(*channel_id);
-                send(socket, delivery.json.clone()).await?;
-                // Everyone is in their workspace's #general and cannot leave it: no channel
-                // left means the user was deactivated or removed everywhere this socket was.
-                if self.channels.is_empty() {
-                    return Err(Stop::Close(CLOSE_SESSION_ENDED, "no conversations left"));
-                }
-                Ok(())
-            }
-            Event::SessionClosed { session_id, .. } => {
-                if session_id.is_none() || *session_id == self.who.session_id {
-                    Err(Stop::Close(CLOSE_SESSION_ENDED, "session ended"))
-                } else {
-                    Ok(())
-                }
-            }
-            Event::Resync => {
-                for channel_id in self.channels.ids() {
-                    if let Ok(last_seq) = channels_db::last_seq(&self.state.db, channel_id).await {
-                        self.fill(socket, channel_id, last_seq)
-                            .await
-                            .map_err(stop_of)?;
-                    }
-                }
-                Ok(())
-            }
-            Event::Read { .. } | Event::Receipt { .. } | Event::Presence { .. } => {
-                send(socket, delivery.json.clone()).await
-            }
-        }
-    }
-
-    /// The grace is over: reads each hole from Postgres, then sends what was held after it.
-    async fn fill_holes(&mut self, socket: &mut Outgoing) -> Result<(), FrameError> {
-        for (channel_id, newest) in self.channels.holes() {
-            self.fill(socket, channel_id, newest).await?;
-            for message in self.channels.release(channel_id) {
-                send(socket, message.json.clone())
-                    .await
-                    .map_err(FrameError::Stop)?;
-            }
-        }
-        self.channels.drop_held();
-        Ok(())
-    }
-
-    /// Sends what the channel holds after the last seq sent, up to `upto`; past the cap, a
-    /// `gap` tells the client to page through history instead.
-    pub(super) async fn fill(
-        &mut self,
-        socket: &mut Outgoing,
-        channel_id: i64,
-        upto: i64,
-    ) -> Result<(), FrameError> {
-        match self.channels.catch_up(channel_id, upto) {
-            CatchUp::Nothing => Ok(()),
-            CatchUp::Gap { after, upto } => {
-                let gap = serde_json::json!({ "type": "gap", "channel_id": channel_id, "after_seq": after, "last_seq": upto });
-                send(socket, reply(gap)).await.map_err(FrameError::Stop)?;
-                self.channels.sent_upto(channel_id, upto);
-                Ok(())
-            }
-            CatchUp::Range { after, upto } => {
-                let rows =
-                    messages_db::range(&self.state.db, channel_id, after, upto, CATCH_UP_CAP)
-                        .await
-                        .map_err(|e| internal(&e))?;
-                for row in rows {
-                    let seq = row.message.seq;
-                    let event = live::message_event(row, false).map_err(|e| internal(&e))?;
-                    let json = serde_json::to_string(&event).expect("events always serialise");
-                    send(socket, json).await.map_err(FrameError::Stop)?;
-                    self.channels.sent_upto(channel_id, seq);
-                }
-                Ok(())
-            }
-        }
-    }
 }
 
 /// A fault of ours while carrying out a frame: logged, and said to the client in general terms.
@@ -331,7 +187,7 @@ pub(super) fn internal(error: &dyn std::fmt::Display) -> FrameError {
     )
 }
 
-fn stop_of(error: FrameError) -> Stop {
+pub(super) fn stop_of(error: FrameError) -> Stop {
     match error {
         FrameError::Stop(stop) => stop,
         FrameError::Refused(..) => Stop::Gone,

@@ -4,7 +4,8 @@
 //!
 //! - this file: the route, the upgrade and who is asking (a bearer token, or the session cookie
 //!   from a page of this site: the `Origin` must be `NATTER_PUBLIC_URL`);
-//! - [`connection`]: one socket's life: the I/O loop, routing each event, catching up;
+//! - [`connection`]: one socket's life: the I/O loop, subscriptions, presence;
+//! - [`routing`]: what each event from the hub does, and catching up from Postgres;
 //! - [`ordering`]: per channel, what the socket has sent and the reorder buffer (pure logic);
 //! - [`commands`]: what the client asks (`hello`, `read`, `typing`, `send`, …).
 //!
@@ -15,6 +16,7 @@
 mod commands;
 mod connection;
 pub mod ordering;
+mod routing;
 
 use axum::Router;
 use axum::extract::State;
