@@ -24,6 +24,8 @@ pub struct AppState {
     pub hook_limiter: Arc<RateLimiter>,
     /// Web API calls per token holder.
     pub api_limiter: Arc<RateLimiter>,
+    /// Searches per user, from the page and the Web API alike: each can read many rows.
+    pub search_limiter: Arc<RateLimiter>,
     /// The search engine: Meilisearch with `MEILI_URL`, else Postgres.
     pub search: Arc<index::Backend>,
     /// Live delivery: this node's hub, the bus and presence.
@@ -58,6 +60,7 @@ impl AppState {
             send_limiter: limiter("sending messages", 50, 10),
             hook_limiter: limiter("posting to this webhook", 10, 1),
             api_limiter: limiter("calling the API", 100, 20),
+            search_limiter: limiter("searching", 20, 2),
             config: Arc::new(config),
             realtime,
             search,

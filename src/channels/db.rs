@@ -213,6 +213,27 @@ pub async fn add_member(
         == 1)
 }
 
+/// Adds these users (active members of the channel's workspace) in one statement; returns
+/// the ones that were not members yet.
+pub async fn add_members(
+    db: impl PgExecutor<'_>,
+    channel_id: i64,
+    user_ids: &[i64],
+) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar(&format!(
+        "insert into channel_members (channel_id, user_id, last_read_seq)
+         select c.id, u.id, c.last_seq from channels c cross join unnest($2::bigint[]) as u(id)
+         where c.id = $1 and {}
+         on conflict do nothing
+         returning user_id",
+        active_member("c.workspace_id", "u.id")
+    ))
+    .bind(channel_id)
+    .bind(user_ids)
+    .fetch_all(db)
+    .await
+}
+
 pub async fn remove_member(
     db: impl PgExecutor<'_>,
     channel_id: i64,

@@ -74,6 +74,7 @@ pub async fn search(
     page: i64,
     per_page: i64,
 ) -> Result<Results, AppError> {
+    state.search_limiter.check(user_id)?;
     let q = query::parse(input).map_err(AppError::Validation)?;
     if q.is_empty() {
         return Err(AppError::Validation("Type something to search for.".into()));

@@ -31,6 +31,13 @@ impl Connection {
             }
         };
         self.last_ping = Instant::now();
+        // `send` has the sender's own limit (messages::post); everything else spends from
+        // this socket's frame budget.
+        let limited = self.state.config.rate_limits && !matches!(frame, ClientFrame::Send { .. });
+        if limited && !self.budget.spend() {
+            let why = "too many frames: slow down";
+            return send(socket, error_frame("ratelimited", why)).await;
+        }
         let result = match frame {
             ClientFrame::Hello { cursors } if !self.said_hello => self.hello(socket, cursors).await,
             ClientFrame::Hello { .. } => Err(FrameError::Refused(

@@ -54,6 +54,42 @@ pub(super) struct Connection {
     pub(super) said_hello: bool,
     pub(super) status: Status,
     pub(super) last_ping: Instant,
+    /// Frames this client may still send before it must slow down.
+    pub(super) budget: FrameBudget,
+}
+
+/// A token bucket for a client's frames: bursts of [`FrameBudget::BURST`], then
+/// [`FrameBudget::PER_SECOND`]. Every frame may cost a query or a publish, so a client that
+/// sends faster is refused frame by frame (its socket stays open).
+pub(super) struct FrameBudget {
+    tokens: f64,
+    at: Instant,
+}
+
+impl FrameBudget {
+    const BURST: f64 = 60.0;
+    const PER_SECOND: f64 = 20.0;
+
+    fn new() -> Self {
+        Self {
+            tokens: Self::BURST,
+            at: Instant::now(),
+        }
+    }
+
+    /// Spends one frame's worth; false when there is none left.
+    pub(super) fn spend(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.at).as_secs_f64() * Self::PER_SECOND;
+        self.tokens = (self.tokens + refill).min(Self::BURST);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 impl Connection {
@@ -76,6 +112,7 @@ impl Connection {
             said_hello: false,
             status: Status::Online,
             last_ping: Instant::now(),
+            budget: FrameBudget::new(),
         }
     }
 

@@ -400,3 +400,51 @@ async fn a_bot_deactivated_in_its_workspace_gets_no_more_events() {
     ada.send(&slug, general, "and again", None).await;
     assert_eq!(queued().await, 1, "nothing more for a deactivated bot");
 }
+
+#[tokio::test]
+async fn frames_searches_and_invites_are_bounded() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let (slug, general) = app.workspace(&ada, "Acme").await;
+    let ada_token = token(&app, "ada").await;
+    // A flood of socket frames is refused frame by frame; the socket stays open.
+    let (mut ws, _) = Ws::hello(&app.base, &ada_token, json!({ general.to_string(): 0 })).await;
+    for _ in 0..100 {
+        ws.send(json!({ "type": "read", "channel_id": general, "seq": 0 }))
+            .await;
+    }
+    let mut refused = 0;
+    while let Some(frame) = ws.try_next(Duration::from_millis(500)).await {
+        if frame["type"] == "error" && frame["code"] == "ratelimited" {
+            refused += 1;
+        }
+    }
+    assert!(refused >= 30, "{refused} of 100 refused");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    ws.send(json!({ "type": "ping" })).await;
+    assert_eq!(ws.next_of("pong").await, json!({ "type": "pong" }));
+    // Searches: bursts of twenty, then two a second, per person, from the page and the API.
+    let mut statuses = Vec::new();
+    for n in 0..25 {
+        statuses.push(ada.page(&format!("/w/{slug}/search?q=word{n}")).await.0);
+    }
+    assert!(
+        statuses[..20].iter().all(|s| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses[20..].contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    // An invite names at most a thousand people.
+    let channel = ada.create_channel(&slug, "big", false).await;
+    let many: Vec<String> = (1..=1001).map(|n| format!("U{n}")).collect();
+    let (_, answer) = api(
+        &app,
+        &ada_token,
+        "conversations.invite",
+        json!({ "channel": format!("C{channel}"), "users": many.join(",") }),
+    )
+    .await;
+    assert_eq!(answer["error"], "too_many_users");
+}
