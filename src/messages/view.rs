@@ -22,8 +22,6 @@ pub struct MessageView {
     pub author_name: String,
     pub author_username: String,
     pub is_bot: bool,
-    /// An integration's avatar image for this message (https only).
-    pub icon_url: String,
     pub html: String,
     /// RFC 3339, for `<time datetime>`; scripts show it in the reader's time zone.
     pub created_at: String,
@@ -82,10 +80,6 @@ fn view(row: MessageRow, me: i64, base_path: &str, csrf: &str) -> MessageView {
         author_name: row.display_name,
         author_username: row.username,
         is_bot: row.is_bot,
-        icon_url: row
-            .sender_icon
-            .filter(|i| i.starts_with("https://"))
-            .unwrap_or_default(),
         html,
         created_at: m.created_at.format(&Rfc3339).unwrap_or_default(),
         time_label: m

@@ -448,3 +448,33 @@ async fn frames_searches_and_invites_are_bounded() {
     .await;
     assert_eq!(answer["error"], "too_many_users");
 }
+
+#[tokio::test]
+async fn a_personal_token_posts_as_its_person_never_under_another_name() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let (slug, general) = app.workspace(&ada, "Acme").await;
+    let (_, answer) = api(
+        &app,
+        &token(&app, "ada").await,
+        "chat.postMessage",
+        json!({
+            "channel": format!("C{general}"),
+            "text": "please wire the money",
+            "username": "Alice (CEO)",
+            "icon_url": "https://evil.example/ceo.png",
+        }),
+    )
+    .await;
+    assert_eq!(answer["ok"], true, "{answer}");
+    let (name, icon): (Option<String>, Option<String>) = sqlx::query_as(
+        "select sender_name, sender_icon from messages where channel_id = $1 order by seq desc limit 1",
+    )
+    .bind(general)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!((name, icon), (None, None));
+    let (_, page) = ada.page(&format!("/w/{slug}/c/{general}")).await;
+    assert!(!page.contains("Alice (CEO)") && !page.contains("evil.example"));
+}

@@ -483,7 +483,7 @@ async fn history_pages_with_cursors_and_info_carries_unread_counts() {
 }
 
 #[tokio::test]
-async fn revoked_bots_and_webhooks_are_refused_and_icons_show() {
+async fn revoked_bots_and_webhooks_are_refused_and_remote_icons_are_not_hot_linked() {
     let app = TestApp::spawn().await;
     let (ada, slug, general) = setup(&app).await;
     let url = webhook(&app, &slug, general).await;
@@ -497,8 +497,12 @@ async fn revoked_bots_and_webhooks_are_refused_and_icons_show() {
     assert_eq!(response.status(), StatusCode::OK);
     let (_, html) = ada.page(&format!("/w/{slug}/c/{general}")).await;
     assert!(
-        html.contains("<img class=\"avatar\" src=\"https://icons.example/pager.png\""),
-        "the icon is the avatar"
+        !html.contains("icons.example"),
+        "a remote icon is never hot-linked: readers' browsers fetch nothing the sender chose"
+    );
+    assert!(
+        html.contains("Pager") && html.contains(">BOT<"),
+        "named, and tagged BOT"
     );
 
     // Revoking through the admin page: the webhook and the bot stop working at once.

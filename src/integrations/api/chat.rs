@@ -58,11 +58,16 @@ pub async fn post_message(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
     }
     let text = body(ctx, params).await?;
     let client_msg_id = params.str("client_msg_id");
-    let username = params.str("username").filter(|n| n.chars().count() <= 80);
+    // A bot may post under another name (always shown with its BOT tag and its own handle);
+    // a person's token posts as that person, never as "Alice (CEO)".
+    let username = params
+        .str("username")
+        .filter(|n| ctx.user.is_bot && n.chars().count() <= 80);
     let icon = params
         .str("icon_url")
         .filter(|u| u.starts_with("https://"))
-        .or_else(|| params.str("icon_emoji"));
+        .or_else(|| params.str("icon_emoji"))
+        .filter(|_| ctx.user.is_bot);
     let mut new = NewMessage::new(channel.id, ctx.user.id, &text)
         .with_client_msg_id(client_msg_id.as_deref());
     new.sender_name = username.as_deref();
