@@ -180,3 +180,13 @@ pub async fn sharing_a_workspace(
     .fetch_all(db)
     .await
 }
+
+/// Whether the user is an active member of any workspace.
+pub async fn has_active_workspace(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "select exists (select 1 from workspace_members where user_id = $1 and deactivated_at is null)",
+    )
+    .bind(user_id)
+    .fetch_one(db)
+    .await
+}

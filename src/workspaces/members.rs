@@ -90,16 +90,7 @@ pub async fn deactivate(state: &AppState, actor: Actor, target_id: i64) -> Resul
     }
     let channels = db::channels_of_member(&mut *tx, actor.workspace_id, target_id).await?;
     db::set_deactivated(&mut tx, actor.workspace_id, target_id, true).await?;
-    let details = format!("@{}", target.username);
-    crate::audit::record(
-        &mut *tx,
-        actor.workspace_id,
-        actor.user_id,
-        "member.deactivate",
-        &details,
-    )
-    .await?;
-    tx.commit().await?;
+    commit(tx, actor, "member.deactivate", &target).await?;
     for channel_id in channels {
         live::left(state, channel_id, target_id);
     }
@@ -113,16 +104,7 @@ pub async fn reactivate(state: &AppState, actor: Actor, target_id: i64) -> Resul
         return Ok(());
     }
     db::set_deactivated(&mut tx, actor.workspace_id, target_id, false).await?;
-    let details = format!("@{}", target.username);
-    crate::audit::record(
-        &mut *tx,
-        actor.workspace_id,
-        actor.user_id,
-        "member.reactivate",
-        &details,
-    )
-    .await?;
-    tx.commit().await?;
+    commit(tx, actor, "member.reactivate", &target).await?;
     for channel_id in db::channels_of_member(&state.db, actor.workspace_id, target_id).await? {
         live::joined(state, channel_id, target_id).await?;
     }
@@ -137,19 +119,30 @@ pub async fn remove(state: &AppState, actor: Actor, target_id: i64) -> Result<()
     }
     let channels = db::channels_of_member(&mut *tx, actor.workspace_id, target_id).await?;
     db::remove_member(&mut tx, actor.workspace_id, target_id).await?;
+    commit(tx, actor, "member.remove", &target).await?;
+    for channel_id in channels {
+        live::left(state, channel_id, target_id);
+    }
+    Ok(())
+}
+
+/// Records the action on `target` in the audit log and commits it with the change.
+async fn commit(
+    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    actor: Actor,
+    action: &str,
+    target: &db::ManagedMember,
+) -> Result<(), AppError> {
     let details = format!("@{}", target.username);
     crate::audit::record(
         &mut *tx,
         actor.workspace_id,
         actor.user_id,
-        "member.remove",
+        action,
         &details,
     )
     .await?;
     tx.commit().await?;
-    for channel_id in channels {
-        live::left(state, channel_id, target_id);
-    }
     Ok(())
 }
 

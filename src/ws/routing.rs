@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::CLOSE_SESSION_ENDED;
 use super::connection::{Connection, FrameError, Outgoing, Stop, internal, send, stop_of};
 use super::ordering::{Arrival, CATCH_UP_CAP, CatchUp, Channels};
+use crate::auth::membership;
 use crate::channels::ChannelKind;
 use crate::channels::db as channels_db;
 use crate::messages::{db as messages_db, live};
@@ -79,10 +80,15 @@ impl Connection {
                 self.unsubscribe(&channel_topic(*channel_id));
                 self.channels.unfollow(*channel_id);
                 send(socket, delivery.json.clone()).await?;
-                // Everyone is in their workspace's #general and cannot leave it: no channel
-                // left means the user was deactivated or removed everywhere this socket was.
-                if self.channels.is_empty() {
-                    return Err(Stop::Close(CLOSE_SESSION_ENDED, "no conversations left"));
+                // No channel left: a guest may simply have left their last one, but a user
+                // with no active workspace was deactivated or removed everywhere, and the
+                // socket ends (asked only when the last channel goes, so rarely).
+                if self.channels.is_empty()
+                    && !membership::has_active_workspace(&self.state.db, self.who.user_id)
+                        .await
+                        .unwrap_or(true)
+                {
+                    return Err(Stop::Close(CLOSE_SESSION_ENDED, "no workspace left"));
                 }
                 Ok(())
             }

@@ -478,3 +478,41 @@ async fn a_personal_token_posts_as_its_person_never_under_another_name() {
     let (_, page) = ada.page(&format!("/w/{slug}/c/{general}")).await;
     assert!(!page.contains("Alice (CEO)") && !page.contains("evil.example"));
 }
+
+#[tokio::test]
+async fn a_guest_leaving_their_last_channel_keeps_their_socket() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let gus = app.signup("gus").await;
+    let (slug, _) = app.workspace(&ada, "Acme").await;
+    let (ok, out) = app.cli(&[
+        "member",
+        "add",
+        "--workspace",
+        &slug,
+        "--email",
+        "gus@example.com",
+        "--role",
+        "guest",
+    ]);
+    assert!(ok, "{out}");
+    let project = ada.create_channel(&slug, "project", false).await;
+    ada.post_form(
+        &format!("/w/{slug}/c/{project}/members"),
+        &[("username", "gus")],
+    )
+    .await;
+    let (mut ws, ready) = Ws::hello(&app.base, &token(&app, "gus").await, json!({})).await;
+    assert_eq!(ready["channels"].as_array().unwrap().len(), 1);
+    let left = gus
+        .post_form(&format!("/w/{slug}/c/{project}/leave"), &[])
+        .await;
+    assert_eq!(left.status(), StatusCode::SEE_OTHER);
+    assert_eq!(ws.next_of("channel.left").await["channel_id"], project);
+    ws.send(json!({ "type": "ping" })).await;
+    assert_eq!(
+        ws.try_next(Duration::from_secs(5)).await,
+        Some(json!({ "type": "pong" })),
+        "still a member of the workspace: the socket stays"
+    );
+}
