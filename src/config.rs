@@ -23,10 +23,11 @@ pub struct Config {
     /// Prefix of Natter's Redis channels and keys (`REDIS_PREFIX`, default `natter`), so
     /// several deployments can share one Redis.
     pub redis_prefix: String,
-    /// Whether bots' request URLs may point at private or loopback addresses
-    /// (`NATTER_EVENTS_ALLOW_PRIVATE`, default false: outgoing events cannot probe the server's
-    /// own network).
-    pub events_allow_private: bool,
+    /// Whether outgoing requests (bot events, fetched icons) may reach private, loopback and
+    /// other internal addresses (`NATTER_OUTBOUND_ALLOW_PRIVATE`, or its older name
+    /// `NATTER_EVENTS_ALLOW_PRIVATE`; default false: users' URLs cannot probe the server's own
+    /// network).
+    pub outbound_allow_private: bool,
     /// Meilisearch for search (`MEILI_URL`); unset means Postgres full-text search.
     pub meili_url: Option<String>,
     /// The Meilisearch index Natter searches (`MEILI_INDEX`, default `natter_messages`), so
@@ -102,7 +103,8 @@ impl Config {
             database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
             redis_url: var("REDIS_URL"),
             redis_prefix: var("REDIS_PREFIX").unwrap_or_else(|| "natter".to_owned()),
-            events_allow_private: var("NATTER_EVENTS_ALLOW_PRIVATE")
+            outbound_allow_private: var("NATTER_OUTBOUND_ALLOW_PRIVATE")
+                .or_else(|| var("NATTER_EVENTS_ALLOW_PRIVATE"))
                 .is_some_and(|v| matches!(v.to_lowercase().as_str(), "1" | "true" | "yes")),
             meili_url: var("MEILI_URL"),
             meili_master_key: var("MEILI_MASTER_KEY"),

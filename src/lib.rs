@@ -5,7 +5,8 @@
 //!
 //! - Leaves: [`config`], [`error`] (the one error type and its page), [`secrets`] (random
 //!   tokens, hashes), [`markdown`] (message text to safe HTML), [`audit`], [`db`] (pool and
-//!   migrations), [`web`] (rendering, rate limits, static files).
+//!   migrations), [`web`] (rendering, rate limits, static files), [`outbound`] (the one
+//!   HTTP client for URLs users give, guarded against the server's own network).
 //! - Engines: [`realtime`] (the live transport: hub, bus, presence, frames) and [`index`]
 //!   (the search engine and its outbox).
 //! - [`state`]: what every handler can reach.
@@ -29,6 +30,7 @@ pub mod index;
 pub mod integrations;
 pub mod markdown;
 pub mod messages;
+pub mod outbound;
 pub mod realtime;
 pub mod scim;
 pub mod search;

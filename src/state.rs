@@ -1,8 +1,9 @@
 //! What every handler can reach: [`AppState`], built once by `server` and handed down.
 //!
 //! It sits below every domain and imports only what it holds (the pool, the config, the rate
-//! limiters, the search engine and the live-delivery transport), never a domain: a domain
-//! that needs another's state reaches it through that domain's functions, not through here.
+//! limiters, the search engine, the live-delivery transport and the outbound HTTP client),
+//! never a domain: a domain that needs another's state reaches it through that domain's
+//! functions, not through here.
 
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use sqlx::PgPool;
 
 use crate::config::Config;
 use crate::index;
+use crate::outbound::Outbound;
 use crate::realtime::Realtime;
 use crate::web::rate_limit::RateLimiter;
 
@@ -30,6 +32,8 @@ pub struct AppState {
     pub search: Arc<index::Backend>,
     /// Live delivery: this node's hub, the bus and presence.
     pub realtime: Arc<Realtime>,
+    /// The one client for requests Natter makes to URLs users give it.
+    pub outbound: Outbound,
 }
 
 impl AppState {
@@ -61,6 +65,7 @@ impl AppState {
             hook_limiter: limiter("posting to this webhook", 10, 1),
             api_limiter: limiter("calling the API", 100, 20),
             search_limiter: limiter("searching", 20, 2),
+            outbound: Outbound::new(config.outbound_allow_private),
             config: Arc::new(config),
             realtime,
             search,

@@ -20,6 +20,8 @@ struct Receiver {
     accepted: Arc<Mutex<Vec<String>>>,
     /// How many event callbacks to fail with a 500 before accepting.
     failures_left: Arc<Mutex<u32>>,
+    /// Whether event callbacks are never answered (the challenge still is).
+    hangs: bool,
 }
 
 async fn receive(
@@ -36,6 +38,9 @@ async fn receive(
             json!({ "challenge": json["challenge"] }).to_string(),
         );
     }
+    if receiver.hangs {
+        std::future::pending::<()>().await;
+    }
     let mut failures = receiver.failures_left.lock().unwrap();
     if *failures > 0 {
         *failures -= 1;
@@ -46,10 +51,14 @@ async fn receive(
 }
 
 async fn start_receiver(failures: u32) -> (String, Receiver) {
-    let receiver = Receiver {
+    serve(Receiver {
         failures_left: Arc::new(Mutex::new(failures)),
         ..Receiver::default()
-    };
+    })
+    .await
+}
+
+async fn serve(receiver: Receiver) -> (String, Receiver) {
     let app = Router::new()
         .route("/events", post(receive))
         .with_state(receiver.clone());
@@ -219,12 +228,109 @@ async fn a_request_url_that_does_not_answer_the_challenge_is_not_saved() {
         .await
         .unwrap();
     assert_eq!(saved, None);
-    // Without the admin setting, loopback addresses are refused outright.
-    let refused = natter::integrations::events::check_url("http://127.0.0.1:9/x", false).await;
-    assert!(
-        refused
-            .unwrap_err()
-            .to_string()
-            .contains("private or loopback")
-    );
+    // Without the setting, loopback addresses are refused outright, in any spelling.
+    let guarded = natter::outbound::Outbound::new(false);
+    for url in [
+        "http://127.0.0.1:9/x",
+        "http://[::ffff:7f00:1]:9/x",
+        "http://2130706433:9/",
+    ] {
+        assert_eq!(guarded.check(url).unwrap_err().public(), "refused", "{url}");
+    }
+}
+
+/// A bot with a verified request URL on `receiver`, subscribed to `#general`'s messages.
+async fn subscribed_bot(
+    app: &TestApp,
+    workspace: i64,
+    general: i64,
+    name: &str,
+    url: &str,
+) -> natter::integrations::NewBot {
+    let bot = natter::integrations::create_bot(&app.db, workspace, name, None)
+        .await
+        .unwrap();
+    natter::channels::db::add_member(&app.db, general, bot.user_id)
+        .await
+        .unwrap();
+    let events = vec!["message.channels".to_owned()];
+    natter::integrations::events::verify_and_save(&app.state, bot.bot_id, url, &events)
+        .await
+        .expect("the challenge is answered");
+    bot
+}
+
+#[tokio::test]
+async fn a_bot_whose_endpoint_hangs_does_not_hold_up_another_bots_events() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let (slug, general) = app.workspace(&ada, "Acme").await;
+    let workspace = crate::helpers::workspace_id(&app, &slug).await;
+    let (hanging_url, _hanging) = serve(Receiver {
+        hangs: true,
+        ..Receiver::default()
+    })
+    .await;
+    let (quick_url, quick) = start_receiver(0).await;
+    let stuck = subscribed_bot(&app, workspace, general, "Stuck Bot", &hanging_url).await;
+    subscribed_bot(&app, workspace, general, "Quick Bot", &quick_url).await;
+
+    ada.send(&slug, general, "one", None).await;
+    wait_for(&quick, 1).await;
+    ada.send(&slug, general, "two", None).await;
+    wait_for(&quick, 2).await;
+    // The hanging bot's first event is still in flight, unanswered and not yet failed: the
+    // quick bot's second event was claimed and delivered without waiting for it.
+    let (attempts, delivered): (i32, bool) = sqlx::query_as(
+        "select attempts, delivered_at is not null from event_outbox
+         where bot_id = $1 order by id limit 1",
+    )
+    .bind(stuck.bot_id)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!((attempts, delivered), (0, false));
+}
+
+#[tokio::test]
+async fn a_failed_delivery_shows_one_word_not_the_connections_error() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let (slug, general) = app.workspace(&ada, "Acme").await;
+    let workspace = crate::helpers::workspace_id(&app, &slug).await;
+    let (url, _receiver) = start_receiver(0).await;
+    let bot = subscribed_bot(&app, workspace, general, "Gone Bot", &url).await;
+    // The bot's server goes away: nothing listens on port 1.
+    natter::integrations::events::db::set_request_url(
+        &app.db,
+        bot.bot_id,
+        "http://127.0.0.1:1/events",
+        &["message.channels".to_owned()],
+    )
+    .await
+    .unwrap();
+    ada.send(&slug, general, "anyone there?", None).await;
+    let mut attempts = 0;
+    for _ in 0..100 {
+        attempts = sqlx::query_scalar("select attempts from event_outbox where bot_id = $1")
+            .bind(bot.bot_id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+        if attempts > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(attempts > 0, "the delivery was attempted");
+    let (_, page) = ada.page(&format!("/w/{slug}/integrations")).await;
+    assert!(page.contains("last failure: failed"), "{page}");
+    for internal in [
+        "error sending",
+        "onnection refused",
+        "tcp connect",
+        "os error",
+    ] {
+        assert!(!page.contains(internal), "the page shows {internal:?}");
+    }
 }

@@ -13,24 +13,54 @@ pub struct Due {
     pub attempts: i32,
 }
 
-/// Claims up to `limit` due events, only the oldest undelivered one of each (bot, channel),
-/// so events of a channel reach a bot in order. Safe with any number of nodes.
-pub async fn claim(db: impl PgExecutor<'_>, limit: i64, lease_secs: f64) -> sqlx::Result<Vec<Due>> {
+/// How much one round of claiming may take, so no bot or workspace crowds out the rest.
+pub struct Fairness<'a> {
+    pub total: i64,
+    pub per_bot: i64,
+    pub per_workspace: i64,
+    /// Bots that already have their share in flight on this node.
+    pub skip_bots: &'a [i64],
+}
+
+/// Claims due events: only the oldest undelivered one of each (bot, channel), so events of a
+/// channel reach a bot in order; at most `per_bot` of a bot and `per_workspace` of a workspace,
+/// oldest first within each, taken round-robin across bots. Safe with any number of nodes.
+pub async fn claim(
+    db: impl PgExecutor<'_>,
+    fairness: &Fairness<'_>,
+    lease_secs: f64,
+) -> sqlx::Result<Vec<Due>> {
+    // Ranking needs window functions, which `for update` does not allow, so the ranked
+    // candidates are chosen first and locked after.
     sqlx::query_as(
-        "update event_outbox o set next_attempt_at = now() + make_interval(secs => $2)
+        "update event_outbox o set next_attempt_at = now() + make_interval(secs => $4)
          where o.id in (
-             select d.id from event_outbox d
-             where d.delivered_at is null and d.failed_at is null and d.next_attempt_at <= now()
-               and not exists (
-                   select 1 from event_outbox p
-                   where p.bot_id = d.bot_id and p.channel_id = d.channel_id
-                     and p.delivered_at is null and p.failed_at is null and p.id < d.id)
-             order by d.id limit $1
+             select e.id from event_outbox e
+             where e.id in (
+                 select id from (
+                     select d.id,
+                            row_number() over (partition by d.bot_id order by d.id) as in_bot,
+                            row_number() over (partition by b.workspace_id order by d.id) as in_workspace
+                     from event_outbox d join bots b on b.id = d.bot_id
+                     where d.delivered_at is null and d.failed_at is null
+                       and d.next_attempt_at <= now()
+                       and d.bot_id <> all($5)
+                       and not exists (
+                           select 1 from event_outbox p
+                           where p.bot_id = d.bot_id and p.channel_id = d.channel_id
+                             and p.delivered_at is null and p.failed_at is null and p.id < d.id)
+                 ) ranked
+                 where in_bot <= $2 and in_workspace <= $3
+                 order by in_bot, id
+                 limit $1)
              for update skip locked)
          returning o.id, o.bot_id, o.channel_id, o.seq, o.event_type, o.attempts",
     )
-    .bind(limit)
+    .bind(fairness.total)
+    .bind(fairness.per_bot)
+    .bind(fairness.per_workspace)
     .bind(lease_secs)
+    .bind(fairness.skip_bots)
     .fetch_all(db)
     .await
 }

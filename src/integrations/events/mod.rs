@@ -6,28 +6,41 @@
 //! kind, `app_mention` for bots mentioned in it), so they exist exactly when the message does, and sending never waits for a bot. A worker on every
 //! node claims due events with `for update skip locked`, only the oldest of each (bot, channel)
 //! so a channel's events arrive in order, and delivers them: a 2xx is delivered; anything else
-//! or a timeout is retried with backoff and `X-Slack-Retry-Num`, at least once. Requests refuse
-//! private and loopback addresses unless `NATTER_EVENTS_ALLOW_PRIVATE` says otherwise.
+//! or a timeout is retried with backoff and `X-Slack-Retry-Num`, at least once.
+//!
+//! Requests go through [`crate::outbound`], which refuses private and loopback addresses
+//! (unless `NATTER_OUTBOUND_ALLOW_PRIVATE` says otherwise) and caps each request at five
+//! seconds. What a delivery's failure records, and the integrations page shows, is "refused",
+//! "failed" or the HTTP status: never the connection's own error text.
+//!
+//! The worker is fair: each round claims at most a few events per bot and per workspace, skips
+//! bots that already have their share in flight, and starts each delivery on its own task, so a
+//! bot whose endpoint hangs holds a few slots until its timeout, never the whole worker.
 
 pub mod db;
 
-use std::net::IpAddr;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{anyhow, bail};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
 use super::ids;
+use crate::outbound::{Answer, OutboundError, Request};
 use crate::state::AppState;
 
 /// Attempts before an event is given up on (about 8.5 hours of backoff in all).
 const MAX_ATTEMPTS: i32 = 16;
-/// How long a bot has to answer.
-const TIMEOUT: Duration = Duration::from_secs(3);
-/// Events claimed per round.
-const BATCH: i64 = 32;
+/// How long a claimed event is leased: well beyond the outbound client's five-second cap.
+const LEASE: Duration = Duration::from_secs(30);
+/// Deliveries in flight on one node.
+const IN_FLIGHT: usize = 32;
+/// Deliveries in flight to one bot, and claimed for one workspace in a round.
+const PER_BOT: usize = 4;
+const PER_WORKSPACE: i64 = 8;
 
 /// `v0=` + hex HMAC-SHA256 of `v0:<timestamp>:<body>`, Slack's request signature.
 pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
@@ -44,69 +57,6 @@ pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
     )
 }
 
-/// Refuses URLs that are not http(s), and hosts on private, loopback or link-local addresses
-/// unless allowed, so a bot's request URL cannot reach into the server's own network.
-pub async fn check_url(url: &str, allow_private: bool) -> anyhow::Result<()> {
-    let parsed = reqwest::Url::parse(url).context("not a URL")?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        bail!("the request URL must be http or https");
-    }
-    let host = parsed
-        .host_str()
-        .ok_or_else(|| anyhow!("the request URL has no host"))?;
-    let port = parsed.port_or_known_default().unwrap_or(443);
-    if allow_private {
-        return Ok(());
-    }
-    let addresses = tokio::net::lookup_host((host, port))
-        .await
-        .context("cannot resolve the request URL's host")?;
-    for address in addresses {
-        if is_private(address.ip()) {
-            bail!(
-                "the request URL points to a private or loopback address ({})",
-                address.ip()
-            );
-        }
-    }
-    Ok(())
-}
-
-fn is_private(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64
-        }
-        IpAddr::V6(v6) => {
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (v6.segments()[0] & 0xfe00) == 0xfc00
-                || (v6.segments()[0] & 0xffc0) == 0xfe80
-                || v6
-                    .to_ipv4_mapped()
-                    .is_some_and(|v4| is_private(IpAddr::V4(v4)))
-        }
-    }
-}
-
-/// One client for every delivery, so connections to a bot are reused.
-fn client() -> &'static reqwest::Client {
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    CLIENT.get_or_init(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        reqwest::Client::builder()
-            .timeout(TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("an HTTP client builds once a crypto provider is installed")
-    })
-}
-
 /// Sends Slack's `url_verification` challenge; the URL is saved only if the bot echoes it.
 pub async fn verify_and_save(
     state: &AppState,
@@ -114,18 +64,20 @@ pub async fn verify_and_save(
     url: &str,
     events: &[String],
 ) -> anyhow::Result<()> {
-    check_url(url, state.config.events_allow_private).await?;
     let target = db::target(&state.db, bot_id)
         .await?
         .ok_or_else(|| anyhow!("no such bot"))?;
     let challenge = crate::secrets::random_token();
     let body =
         json!({ "token": "", "challenge": challenge, "type": "url_verification" }).to_string();
-    let response = signed_post(&target.signing_secret, url, &body, 0)
-        .await
-        .context("the request URL did not answer")?;
-    let status = response.status();
-    let text = response.text().await.unwrap_or_default();
+    let answer = match signed_post(state, &target.signing_secret, url, &body, 0).await {
+        Ok(answer) => answer,
+        Err(e) => {
+            tracing::info!(bot_id, url, error = %e, "a request URL's challenge was not answered");
+            bail!("the request to it was {}", e.public());
+        }
+    };
+    let text = String::from_utf8_lossy(&answer.body);
     let echoed = text.trim() == challenge
         || serde_json::from_str::<Value>(&text)
             .ok()
@@ -136,32 +88,31 @@ pub async fn verify_and_save(
             })
             .as_deref()
             == Some(challenge.as_str());
-    if !status.is_success() || !echoed {
-        bail!("the request URL answered {status} without the challenge");
+    if !(200..300).contains(&answer.status) || !echoed {
+        bail!("it answered {} without the challenge", answer.status);
     }
     db::set_request_url(&state.db, bot_id, url, events).await?;
     Ok(())
 }
 
 async fn signed_post(
+    state: &AppState,
     secret: &str,
     url: &str,
     body: &str,
     retry: i32,
-) -> reqwest::Result<reqwest::Response> {
+) -> Result<Answer, OutboundError> {
     let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
-    let mut request = client()
-        .post(url)
+    let mut request = Request::post(url, body)
         .header("content-type", "application/json")
         .header("x-slack-request-timestamp", timestamp.to_string())
-        .header("x-slack-signature", signature(secret, timestamp, body))
-        .body(body.to_owned());
+        .header("x-slack-signature", signature(secret, timestamp, body));
     if retry > 0 {
         request = request
             .header("x-slack-retry-num", retry.to_string())
             .header("x-slack-retry-reason", "http_error");
     }
-    request.send().await
+    state.outbound.send(request).await
 }
 
 /// The `event_callback` body of one outbox row, or `None` if its message is gone.
@@ -222,65 +173,27 @@ async fn deliver(state: &AppState, due: db::Due) -> anyhow::Result<()> {
     let url = match (&target.request_url, target.revoked) {
         (Some(url), false) => url.clone(),
         _ => {
-            db::failed(
-                &state.db,
-                due.id,
-                None,
-                "the bot has no request URL or was revoked",
-                0.0,
-                true,
-            )
-            .await?;
+            db::failed(&state.db, due.id, None, "no request URL", 0.0, true).await?;
             return Ok(());
         }
     };
-    if let Err(e) = check_url(&url, state.config.events_allow_private).await {
-        db::failed(
-            &state.db,
-            due.id,
-            None,
-            &format!("{e:#}"),
-            backoff(due.attempts),
-            give_up,
-        )
-        .await?;
-        return Ok(());
-    }
     let Some(body) = callback(state, &due, &target).await? else {
         db::delivered(&state.db, due.id, 0).await?;
         return Ok(());
     };
-    match signed_post(&target.signing_secret, &url, &body, due.attempts).await {
-        Ok(response) if response.status().is_success() => {
-            db::delivered(&state.db, due.id, i32::from(response.status().as_u16())).await?
+    let retry_in = backoff(due.attempts);
+    match signed_post(state, &target.signing_secret, &url, &body, due.attempts).await {
+        Ok(answer) if (200..300).contains(&answer.status) => {
+            db::delivered(&state.db, due.id, i32::from(answer.status)).await?
         }
-        Ok(response) => {
-            let status = i32::from(response.status().as_u16());
-            db::failed(
-                &state.db,
-                due.id,
-                Some(status),
-                &format!("answered {status}"),
-                backoff(due.attempts),
-                give_up,
-            )
-            .await?;
+        Ok(answer) => {
+            let status = i32::from(answer.status);
+            let why = format!("answered {status}");
+            db::failed(&state.db, due.id, Some(status), &why, retry_in, give_up).await?;
         }
         Err(e) => {
-            let why = if e.is_timeout() {
-                "timed out".to_owned()
-            } else {
-                format!("{e}")
-            };
-            db::failed(
-                &state.db,
-                due.id,
-                None,
-                &why,
-                backoff(due.attempts),
-                give_up,
-            )
-            .await?;
+            tracing::info!(bot_id = due.bot_id, error = %e, "an outgoing event was not delivered");
+            db::failed(&state.db, due.id, None, e.public(), retry_in, give_up).await?;
         }
     }
     Ok(())
@@ -288,9 +201,31 @@ async fn deliver(state: &AppState, due: db::Due) -> anyhow::Result<()> {
 
 /// The delivery loop; runs on every node until the process ends.
 pub async fn run_worker(state: AppState) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+    // Deliveries in flight per bot on this node.
+    let busy: Arc<Mutex<HashMap<i64, usize>>> = Arc::default();
     let mut idle = tokio::time::interval(Duration::from_millis(250));
     loop {
-        let due = match db::claim(&state.db, BATCH, TIMEOUT.as_secs_f64() * 4.0).await {
+        let free = slots.available_permits();
+        if free == 0 {
+            // Wait for a delivery to finish before claiming more.
+            drop(slots.acquire().await);
+            continue;
+        }
+        let full: Vec<i64> = busy
+            .lock()
+            .expect("the in-flight map is never poisoned")
+            .iter()
+            .filter(|(_, n)| **n >= PER_BOT)
+            .map(|(bot, _)| *bot)
+            .collect();
+        let limits = db::Fairness {
+            total: free as i64,
+            per_bot: PER_BOT as i64,
+            per_workspace: PER_WORKSPACE,
+            skip_bots: &full,
+        };
+        let due = match db::claim(&state.db, &limits, LEASE.as_secs_f64()).await {
             Ok(due) => due,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot claim outgoing events; retrying");
@@ -301,14 +236,28 @@ pub async fn run_worker(state: AppState) {
             idle.tick().await;
             continue;
         }
-        let deliveries = due.into_iter().map(|d| deliver(&state, d));
-        for result in futures_util::future::join_all(deliveries).await {
-            if let Err(e) = result {
-                tracing::warn!(
-                    error = format!("{e:#}"),
-                    "an outgoing event could not be handled"
-                );
-            }
+        for event in due {
+            let Ok(permit) = slots.clone().try_acquire_owned() else {
+                break; // cannot happen: no more were claimed than slots were free
+            };
+            let (state, busy, bot) = (state.clone(), busy.clone(), event.bot_id);
+            *busy.lock().expect("never poisoned").entry(bot).or_default() += 1;
+            tokio::spawn(async move {
+                if let Err(e) = deliver(&state, event).await {
+                    tracing::warn!(
+                        error = format!("{e:#}"),
+                        "an outgoing event could not be handled"
+                    );
+                }
+                let mut busy = busy.lock().expect("never poisoned");
+                if let Some(n) = busy.get_mut(&bot) {
+                    *n -= 1;
+                    if *n == 0 {
+                        busy.remove(&bot);
+                    }
+                }
+                drop(permit);
+            });
         }
     }
 }
@@ -326,22 +275,5 @@ mod tests {
             signed,
             "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
         );
-    }
-
-    #[test]
-    fn private_and_loopback_addresses_are_recognised() {
-        for ip in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "192.168.0.1",
-            "172.16.5.4",
-            "169.254.1.1",
-            "::1",
-            "fd00::1",
-            "100.64.0.1",
-        ] {
-            assert!(is_private(ip.parse().unwrap()), "{ip}");
-        }
-        assert!(!is_private("93.184.216.34".parse().unwrap()));
     }
 }
