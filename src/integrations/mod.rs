@@ -4,6 +4,7 @@
 //! - [`webhooks`]: `POST /hooks/<token>` with Slack's payloads (`text`, `blocks`,
 //!   `attachments`, `username`, `icon_*`), translated by [`mrkdwn`] and [`render`].
 //! - [`api`]: `/api/<method>` with `Authorization: Bearer`, Slack's shapes and error codes.
+//! - [`icons`]: `icon_url`s fetched by the server and served from `/icons/<id>`.
 //! - [`ids`]: Slack-shaped ids (`C12`, `U7`) and `ts` values (`<seconds>.<seq>`).
 //!
 //! Everything posted here goes through the same send path as the browser: same seq, same
@@ -12,6 +13,7 @@
 pub mod api;
 pub mod db;
 pub mod events;
+pub mod icons;
 pub mod ids;
 pub mod mrkdwn;
 mod pages;
@@ -20,7 +22,7 @@ pub mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{any, post};
+use axum::routing::{any, get, post};
 use sqlx::PgPool;
 
 use crate::error::AppError;
@@ -32,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/hooks/{token}", post(webhooks::receive))
         .route("/api/{method}", any(api::dispatch))
         .layer(DefaultBodyLimit::max(webhooks::MAX_BODY))
+        .route("/icons/{id}", get(icons::serve))
         .merge(pages::router())
 }
 

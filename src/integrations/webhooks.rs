@@ -101,7 +101,7 @@ async fn handle(
     let sender_icon = payload
         .get("icon_url")
         .and_then(Value::as_str)
-        .filter(|u| u.starts_with("https://"))
+        .filter(|u| super::icons::acceptable(u))
         .or_else(|| payload.get("icon_emoji").and_then(Value::as_str))
         .filter(|i| i.len() <= 500);
     let mut new = NewMessage::new(hook.channel_id, hook.user_id, &text);
@@ -117,6 +117,9 @@ async fn handle(
         Err(e) => return Ok(answer(StatusCode::BAD_REQUEST, e.code())),
     };
     messages::publish_sent(state, &sent.row);
+    if let Some(url) = sender_icon.filter(|i| super::icons::acceptable(i)) {
+        super::icons::fetch_soon(state, url);
+    }
     Ok(answer(StatusCode::OK, "ok"))
 }
 

@@ -26,15 +26,21 @@ pub struct MessageRow {
     pub is_bot: bool,
     /// The name a webhook or bot gave this one message, if any (already in `display_name`).
     pub sender_name: Option<String>,
-    /// An integration's icon for this message: an https URL or an `:emoji:` code.
+    /// An integration's icon for this message: an http(s) URL or an `:emoji:` code.
     pub sender_icon: Option<String>,
+    /// The icon URL's copy fetched by the server (`remote_icons`), once there is one.
+    pub icon_id: Option<i64>,
 }
 
 const COLUMNS: &str = "m.channel_id, m.seq, m.user_id, m.body, m.client_msg_id, m.created_at, m.edited_at, m.deleted_at";
-/// What a [`MessageRow`] shows of its author, from `users u`.
+/// What a [`MessageRow`] shows of its author, from `users u`. (The icon's lookup runs only
+/// for the rare message that names one.)
 const AUTHOR: &str =
     "u.username, coalesce(m.sender_name, u.display_name) as display_name, u.is_bot, m.sender_name,
-     m.sender_icon";
+     m.sender_icon,
+     case when m.sender_icon is not null then
+         (select i.id from remote_icons i where i.url = m.sender_icon and i.bytes is not null)
+     end as icon_id";
 
 pub async fn by_client_msg_id(
     db: impl PgExecutor<'_>,

@@ -560,3 +560,125 @@ async fn revoked_bots_and_webhooks_are_refused_and_remote_icons_are_not_hot_link
         .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
+
+/// Serves `/bot.png` (a real 1×1 PNG), `/evil.svg` (an SVG with script, labelled a PNG) and
+/// `/huge.png` (a PNG header and a megabyte), counting requests.
+async fn icon_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use axum::routing::get;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\0\x05\0\x01\xff\xa5\xd9\xb2\x1c\0\0\0\0IEND\xaeB`\x82";
+    let hits = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    let png = |body: Vec<u8>| ([("content-type", "image/png")], body);
+    let app = axum::Router::new()
+        .route("/bot.png", get(move || async move { png(PNG.to_vec()) }))
+        .route(
+            "/evil.svg",
+            get(move || async move {
+                png(b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>".to_vec())
+            }),
+        )
+        .route(
+            "/huge.png",
+            get(move || async move {
+                let mut body = PNG.to_vec();
+                body.resize(1024 * 1024, 0);
+                png(body)
+            }),
+        )
+        .layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| {
+                counted.fetch_add(1, Ordering::SeqCst);
+                next.run(request)
+            },
+        ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, hits)
+}
+
+/// The state of the server's copy of `url`: (fetched, kept).
+async fn icon_state(app: &TestApp, url: &str) -> Option<(bool, bool)> {
+    for _ in 0..100 {
+        let row: Option<(bool, bool)> = sqlx::query_as(
+            "select fetched_at is not null, bytes is not null from remote_icons where url = $1",
+        )
+        .bind(url)
+        .fetch_optional(&app.db)
+        .await
+        .unwrap();
+        if row.is_some_and(|(fetched, _)| fetched) {
+            return row;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    None
+}
+
+#[tokio::test]
+async fn integration_icons_are_fetched_by_the_server_and_never_hot_linked() {
+    let app = TestApp::spawn().await;
+    let (ada, slug, general) = setup(&app).await;
+    let hook = webhook(&app, &slug, general).await;
+    let (icons, hits) = icon_server().await;
+    let client = reqwest::Client::new();
+    for (text, icon) in [
+        ("with a png", "/bot.png"),
+        ("with an svg", "/evil.svg"),
+        ("with a huge one", "/huge.png"),
+        ("the png again", "/bot.png"),
+    ] {
+        let url = format!("{icons}{icon}");
+        let sent = client
+            .post(&hook)
+            .json(&json!({ "text": text, "username": "Deploy Bot", "icon_url": url }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sent.status(), StatusCode::OK);
+        icon_state(&app, &url).await;
+    }
+    let png = format!("{icons}/bot.png");
+    assert_eq!(icon_state(&app, &png).await, Some((true, true)));
+    // The SVG (whatever its server called it) and the oversized file are refused.
+    let svg = icon_state(&app, &format!("{icons}/evil.svg")).await;
+    assert_eq!(svg, Some((true, false)));
+    let huge = icon_state(&app, &format!("{icons}/huge.png")).await;
+    assert_eq!(huge, Some((true, false)));
+    // One fetch per URL, however many messages name it.
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 3);
+
+    let (_, html) = ada.page(&format!("/w/{slug}/c/{general}")).await;
+    assert!(!html.contains(&icons), "a sender's URL reached the page");
+    let id: i64 = sqlx::query_scalar("select id from remote_icons where url = $1")
+        .bind(&png)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert!(html.contains(&format!("src=\"/icons/{id}\"")), "{html}");
+    let served = ada.get(&format!("/icons/{id}")).await;
+    assert_eq!(served.status(), StatusCode::OK);
+    assert_eq!(served.headers()["content-type"], "image/png");
+    assert_eq!(served.headers()["x-content-type-options"], "nosniff");
+    assert!(served.bytes().await.unwrap().starts_with(b"\x89PNG"));
+    // A refused icon is not served, and the message shows initials.
+    let svg_id: i64 = sqlx::query_scalar("select id from remote_icons where url like '%evil.svg'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        ada.get(&format!("/icons/{svg_id}")).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    // Signed-out readers get nothing.
+    let anonymous = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}/icons/{id}", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(anonymous.status(), StatusCode::OK);
+}

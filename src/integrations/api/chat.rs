@@ -9,7 +9,7 @@ use super::{ApiError, ApiResult, Ctx, Params, shapes};
 use crate::channels::db::ChannelInfo;
 use crate::error::AppError;
 use crate::fields;
-use crate::integrations::{ids, mrkdwn, render};
+use crate::integrations::{icons, ids, mrkdwn, render};
 use crate::messages::live;
 use crate::messages::{self, DeletedBy, NewMessage, SendError, StoredMessage};
 
@@ -65,7 +65,7 @@ pub async fn post_message(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
         .filter(|n| ctx.user.is_bot && n.chars().count() <= 80);
     let icon = params
         .str("icon_url")
-        .filter(|u| u.starts_with("https://"))
+        .filter(|u| icons::acceptable(u))
         .or_else(|| params.str("icon_emoji"))
         .filter(|_| ctx.user.is_bot);
     let mut new = NewMessage::new(channel.id, ctx.user.id, &text)
@@ -76,6 +76,9 @@ pub async fn post_message(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
         SendError::Internal(cause) => ApiError::from(AppError::Internal(cause)),
         other => ApiError(other.code()),
     })?;
+    if let Some(url) = icon.as_deref().filter(|i| icons::acceptable(i)) {
+        icons::fetch_soon(ctx.state, url);
+    }
     let m = &sent.row.message;
     Ok(fields! {
         "channel" => ids::channel_id(channel.kind, channel.id),

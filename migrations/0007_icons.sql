@@ -1,0 +1,13 @@
+-- Icons integrations name with `icon_url`, fetched once by the server through the outbound
+-- client and served from Natter, so readers' browsers never fetch a URL a sender chose.
+create table remote_icons (
+    id bigserial primary key,
+    url text not null unique,
+    -- Set once fetched and recognised as PNG, JPEG, GIF or WebP; null while waiting or refused.
+    content_type text,
+    bytes bytea,
+    fetched_at timestamptz,
+    -- When the last attempt failed or was refused; retried after an hour.
+    failed_at timestamptz,
+    created_at timestamptz not null default now()
+);
