@@ -276,6 +276,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 name,
                 password,
             };
+            // The operator may be told plainly what sign-up keeps to itself.
+            let email = account.email.trim();
+            if auth::db::user_by_email(&db, email).await?.is_some() {
+                bail!("an account with the email {email} already exists");
+            }
             let id = accounts::create(&db, &account).await.map_err(plain)?;
             println!(
                 "created user {} (@{}) with id {id}",

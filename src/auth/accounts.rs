@@ -145,6 +145,12 @@ pub async fn set_account_active(
     Ok(())
 }
 
+/// What sign-up says of a registered email: nothing that confirms it is registered. The
+/// difference between this answer and a new account still tells a prober with a fresh
+/// username, but only at the sign-up throttle's pace, and each free address probed leaves an
+/// account behind for the admin to see; hiding it wholly needs an emailed confirmation.
+const EMAIL_NOT_USABLE: &str = "Sign-up with that email did not work. If you have an account, log in; otherwise use another email.";
+
 /// Validates and stores a new account; returns its id. A taken email or username is refused
 /// before the password is hashed, so a replayed form costs a query, not an Argon2 run (the
 /// unique keys still decide a race between two sign-ups).
@@ -152,9 +158,7 @@ pub async fn create(db: &PgPool, input: &NewAccount) -> Result<i64, AppError> {
     let account = input.normalised()?;
     let (email_taken, username_taken) = db::taken(db, &account.email, &account.username).await?;
     if email_taken {
-        return Err(invalid(
-            "An account with that email already exists. Log in instead.",
-        ));
+        return Err(invalid(EMAIL_NOT_USABLE));
     }
     if username_taken {
         return Err(invalid("That username is taken. Choose another."));
@@ -163,9 +167,7 @@ pub async fn create(db: &PgPool, input: &NewAccount) -> Result<i64, AppError> {
     db::insert_user(db, &account.email, &account.username, &account.name, &hash)
         .await
         .map_err(|e| match violated_constraint(&e) {
-            Some("users_email_key") => {
-                invalid("An account with that email already exists. Log in instead.")
-            }
+            Some("users_email_key") => invalid(EMAIL_NOT_USABLE),
             Some("users_username_key") => invalid("That username is taken. Choose another."),
             _ => e.into(),
         })

@@ -157,13 +157,16 @@ pub async fn general_channel_id(db: impl PgExecutor<'_>, workspace_id: i64) -> s
         .await
 }
 
+/// The channel a name stands for: the public one if there is one, else the oldest private
+/// one (private names may repeat: see [`name_taken_for`]).
 pub async fn channel_by_name(
     db: impl PgExecutor<'_>,
     workspace_id: i64,
     name: &str,
 ) -> sqlx::Result<Option<Channel>> {
     sqlx::query_as(&format!(
-        "select {CHANNEL_COLUMNS} from channels c where c.workspace_id = $1 and c.name = $2"
+        "select {CHANNEL_COLUMNS} from channels c where c.workspace_id = $1 and c.name = $2
+         order by c.kind <> 'public', c.id limit 1"
     ))
     .bind(workspace_id)
     .bind(name)
@@ -579,6 +582,32 @@ pub async fn set_archived(
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// Whether `name` is taken among the channels `viewer` can see (every channel when `None`:
+/// the command line), other than `except`. A private channel they are not in does not count,
+/// so the answer never reveals one; only public names are unique in the schema.
+pub async fn name_taken_for(
+    db: impl PgExecutor<'_>,
+    workspace_id: i64,
+    name: &str,
+    viewer: Option<i64>,
+    except: i64,
+) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "select exists (
+             select 1 from channels c
+             where c.workspace_id = $1 and c.name = $2 and c.id <> $4
+               and (c.kind = 'public' or $3::bigint is null
+                    or exists (select 1 from channel_members cm
+                               where cm.channel_id = c.id and cm.user_id = $3)))",
+    )
+    .bind(workspace_id)
+    .bind(name)
+    .bind(viewer)
+    .bind(except)
+    .fetch_one(db)
+    .await
 }
 
 pub async fn rename(db: impl PgExecutor<'_>, channel_id: i64, name: &str) -> sqlx::Result<()> {

@@ -135,11 +135,14 @@ pub async fn rename(
 ) -> Result<String, ManageError> {
     let channel = managed(pool, workspace, channel_id, "rename").await?;
     let name = normalise_name(new_name).map_err(|e| ManageError::BadName(e.to_string()))?;
+    if db::name_taken_for(pool, workspace.id, &name, actor_id, channel_id).await? {
+        return Err(ManageError::NameTaken(name));
+    }
     let mut tx = pool.begin().await?;
     db::rename(&mut *tx, channel_id, &name)
         .await
         .map_err(|e| match violated_constraint(&e) {
-            Some("channels_name_key") => ManageError::NameTaken(name.clone()),
+            Some("channels_public_name_key") => ManageError::NameTaken(name.clone()),
             _ => e.into(),
         })?;
     let details = format!("#{} → #{name}", channel.name.unwrap_or_default());

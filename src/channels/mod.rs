@@ -146,6 +146,10 @@ pub async fn create(
     } else {
         ChannelKind::Public
     };
+    let taken = || AppError::Validation(format!("#{name} already exists. Choose another name."));
+    if db::name_taken_for(pool, workspace_id, &name, Some(creator_id), 0).await? {
+        return Err(taken());
+    }
     let mut tx = pool.begin().await?;
     let channel_id = db::insert_channel(
         &mut *tx,
@@ -157,9 +161,7 @@ pub async fn create(
     )
     .await
     .map_err(|e| match violated_constraint(&e) {
-        Some("channels_name_key") => {
-            AppError::Validation(format!("#{name} already exists. Choose another name."))
-        }
+        Some("channels_public_name_key") => taken(),
         _ => e.into(),
     })?;
     db::add_member(&mut *tx, channel_id, creator_id).await?;

@@ -16,7 +16,6 @@ use super::filter::{self, Filter};
 use super::users::operations;
 use super::{ListQuery, Provisioner, ScimError, ScimResult, body_json, created, paged, scim_json};
 use crate::channels::{ChannelKind, db as channels_db, live};
-use crate::error::violated_constraint;
 use crate::state::AppState;
 
 fn resource(state: &AppState, row: &GroupRow) -> Value {
@@ -231,7 +230,12 @@ pub async fn create(State(state): State<AppState>, who: Provisioner, body: Bytes
         } else {
             format!("{stem}-{n}")
         };
-        match channels_db::insert_channel(
+        // The provisioning client acts for the whole workspace: a name any channel has is
+        // passed over, so no one sees two channels of one name.
+        if channels_db::name_taken_for(&state.db, who.workspace_id, &name, None, 0).await? {
+            continue;
+        }
+        let id = channels_db::insert_channel(
             &state.db,
             who.workspace_id,
             ChannelKind::Private,
@@ -239,15 +243,9 @@ pub async fn create(State(state): State<AppState>, who: Provisioner, body: Bytes
             "",
             None,
         )
-        .await
-        {
-            Ok(id) => {
-                channel_id = Some(id);
-                break;
-            }
-            Err(e) if violated_constraint(&e) == Some("channels_name_key") => continue,
-            Err(e) => return Err(e.into()),
-        }
+        .await?;
+        channel_id = Some(id);
+        break;
     }
     let channel_id = channel_id
         .ok_or_else(|| ScimError::uniqueness("no free channel name for that displayName"))?;

@@ -184,3 +184,79 @@ fn tags_in(html: &str) -> Vec<String> {
     }
     tags
 }
+
+#[tokio::test]
+async fn a_private_channels_name_is_never_revealed_by_a_name_taken_answer() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let bob = app.signup("bob").await;
+    let (slug, _) = app.workspace(&ada, "Acme").await;
+    app.join_by_invite(&ada, &bob, &slug).await;
+    let secret = ada.create_channel(&slug, "layoffs", true).await;
+    ada.create_channel(&slug, "general-chat", false).await;
+    bob.create_channel(&slug, "salaries", true).await;
+
+    // Bob is not in #layoffs: as far as he can tell the name is free, public or private.
+    let bobs_public = bob.create_channel(&slug, "layoffs", false).await;
+    assert_ne!(bobs_public, secret);
+    // Ada, an admin but not in Bob's private #salaries, may rename a channel to that name.
+    let renamed = ada
+        .post_form(
+            &format!("/w/{slug}/c/{secret}/manage/rename"),
+            &[("name", "salaries")],
+        )
+        .await;
+    assert_eq!(renamed.status(), StatusCode::SEE_OTHER);
+
+    // Names a person can see stay taken for them: Bob's own #salaries, Ada's #general-chat.
+    for (who, name, private) in [
+        (&bob, "salaries", true),
+        (&bob, "general-chat", false),
+        (&ada, "salaries", false),
+    ] {
+        let mut fields = vec![("name", name)];
+        if private {
+            fields.push(("private", "1"));
+        }
+        let again = who.post_form(&format!("/w/{slug}/channels"), &fields).await;
+        assert_eq!(again.status(), StatusCode::UNPROCESSABLE_ENTITY, "{name}");
+        assert!(again.text().await.unwrap().contains("already exists"));
+    }
+    // Public names are unique for everyone, in the schema too.
+    let public: i64 = sqlx::query_scalar(
+        "select count(*) from channels where name = 'layoffs' and kind = 'public'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(public, 1);
+}
+
+#[tokio::test]
+async fn sign_up_with_a_registered_email_does_not_say_that_it_is_registered() {
+    let app = TestApp::spawn().await;
+    app.signup("ada").await;
+    let mut stranger = app.browser();
+    stranger.refresh_csrf("/signup").await;
+    let response = stranger
+        .post_form(
+            "/signup",
+            &[
+                ("email", "ADA@example.com"),
+                ("username", "someone-new"),
+                ("name", "Someone"),
+                ("password", "password123"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = response.text().await.unwrap();
+    for telling in ["already exists", "already registered", "is taken", "in use"] {
+        assert!(!page.contains(telling), "the answer says {telling:?}");
+    }
+    let accounts: i64 = sqlx::query_scalar("select count(*) from users")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(accounts, 1);
+}
