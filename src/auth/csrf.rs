@@ -4,15 +4,22 @@
 //! hidden `csrf_token` field of every form; scripts send it as `X-CSRF-Token`. The [`verify`]
 //! middleware refuses any state-changing request whose token does not match, before a handler
 //! runs. Token-authenticated doors (`/api/`, `/hooks/`, `/scim/`) carry no cookie and are exempt.
+//!
+//! A visitor without a session (the login and sign-up forms, an invite's landing page) gets
+//! its token in a cookie of its own instead ([`Visitor`], double-submit): storing a session
+//! for every anonymous page view would let anyone fill the session table with a loop of
+//! `GET /login`. A session is stored only once there is something to keep in it.
 
 use axum::body::{Body, to_bytes};
-use axum::extract::Request;
-use axum::http::{Method, header};
+use axum::extract::{FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, IntoResponseParts, Response, ResponseParts};
 use tower_sessions::Session;
 
 use crate::error::AppError;
+use crate::state::AppState;
 
 const SESSION_KEY: &str = "csrf";
 pub const FORM_FIELD: &str = "csrf_token";
@@ -26,6 +33,78 @@ pub async fn token(session: &Session) -> Result<String, AppError> {
         return Ok(token);
     }
     rotate(session).await
+}
+
+/// The token of a page that may be shown to someone without a session: the session's, if it
+/// has one, else the visitor cookie's (which [`Visitor`] sets on the response when new).
+pub async fn page_token(session: &Session, visitor: &Visitor) -> Result<String, AppError> {
+    Ok(match session.get::<String>(SESSION_KEY).await? {
+        Some(token) => token,
+        None => visitor.token.clone(),
+    })
+}
+
+/// The cookie that carries a visitor's token; `SameSite=Strict` and `HttpOnly`.
+const VISITOR_COOKIE: &str = "natter_visitor";
+
+/// A visitor's token: the one their cookie holds, or a new one, set on the response by
+/// returning the `Visitor` among the response's parts.
+pub struct Visitor {
+    token: String,
+    is_new: bool,
+    secure: bool,
+}
+
+impl FromRequestParts<AppState> for Visitor {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let secure = state.config.secure_cookies();
+        Ok(match visitor_cookie(&parts.headers) {
+            Some(token) => Visitor {
+                token,
+                is_new: false,
+                secure,
+            },
+            None => Visitor {
+                token: crate::secrets::random_token(),
+                is_new: true,
+                secure,
+            },
+        })
+    }
+}
+
+impl IntoResponseParts for Visitor {
+    type Error = std::convert::Infallible;
+
+    fn into_response_parts(self, mut res: ResponseParts) -> Result<ResponseParts, Self::Error> {
+        if self.is_new {
+            let cookie = format!(
+                "{VISITOR_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age=86400{}",
+                self.token,
+                if self.secure { "; Secure" } else { "" }
+            );
+            if let Ok(value) = HeaderValue::from_str(&cookie) {
+                res.headers_mut().append(header::SET_COOKIE, value);
+            }
+        }
+        Ok(res)
+    }
+}
+
+fn visitor_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, value)| *name == VISITOR_COOKIE && value.len() >= 32)
+        .map(|(_, value)| value.to_owned())
 }
 
 /// Replaces the session's token (at login, so a token seen before login is useless after).
@@ -47,7 +126,7 @@ pub async fn verify(session: Session, request: Request, next: Next) -> Response 
         return next.run(request).await;
     }
     let expected = match session.get::<String>(SESSION_KEY).await {
-        Ok(expected) => expected,
+        Ok(expected) => expected.or_else(|| visitor_cookie(request.headers())),
         Err(e) => return AppError::from(e).into_response(),
     };
     let (parts, body) = request.into_parts();

@@ -11,7 +11,8 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::accounts::{self, NewAccount};
-use super::{csrf, db, password, session, throttle};
+use super::csrf::{self, Visitor};
+use super::{db, password, session, throttle};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::templates::render_page;
@@ -84,18 +85,19 @@ fn safe_next(next: &str) -> String {
 pub async fn login_form(
     State(state): State<AppState>,
     session: Session,
+    visitor: Visitor,
     Query(query): Query<NextQuery>,
 ) -> Result<Response, AppError> {
     if session::current_user(&session, &state).await?.is_some() {
         return Ok(Redirect::to(&safe_next(&query.next)).into_response());
     }
     let page = LoginPage {
-        csrf: csrf::token(&session).await?,
+        csrf: csrf::page_token(&session, &visitor).await?,
         email: String::new(),
         next: safe_next(&query.next),
         error: String::new(),
     };
-    render_page(StatusCode::OK, &page)
+    Ok((visitor, render_page(StatusCode::OK, &page)?).into_response())
 }
 
 pub async fn login(
@@ -103,6 +105,7 @@ pub async fn login(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: axum::http::HeaderMap,
     session: Session,
+    visitor: Visitor,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, AppError> {
     let address = crate::web::client::address(peer.ip(), &headers, &state.config.trusted_proxies);
@@ -132,7 +135,7 @@ pub async fn login(
             let mut response = fail(
                 StatusCode::TOO_MANY_REQUESTS,
                 message,
-                csrf::token(&session).await?,
+                csrf::page_token(&session, &visitor).await?,
             )?;
             response
                 .headers_mut()
@@ -152,7 +155,7 @@ pub async fn login(
         _ => fail(
             StatusCode::UNPROCESSABLE_ENTITY,
             "That email and password do not match an account. Check them and try again.".into(),
-            csrf::token(&session).await?,
+            csrf::page_token(&session, &visitor).await?,
         ),
     }
 }
@@ -160,18 +163,19 @@ pub async fn login(
 pub async fn signup_form(
     State(state): State<AppState>,
     session: Session,
+    visitor: Visitor,
     Query(query): Query<NextQuery>,
 ) -> Result<Response, AppError> {
     if session::current_user(&session, &state).await?.is_some() {
         return Ok(Redirect::to(&safe_next(&query.next)).into_response());
     }
     let page = SignupPage {
-        csrf: csrf::token(&session).await?,
+        csrf: csrf::page_token(&session, &visitor).await?,
         form: NewAccount::default(),
         next: safe_next(&query.next),
         error: String::new(),
     };
-    render_page(StatusCode::OK, &page)
+    Ok((visitor, render_page(StatusCode::OK, &page)?).into_response())
 }
 
 pub async fn signup(
@@ -179,6 +183,7 @@ pub async fn signup(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: axum::http::HeaderMap,
     session: Session,
+    visitor: Visitor,
     Form(form): Form<SignupForm>,
 ) -> Result<Response, AppError> {
     let address = crate::web::client::address(peer.ip(), &headers, &state.config.trusted_proxies);
@@ -197,7 +202,7 @@ pub async fn signup(
             let mut kept = form.account.clone();
             kept.password.clear();
             let page = SignupPage {
-                csrf: csrf::token(&session).await?,
+                csrf: csrf::page_token(&session, &visitor).await?,
                 form: kept,
                 next: safe_next(&form.next),
                 error,

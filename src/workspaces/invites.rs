@@ -9,7 +9,8 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::db::{self, InviteRow, Workspace};
-use crate::auth::{CurrentUser, csrf, membership, session};
+use crate::auth::csrf::{self, Visitor};
+use crate::auth::{CurrentUser, membership, session};
 use crate::channels::shell::Shell;
 use crate::error::AppError;
 use crate::secrets::{hash_secret, random_token};
@@ -140,6 +141,7 @@ pub async fn revoke(
 pub async fn landing(
     State(state): State<AppState>,
     session: Session,
+    visitor: Visitor,
     Path(code): Path<String>,
 ) -> Result<Response, AppError> {
     let workspace = db::invite_workspace(&state.db, &hash_secret(&code))
@@ -158,12 +160,12 @@ pub async fn landing(
         return Ok(Redirect::to(&format!("/w/{}", workspace.slug)).into_response());
     }
     let page = LandingPage {
-        csrf: csrf::token(&session).await?,
+        csrf: csrf::page_token(&session, &visitor).await?,
         workspace,
         code,
         logged_in_as: me.map(|m| m.display_name).unwrap_or_default(),
     };
-    render_page(StatusCode::OK, &page)
+    Ok((visitor, render_page(StatusCode::OK, &page)?).into_response())
 }
 
 pub async fn accept(

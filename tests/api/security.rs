@@ -260,3 +260,64 @@ async fn sign_up_with_a_registered_email_does_not_say_that_it_is_registered() {
         .unwrap();
     assert_eq!(accounts, 1);
 }
+
+#[tokio::test]
+async fn anonymous_page_views_store_no_session_and_their_forms_still_work() {
+    let app = TestApp::spawn().await;
+    let invite = {
+        let ada = app.signup("ada").await;
+        let (slug, _) = app.workspace(&ada, "Acme").await;
+        ada.invite_link(&slug).await
+    };
+    let sessions = || async {
+        sqlx::query_scalar::<_, i64>("select count(*) from tower_sessions.session")
+            .fetch_one(&app.db)
+            .await
+            .unwrap()
+    };
+    let before = sessions().await;
+    let cookieless = reqwest::Client::new();
+    for _ in 0..20 {
+        for path in ["/login", "/signup"] {
+            let page = cookieless
+                .get(format!("{}{path}", app.base))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(page.status(), StatusCode::OK);
+        }
+        let landing = cookieless.get(&invite).send().await.unwrap();
+        assert_eq!(landing.status(), StatusCode::OK);
+    }
+    assert_eq!(sessions().await, before, "page views stored sessions");
+
+    // The visitor's token is in a cookie of its own; the form posts it back and logs in.
+    let bob = app.signup("bob").await; // through /signup's form, as a browser would
+    drop(bob);
+    let mut carol = app.browser();
+    carol.refresh_csrf("/login").await;
+    let refused = carol
+        .client_post_form_with_header(
+            "/login",
+            &[("email", "bob@example.com"), ("password", "password123")],
+            ("x-csrf-token", "not-the-token"),
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let logged_in = carol
+        .post_form(
+            "/login",
+            &[("email", "bob@example.com"), ("password", "password123")],
+        )
+        .await;
+    assert_eq!(logged_in.status(), StatusCode::SEE_OTHER);
+    // A form without the token, or with a cookie but no matching field, is refused.
+    let forged = reqwest::Client::new()
+        .post(format!("{}/login", app.base))
+        .header("cookie", format!("natter_visitor={}", "a".repeat(43)))
+        .form(&[("email", "bob@example.com"), ("password", "password123")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+}
