@@ -6,6 +6,7 @@
 //!   one node, [`bus::RedisBus`] when `REDIS_URL` is set. It knows topics and bytes only.
 //! - [`frames`]: the JSON shapes on `/ws` (what clients send, what events carry).
 //! - [`presence`]: online / away / offline, in memory or mirrored in Redis.
+//! - [`slots`]: how many sockets each user holds on this node, capped.
 //!
 //! Domains publish their own events after a commit (`messages::live`, `channels::live`,
 //! `auth::live`) through [`Realtime::publish`]; the socket endpoint that authorises and
@@ -19,6 +20,7 @@ pub mod frames;
 pub mod hub;
 pub mod notify;
 pub mod presence;
+pub mod slots;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +32,7 @@ use self::bus::{Bus, LocalBus, RedisBus};
 use self::frames::Event;
 use self::hub::{ConnHandle, ConnId, Delivery, Hub};
 use self::presence::Presence;
+use self::slots::SocketSlots;
 use crate::config::Config;
 
 pub fn channel_topic(channel_id: i64) -> String {
@@ -49,6 +52,8 @@ pub struct Realtime {
     pub hub: Arc<Hub>,
     bus: Arc<dyn Bus>,
     pub presence: Presence,
+    /// Sockets per user on this node, capped.
+    pub sockets: SocketSlots,
     /// Flips to true when the node shuts down: sockets close with 1001 and resume elsewhere.
     shutdown: watch::Sender<bool>,
 }
@@ -90,6 +95,7 @@ impl Realtime {
             hub,
             bus,
             presence: Presence::new(node_id, config.redis_prefix.clone(), redis),
+            sockets: SocketSlots::new(config.rate_limits),
             shutdown,
         })
     }

@@ -1,6 +1,6 @@
 //! SQL for search: who may read what, and the Postgres full-text backend.
 
-use sqlx::PgExecutor;
+use sqlx::{PgExecutor, PgPool};
 
 use crate::channels::ChannelKind;
 use time::OffsetDateTime;
@@ -66,25 +66,40 @@ pub struct Filters<'a> {
     pub offset: i64,
 }
 
-pub async fn search(db: impl PgExecutor<'_>, f: &Filters<'_>) -> sqlx::Result<Vec<Row>> {
-    sqlx::query_as(
-        r#"select m.channel_id, m.seq, m.user_id, u.username,
-                 coalesce(m.sender_name, u.display_name) as display_name, m.created_at,
-                 case when $2 = '' then left(m.body, 300)
-                      else ts_headline('english', m.body, q,
+/// Matches counted at most: a search that matches more says "1,000+". Counting every match
+/// of `has:link` alone would read a whole workspace's history per request.
+pub const COUNT_CAP: i64 = 1000;
+
+/// One page of matches, and how many there are up to [`COUNT_CAP`] + 1. The work is bounded
+/// twice: the matches are cut at the cap before counting, and the statement may run for five
+/// seconds at most (a [`sqlx::Error`] with SQLSTATE 57014 past that).
+pub async fn search(db: &PgPool, f: &Filters<'_>) -> sqlx::Result<Vec<Row>> {
+    let mut tx = db.begin().await?;
+    sqlx::query("set local statement_timeout = '5s'")
+        .execute(&mut *tx)
+        .await?;
+    let rows = sqlx::query_as(
+        r#"with hits as materialized (
+              select m.channel_id, m.seq, m.user_id, m.sender_name, m.created_at, m.body,
+                     case when $7 and $2 <> '' then ts_rank(m.search_vector, q) end as rank
+              from messages m, websearch_to_tsquery('english', $2) q
+              where m.channel_id = any($1) and m.deleted_at is null
+                and ($2 = '' or m.search_vector @@ q)
+                and (cardinality($3::bigint[]) = 0 or m.user_id = any($3))
+                and ($4::timestamptz is null or m.created_at < $4)
+                and ($5::timestamptz is null or m.created_at >= $5)
+                and (not $6 or m.body ~* 'https?://')
+              order by rank desc nulls last, m.created_at desc, m.seq desc
+              limit greatest($10 + 1, $8 + $9))
+          select h.channel_id, h.seq, h.user_id, u.username,
+                 coalesce(h.sender_name, u.display_name) as display_name, h.created_at,
+                 case when $2 = '' then left(h.body, 300)
+                      else ts_headline('english', h.body, websearch_to_tsquery('english', $2),
                            'StartSel=' || chr(1) || ', StopSel=' || chr(2) || ', MaxWords=30, MinWords=12, MaxFragments=2, FragmentDelimiter=" … "')
                  end as snippet,
-                 m.body, count(*) over () as total
-          from messages m join users u on u.id = m.user_id,
-               websearch_to_tsquery('english', $2) q
-          where m.channel_id = any($1) and m.deleted_at is null
-            and ($2 = '' or m.search_vector @@ q)
-            and (cardinality($3::bigint[]) = 0 or m.user_id = any($3))
-            and ($4::timestamptz is null or m.created_at < $4)
-            and ($5::timestamptz is null or m.created_at >= $5)
-            and (not $6 or m.body ~* 'https?://')
-          order by case when $7 and $2 <> '' then ts_rank(m.search_vector, q) end desc nulls last,
-                   m.created_at desc, m.seq desc
+                 h.body, (select count(*) from hits) as total
+          from hits h join users u on u.id = h.user_id
+          order by h.rank desc nulls last, h.created_at desc, h.seq desc
           limit $8 offset $9"#,
     )
     .bind(f.channel_ids)
@@ -96,8 +111,11 @@ pub async fn search(db: impl PgExecutor<'_>, f: &Filters<'_>) -> sqlx::Result<Ve
     .bind(f.best_match)
     .bind(f.limit)
     .bind(f.offset)
-    .fetch_all(db)
-    .await
+    .bind(COUNT_CAP)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows)
 }
 
 /// The rows of these (channel_id, seq) pairs that still exist, for showing index hits.

@@ -52,7 +52,10 @@ pub struct Hit {
 
 pub struct Results {
     pub hits: Vec<Hit>,
+    /// Matches, counted up to [`db::COUNT_CAP`].
     pub total: i64,
+    /// There are more matches than were counted: shown as "1000+".
+    pub more: bool,
     pub page: i64,
     pub per_page: i64,
 }
@@ -137,7 +140,16 @@ pub async fn search(
     };
     let (rows, total) = match state.search.as_ref() {
         Backend::Postgres => {
-            let rows = db::search(&state.db, &filters).await?;
+            let rows = db::search(&state.db, &filters).await.map_err(|e| {
+                if e.as_database_error().and_then(|d| d.code()).as_deref() == Some("57014") {
+                    AppError::Validation(
+                        "That search took too long. Add words, a person or a channel to narrow it."
+                            .into(),
+                    )
+                } else {
+                    e.into()
+                }
+            })?;
             let total = rows.first().map_or(0, |r| r.total);
             (rows, total)
         }
@@ -170,7 +182,8 @@ pub async fn search(
         .collect();
     Ok(Results {
         hits,
-        total,
+        total: total.min(db::COUNT_CAP),
+        more: total > db::COUNT_CAP,
         page,
         per_page,
     })

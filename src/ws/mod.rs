@@ -21,7 +21,7 @@ mod routing;
 use axum::Router;
 use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower_sessions::Session;
@@ -62,6 +62,17 @@ async fn upgrade(
         Ok(who) => who,
         Err(response) => return response,
     };
+    let Some(slot) = state.realtime.sockets.take(who.user_id) else {
+        let mut refused = (
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_sockets: close another tab or device first",
+        )
+            .into_response();
+        refused
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
+        return refused;
+    };
     // tungstenite's default buffers cost ~128 KiB each per socket; chat frames are small.
     ws.read_buffer_size(4 * 1024)
         .write_buffer_size(0)
@@ -71,6 +82,7 @@ async fn upgrade(
         .on_upgrade(move |socket| async move {
             let connection = Connection::new(state, who);
             connection.run(socket).await;
+            drop(slot);
         })
 }
 

@@ -139,3 +139,43 @@ impl Ws {
         }
     }
 }
+
+#[tokio::test]
+async fn a_user_holds_at_most_sixteen_sockets_on_a_node() {
+    let app = TestApp::spawn().await;
+    let _ada = app.signup("ada").await;
+    let _bob = app.signup("bob").await;
+    let ada = token(&app, "ada").await;
+    let mut open = Vec::new();
+    for _ in 0..natter::realtime::slots::PER_USER {
+        open.push(Ws::with_token(&app.base, &ada).await);
+    }
+    let mut request = ws_url(&app.base).into_client_request().unwrap();
+    request.headers_mut().insert(
+        "authorization",
+        HeaderValue::from_str(&format!("Bearer {ada}")).unwrap(),
+    );
+    match tokio_tungstenite::connect_async(request.clone()).await {
+        Err(tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 429);
+            assert!(response.headers().contains_key("retry-after"));
+        }
+        other => panic!("the 17th socket was not refused: {:?}", other.map(|_| ())),
+    }
+    // Another user is not affected.
+    let bob = token(&app, "bob").await;
+    Ws::hello(&app.base, &bob, json!({})).await;
+    // Closing one frees its place.
+    let mut closed = open.pop().unwrap();
+    closed.stream.close(None).await.unwrap();
+    drop(closed);
+    let mut reopened = None;
+    for _ in 0..50 {
+        if let Ok(ws) = tokio_tungstenite::connect_async(request.clone()).await {
+            reopened = Some(ws);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(reopened.is_some(), "a closed socket's slot was not freed");
+}
