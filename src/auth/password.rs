@@ -71,6 +71,25 @@ const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$
 
 #[cfg(test)]
 mod tests {
+    use axum::response::IntoResponse;
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn with_every_turn_taken_a_hash_waits_ten_seconds_then_answers_503() {
+        let all = HASHING.available_permits() as u32;
+        let _taken = HASHING.acquire_many(all).await.unwrap();
+        let started = tokio::time::Instant::now();
+        let busy = hash("password123".into()).await.unwrap_err();
+        assert_eq!(started.elapsed(), WAIT);
+        assert!(matches!(busy, AppError::Busy { .. }));
+        let response = busy.into_response();
+        assert_eq!(response.status(), axum::http::StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()["retry-after"], "5");
+        let refused = verify("password123".into(), None).await.unwrap_err();
+        assert!(matches!(refused, AppError::Busy { .. }));
+    }
+
     #[tokio::test]
     async fn a_hash_verifies_its_password_and_nothing_else() {
         let stored = super::hash("correct horse".into()).await.unwrap();
