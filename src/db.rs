@@ -24,7 +24,7 @@ pub async fn connect(database_url: &str) -> anyhow::Result<PgPool> {
     }
     PgPoolOptions::new()
         .max_connections(32)
-        .acquire_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(5))
         .connect(database_url)
         .await
         .map_err(|e| unreachable_error(&shown, e))

@@ -38,6 +38,12 @@ pub enum AppError {
     /// `Retry-After`; nothing was done.
     #[error("Natter is busy; try again in a few seconds.")]
     Busy { retry_after_secs: u64 },
+    /// The database cannot be reached (down, restarting, or every connection taken for
+    /// longer than the pool's wait): 503 with `Retry-After`. Nothing was stored.
+    #[error(
+        "Natter cannot reach its database right now. Nothing was saved; try again in a few seconds."
+    )]
+    Unavailable,
     /// Our fault: logged with its cause chain, shown as a generic 500.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -45,8 +51,34 @@ pub enum AppError {
 
 impl From<sqlx::Error> for AppError {
     fn from(error: sqlx::Error) -> Self {
+        if is_outage(&error) {
+            return Self::Unavailable;
+        }
         Self::Internal(error.into())
     }
+}
+
+/// Whether a database error means the database is out of reach, rather than that a statement
+/// was wrong: no connection within the pool's wait, a broken connection, or Postgres shutting
+/// down or starting up (SQLSTATE class 08, 57P01–57P03).
+pub fn is_outage(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(e) => e.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
+    }
+}
+
+/// Whether an error's cause chain holds a database outage (errors reach handlers wrapped).
+pub fn chain_is_outage(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .any(|cause| cause.downcast_ref::<sqlx::Error>().is_some_and(is_outage))
 }
 
 impl From<askama::Error> for AppError {
@@ -62,6 +94,15 @@ impl From<tower_sessions::session::Error> for AppError {
 }
 
 impl AppError {
+    /// An internal error that is really the database being out of reach becomes
+    /// [`AppError::Unavailable`].
+    pub fn classified(self) -> Self {
+        match self {
+            Self::Internal(cause) if chain_is_outage(&cause) => Self::Unavailable,
+            other => other,
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
@@ -70,7 +111,7 @@ impl AppError {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Busy { .. } | Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -83,8 +124,9 @@ pub fn violated_constraint(error: &sqlx::Error) -> Option<&str> {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
+        let this = self.classified();
         let wants_json = WANTS_JSON.try_with(|w| *w).unwrap_or(false);
-        let (title, message) = match &self {
+        let (title, message) = match &this {
             Self::Unauthorized if wants_json => ("Unauthorized", "Log in first.".to_owned()),
             Self::Unauthorized => return Redirect::to("/login").into_response(),
             Self::NotFound => (
@@ -95,7 +137,8 @@ impl IntoResponse for AppError {
             Self::Validation(m) => ("Check your input", m.clone()),
             Self::Conflict(m) => ("That did not work", m.clone()),
             Self::RateLimited { message, .. } => ("Slow down", message.clone()),
-            Self::Busy { .. } => ("Busy", self.to_string()),
+            Self::Busy { .. } => ("Busy", this.to_string()),
+            Self::Unavailable => ("Try again shortly", this.to_string()),
             Self::Internal(cause) => {
                 tracing::error!(error = format!("{cause:#}"), "internal error");
                 (
@@ -105,14 +148,14 @@ impl IntoResponse for AppError {
                 )
             }
         };
-        let status = self.status();
+        let status = this.status();
         if wants_json {
             let mut response = (
                 status,
                 axum::Json(serde_json::json!({"ok": false, "error": message})),
             )
                 .into_response();
-            add_retry_after(&mut response, &self);
+            add_retry_after(&mut response, &this);
             return response;
         }
         let page = ErrorPage {
@@ -127,7 +170,7 @@ impl IntoResponse for AppError {
             body,
         )
             .into_response();
-        add_retry_after(&mut response, &self);
+        add_retry_after(&mut response, &this);
         response
     }
 }
@@ -142,14 +185,17 @@ pub struct ErrorPage<'a> {
 }
 
 fn add_retry_after(response: &mut Response, error: &AppError) {
-    if let AppError::RateLimited {
-        retry_after_secs, ..
-    }
-    | AppError::Busy { retry_after_secs } = error
-        && let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string())
-    {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
+    let secs = match error {
+        AppError::RateLimited {
+            retry_after_secs, ..
+        }
+        | AppError::Busy { retry_after_secs } => *retry_after_secs,
+        AppError::Unavailable => 5,
+        _ => return,
+    };
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
 }
 
 tokio::task_local! {

@@ -84,7 +84,10 @@ mod tests {
         assert_eq!(started.elapsed(), WAIT);
         assert!(matches!(busy, AppError::Busy { .. }));
         let response = busy.into_response();
-        assert_eq!(response.status(), axum::http::StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.status(),
+            axum::http::StatusCode::SERVICE_UNAVAILABLE
+        );
         assert_eq!(response.headers()["retry-after"], "5");
         let refused = verify("password123".into(), None).await.unwrap_err();
         assert!(matches!(refused, AppError::Busy { .. }));

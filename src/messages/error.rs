@@ -54,6 +54,7 @@ impl SendError {
             Self::Archived => "is_archived",
             Self::NotMember => "not_in_channel",
             Self::RateLimited { .. } => "ratelimited",
+            Self::Internal(cause) if crate::error::chain_is_outage(cause) => "service_unavailable",
             Self::Internal(_) => "internal_error",
         }
     }

@@ -155,7 +155,7 @@ impl From<sqlx::Error> for ScimError {
 
 impl From<AppError> for ScimError {
     fn from(error: AppError) -> Self {
-        match error {
+        match error.classified() {
             AppError::NotFound => Self::not_found("resource"),
             AppError::Validation(why) => Self::invalid_value(&why),
             AppError::Conflict(why) => Self::new(StatusCode::CONFLICT, None, &why),
@@ -164,6 +164,11 @@ impl From<AppError> for ScimError {
                 Self::new(StatusCode::TOO_MANY_REQUESTS, None, &message)
             }
             AppError::Busy { .. } => Self::new(StatusCode::SERVICE_UNAVAILABLE, None, "busy"),
+            AppError::Unavailable => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                "database unavailable",
+            ),
             AppError::Unauthorized => Self::new(StatusCode::UNAUTHORIZED, None, "unauthorized"),
             AppError::Internal(cause) => {
                 tracing::error!(error = format!("{cause:#}"), "error in SCIM");

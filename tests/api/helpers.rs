@@ -54,6 +54,11 @@ impl TestApp {
         TestApp::spawn_inner(redis_url, meili_url, |_| {}).await
     }
 
+    /// A server on the Postgres server at `admin_url` (one a test started for itself).
+    pub async fn spawn_on_postgres(admin_url: &str) -> TestApp {
+        TestApp::spawn_at(admin_url.to_owned(), None, None, |_| {}).await
+    }
+
     async fn spawn_inner(
         redis_url: Option<String>,
         meili_url: Option<String>,
@@ -61,6 +66,15 @@ impl TestApp {
     ) -> TestApp {
         let admin_url = std::env::var("TEST_DATABASE_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
+        TestApp::spawn_at(admin_url, redis_url, meili_url, configure).await
+    }
+
+    async fn spawn_at(
+        admin_url: String,
+        redis_url: Option<String>,
+        meili_url: Option<String>,
+        configure: impl FnOnce(&mut Config),
+    ) -> TestApp {
         let db_name = format!("natter_test_{}", uuid::Uuid::new_v4().simple());
         fresh_database(&admin_url, &db_name).await;
         let mut config = Config {

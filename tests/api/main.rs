@@ -16,6 +16,7 @@ mod cluster;
 mod crash;
 mod events;
 mod messages;
+mod outage;
 mod python;
 mod realtime;
 mod scim;

@@ -26,12 +26,18 @@ use crate::error::AppError;
 use crate::secrets::hash_secret;
 use crate::state::AppState;
 
+/// The database is out of reach: HTTP 503 with `Retry-After`, which Slack's SDKs retry.
+const UNAVAILABLE: &str = "service_unavailable";
+
 /// A Slack error code, answered as `{"ok": false, "error": code}`.
 #[derive(Debug)]
 pub struct ApiError(pub &'static str);
 
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
+        if crate::error::is_outage(&error) {
+            return ApiError(UNAVAILABLE);
+        }
         tracing::error!(error = %error, "database error in the Web API");
         ApiError("internal_error")
     }
@@ -46,6 +52,8 @@ impl From<AppError> for ApiError {
             AppError::RateLimited { .. } | AppError::Busy { .. } => ApiError("ratelimited"),
             AppError::Unauthorized => ApiError("not_authed"),
             AppError::Validation(_) => ApiError("invalid_arguments"),
+            AppError::Unavailable => ApiError(UNAVAILABLE),
+            AppError::Internal(e) if crate::error::chain_is_outage(&e) => ApiError(UNAVAILABLE),
             AppError::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "error in the Web API");
                 ApiError("internal_error")
@@ -134,6 +142,16 @@ fn reply(status: StatusCode, body: Value) -> Response {
 }
 
 fn error(code: &str) -> Response {
+    if code == UNAVAILABLE {
+        let mut response = reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({ "ok": false, "error": code }),
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        return response;
+    }
     reply(StatusCode::OK, json!({ "ok": false, "error": code }))
 }
 
