@@ -239,9 +239,259 @@ fn mention_at(s: &str) -> Option<usize> {
     (!trimmed.is_empty() && trimmed.len() <= 32).then_some(1 + trimmed.len())
 }
 
+/// Elements that run script, fetch a URL by themselves, or take over the page; never in what
+/// Natter renders. (Images are among them: markdown images become links.)
+const ACTIVE_ELEMENTS: &[&str] = &[
+    "script",
+    "style",
+    "iframe",
+    "frame",
+    "frameset",
+    "object",
+    "embed",
+    "applet",
+    "svg",
+    "math",
+    "form",
+    "input",
+    "button",
+    "textarea",
+    "select",
+    "option",
+    "base",
+    "link",
+    "meta",
+    "template",
+    "noscript",
+    "img",
+    "image",
+    "video",
+    "audio",
+    "source",
+    "track",
+    "picture",
+    "portal",
+    "xmp",
+    "plaintext",
+    "noembed",
+    "noframes",
+    "marquee",
+    "dialog",
+];
+
+/// Checks that rendered HTML is inert: every tag is one Natter may emit, no attribute is an
+/// event handler, a style or a `srcdoc`, and every URL attribute is http(s), mailto, or
+/// relative. This is the property the fuzz targets and the XSS corpus assert of every output
+/// (markdown, webhooks, search snippets); `Err` says what broke it.
+pub fn check_inert(html: &str) -> Result<(), String> {
+    let bytes = html.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'<' {
+            i += 1;
+            continue;
+        }
+        let (tag, end) = read_tag(html, i)?;
+        i = end;
+        let Some(tag) = tag else { continue };
+        if ACTIVE_ELEMENTS.contains(&tag.name.as_str()) {
+            return Err(format!("<{}> in the output", tag.name));
+        }
+        for (name, value) in &tag.attributes {
+            if name.starts_with("on") || matches!(name.as_str(), "style" | "srcdoc" | "formaction")
+            {
+                return Err(format!("attribute {name} on <{}>", tag.name));
+            }
+            let is_url = matches!(
+                name.as_str(),
+                "href" | "src" | "action" | "xlink:href" | "background" | "poster" | "cite"
+            );
+            if is_url && !safe_url(value) {
+                return Err(format!("{name}={value:?} on <{}>", tag.name));
+            }
+        }
+    }
+    Ok(())
+}
+
+struct ScannedTag {
+    name: String,
+    attributes: Vec<(String, String)>,
+}
+
+/// Reads the tag starting at `start` (`<`); `None` for a closing tag or a comment. Text `<`
+/// is always escaped in sanitised output, so a bare one is itself a finding.
+fn read_tag(html: &str, start: usize) -> Result<(Option<ScannedTag>, usize), String> {
+    let rest = &html[start + 1..];
+    if let Some(comment) = rest.strip_prefix("!--") {
+        let end = comment
+            .find("-->")
+            .ok_or("an unterminated comment in the output")?;
+        return Ok((None, start + 4 + end + 3));
+    }
+    let closing = rest.starts_with('/');
+    let body = rest.trim_start_matches('/');
+    let name_len = body
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == ':'))
+        .unwrap_or(body.len());
+    if name_len == 0 {
+        return Err(format!("a bare '<' in the output at byte {start}"));
+    }
+    let name = body[..name_len].to_ascii_lowercase();
+    let mut attributes = Vec::new();
+    let mut chars = body[name_len..].char_indices().peekable();
+    let offset = start + 1 + usize::from(closing) + name_len;
+    loop {
+        while chars
+            .next_if(|(_, c)| c.is_whitespace() || *c == '/')
+            .is_some()
+        {}
+        let Some(&(at, c)) = chars.peek() else {
+            return Err("an unterminated tag in the output".into());
+        };
+        if c == '>' {
+            let tag = (!closing).then_some(ScannedTag { name, attributes });
+            return Ok((tag, offset + at + 1));
+        }
+        let mut attribute = String::new();
+        while let Some((_, c)) = chars.next_if(|(_, c)| !c.is_whitespace() && !"=>/".contains(*c)) {
+            attribute.push(c.to_ascii_lowercase());
+        }
+        let mut value = String::new();
+        if chars.next_if(|(_, c)| *c == '=').is_some() {
+            match chars.next_if(|(_, c)| *c == '"' || *c == '\'') {
+                Some((_, quote)) => {
+                    for (_, c) in chars.by_ref() {
+                        if c == quote {
+                            break;
+                        }
+                        value.push(c);
+                    }
+                }
+                None => {
+                    while let Some((_, c)) = chars.next_if(|(_, c)| !c.is_whitespace() && *c != '>')
+                    {
+                        value.push(c);
+                    }
+                }
+            }
+        }
+        attributes.push((attribute, decode_entities(&value)));
+    }
+}
+
+fn decode_entities(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let after = &rest[amp + 1..];
+        let end = after.find(';').filter(|&e| e <= 10);
+        let decoded = end.and_then(|e| match &after[..e] {
+            "amp" => Some('&'),
+            "quot" => Some('"'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "colon" => Some(':'),
+            "tab" => Some('\t'),
+            "newline" => Some('\n'),
+            num if num.starts_with("#x") || num.starts_with("#X") => {
+                u32::from_str_radix(&num[2..], 16)
+                    .ok()
+                    .and_then(char::from_u32)
+            }
+            num if num.starts_with('#') => num[1..].parse().ok().and_then(char::from_u32),
+            _ => None,
+        });
+        match (decoded, end) {
+            (Some(c), Some(e)) => {
+                out.push(c);
+                rest = &after[e + 1..];
+            }
+            _ => {
+                out.push('&');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Whether a browser would follow `url` to http(s), mailto, or this site: its scheme, read
+/// the way browsers read it (control characters and whitespace dropped), is one of those or
+/// absent.
+fn safe_url(url: &str) -> bool {
+    let seen: String = url
+        .chars()
+        .filter(|c| !c.is_whitespace() && !c.is_control())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    match seen.find(':') {
+        None => true,
+        Some(colon) => {
+            let before = &seen[..colon];
+            // Only letters, digits, `+`, `-` and `.` after a first letter make a scheme; before
+            // anything else the colon is in a path, query or fragment: a relative URL.
+            let is_scheme = before.starts_with(|c: char| c.is_ascii_alphabetic())
+                && before
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+            !is_scheme || matches!(before, "http" | "https" | "mailto")
+        }
+    }
+}
+
+/// The XSS corpus (`tests/corpus/xss.txt`): known payloads, one per line, `\n` for a newline.
+#[cfg(test)]
+pub(crate) fn xss_corpus() -> impl Iterator<Item = String> {
+    include_str!("../tests/corpus/xss.txt")
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| l.replace("\\n", "\n"))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{mentions, render};
+    use super::{check_inert, mentions, render, xss_corpus};
+
+    #[test]
+    fn every_payload_of_the_xss_corpus_renders_inert() {
+        let mut checked = 0;
+        for payload in xss_corpus() {
+            let html = render(&payload).html;
+            if let Err(why) = check_inert(&html) {
+                panic!("{payload:?} rendered {html:?}: {why}");
+            }
+            checked += 1;
+        }
+        assert!(checked > 90, "the corpus was read: {checked}");
+    }
+
+    #[test]
+    fn the_inertness_check_catches_what_it_is_for() {
+        for active in [
+            "<script>alert(1)</script>",
+            "<p>ok</p><img src=\"x\">",
+            "<a href=\"javascript:alert(1)\">x</a>",
+            "<a href=\" JaVa&#x09;Script&colon;alert(1)\">x</a>",
+            "<a href=\"data:text/html,x\">x</a>",
+            "<p onclick=\"alert(1)\">x</p>",
+            "<p style=\"color:red\">x</p>",
+            "<svg></svg>",
+            "<p>1 < 2</p>",
+        ] {
+            assert!(check_inert(active).is_err(), "{active}");
+        }
+        for inert in [
+            "<p>1 &lt; 2 and <a href=\"https://example.com/a?b=c&amp;d\" rel=\"noopener\">x</a></p>",
+            "<a href=\"/w/acme/c/1\">x</a><a href=\"mailto:a@example.com\">m</a>",
+            "<pre><code class=\"language-rust\">fn main() {}</code></pre><!-- note -->",
+            "<span class=\"mention\">@ada</span><br>",
+        ] {
+            assert_eq!(check_inert(inert), Ok(()), "{inert}");
+        }
+    }
 
     #[test]
     fn markdown_becomes_formatted_html() {

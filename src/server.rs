@@ -140,10 +140,13 @@ fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(auth::csrf::verify))
         .layer(sessions)
         .layer(middleware::from_fn(error::negotiate))
-        .layer(SetResponseHeaderLayer::overriding(
+        // Images only from Natter itself: no reader's browser fetches a URL a sender chose
+        // (integration icons are fetched by the server and served from /icons). A response
+        // with a stricter policy of its own (an icon's) keeps it.
+        .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
-                "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; \
+                "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                  connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
                  frame-ancestors 'none'",
             ),

@@ -129,7 +129,38 @@ pub fn attachments(attachments: &[Value], names: &HashMap<i64, String>) -> Vec<S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::markdown::{check_inert, render, xss_corpus};
     use serde_json::json;
+
+    #[test]
+    fn every_payload_of_the_xss_corpus_stays_inert_through_webhooks() {
+        let names = HashMap::from([(1, "ada".to_owned())]);
+        for payload in xss_corpus() {
+            let mut texts = vec![super::super::mrkdwn::to_markdown(&payload, &names)];
+            texts.extend(blocks(
+                &[
+                    json!({"type": "section", "text": {"type": "mrkdwn", "text": payload}, "fields": [{"type": "plain_text", "text": payload}]}),
+                    json!({"type": "header", "text": {"type": "plain_text", "text": payload}}),
+                    json!({"type": "context", "elements": [{"type": "mrkdwn", "text": payload}]}),
+                ],
+                &names,
+            ));
+            texts.extend(attachments(
+                &[json!({
+                    "fallback": payload, "pretext": payload, "author_name": payload,
+                    "title": payload, "title_link": payload, "text": payload,
+                    "fields": [{"title": payload, "value": payload}], "footer": payload,
+                })],
+                &names,
+            ));
+            for text in texts {
+                let html = render(&text).html;
+                if let Err(why) = check_inert(&html) {
+                    panic!("{payload:?} became {text:?}, rendered {html:?}: {why}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn attachments_and_blocks_read_as_markdown() {

@@ -268,6 +268,23 @@ fn marked_snippet(snippet: &str) -> String {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn every_payload_of_the_xss_corpus_stays_inert_as_a_snippet() {
+        for payload in crate::markdown::xss_corpus() {
+            // As Postgres's ts_headline marks a match: around any word, or the whole text.
+            let marked = format!(
+                "\u{1}{payload}\u{2} and {}",
+                payload.replace(' ', "\u{1} \u{2}")
+            );
+            let html = super::marked_snippet(&marked);
+            assert_eq!(
+                crate::markdown::check_inert(&html),
+                Ok(()),
+                "{payload:?}: {html}"
+            );
+        }
+    }
+
+    #[test]
     fn snippets_are_escaped_and_marked() {
         assert_eq!(
             super::marked_snippet("<b>\u{1}invoice\u{2}</b> & co"),

@@ -661,6 +661,10 @@ async fn integration_icons_are_fetched_by_the_server_and_never_hot_linked() {
     assert_eq!(served.status(), StatusCode::OK);
     assert_eq!(served.headers()["content-type"], "image/png");
     assert_eq!(served.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(
+        served.headers()["content-security-policy"],
+        "default-src 'none'; sandbox"
+    );
     assert!(served.bytes().await.unwrap().starts_with(b"\x89PNG"));
     // A refused icon is not served, and the message shows initials.
     let svg_id: i64 = sqlx::query_scalar("select id from remote_icons where url like '%evil.svg'")

@@ -156,6 +156,10 @@ async fn pages_carry_a_content_security_policy_and_unknown_pages_get_a_404_page(
         .unwrap()
         .to_owned();
     assert!(csp.contains("script-src 'self'"));
+    assert!(
+        csp.contains("img-src 'self' data:;"),
+        "images only from Natter: {csp}"
+    );
     let html = response.text().await.unwrap();
     assert!(
         html.contains("Not found") && html.contains("/static/app.css"),

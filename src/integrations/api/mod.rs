@@ -257,7 +257,7 @@ pub async fn dispatch(
 }
 
 /// Query string, then a JSON or form body on top.
-fn parse(uri: &Uri, headers: &HeaderMap, bytes: &[u8]) -> Option<Params> {
+pub fn parse(uri: &Uri, headers: &HeaderMap, bytes: &[u8]) -> Option<Params> {
     let mut map = Map::new();
     if let Some(query) = uri.query() {
         for (k, v) in form_urlencoded::parse(query.as_bytes()) {
