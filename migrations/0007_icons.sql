@@ -3,6 +3,9 @@
 create table remote_icons (
     id bigserial primary key,
     url text not null unique,
+    -- What /icons/<key> names it by: random, so an icon is reached only from a message that
+    -- shows it, never by counting ids.
+    key text not null unique default replace(gen_random_uuid()::text, '-', ''),
     -- Set once fetched and recognised as PNG, JPEG, GIF or WebP; null while waiting or refused.
     content_type text,
     bytes bytea,

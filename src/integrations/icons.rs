@@ -1,5 +1,6 @@
 //! Integration icons: the `icon_url` a webhook or bot posts with is fetched by the server,
-//! once, through [`crate::outbound`], and served from `/icons/<id>`.
+//! once, through [`crate::outbound`], and served from `/icons/<key>` (a random key, so an
+//! icon is reached from a message that shows it, not by counting).
 //!
 //! Hot-linking the URL would make every reader's browser fetch an address the sender chose
 //! (tracking who reads what, and when). Instead the first message naming a URL queues it;
@@ -92,13 +93,13 @@ fn image_type(bytes: &[u8]) -> Option<&'static str> {
     }
 }
 
-/// `GET /icons/<id>`: a fetched icon, for signed-in readers.
+/// `GET /icons/<key>`: a fetched icon, for signed-in readers.
 pub async fn serve(
     State(state): State<AppState>,
     _me: CurrentUser,
-    Path(id): Path<i64>,
+    Path(key): Path<String>,
 ) -> Result<Response, AppError> {
-    let (content_type, bytes) = stored(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    let (content_type, bytes) = stored(&state.db, &key).await?.ok_or(AppError::NotFound)?;
     Ok((
         [
             (header::CONTENT_TYPE, content_type),
@@ -147,11 +148,11 @@ async fn store(
     Ok(())
 }
 
-async fn stored(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<(String, Vec<u8>)>> {
+async fn stored(db: impl PgExecutor<'_>, key: &str) -> sqlx::Result<Option<(String, Vec<u8>)>> {
     sqlx::query_as(
-        "select content_type, bytes from remote_icons where id = $1 and bytes is not null",
+        "select content_type, bytes from remote_icons where key = $1 and bytes is not null",
     )
-    .bind(id)
+    .bind(key)
     .fetch_optional(db)
     .await
 }

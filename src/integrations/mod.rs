@@ -4,7 +4,7 @@
 //! - [`webhooks`]: `POST /hooks/<token>` with Slack's payloads (`text`, `blocks`,
 //!   `attachments`, `username`, `icon_*`), translated by [`mrkdwn`] and [`render`].
 //! - [`api`]: `/api/<method>` with `Authorization: Bearer`, Slack's shapes and error codes.
-//! - [`icons`]: `icon_url`s fetched by the server and served from `/icons/<id>`.
+//! - [`icons`]: `icon_url`s fetched by the server and served from `/icons/<key>`.
 //! - [`ids`]: Slack-shaped ids (`C12`, `U7`) and `ts` values (`<seconds>.<seq>`).
 //!
 //! Everything posted here goes through the same send path as the browser: same seq, same
@@ -34,7 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/hooks/{token}", post(webhooks::receive))
         .route("/api/{method}", any(api::dispatch))
         .layer(DefaultBodyLimit::max(webhooks::MAX_BODY))
-        .route("/icons/{id}", get(icons::serve))
+        .route("/icons/{key}", get(icons::serve))
         .merge(pages::router())
 }
 

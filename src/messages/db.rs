@@ -28,8 +28,8 @@ pub struct MessageRow {
     pub sender_name: Option<String>,
     /// An integration's icon for this message: an http(s) URL or an `:emoji:` code.
     pub sender_icon: Option<String>,
-    /// The icon URL's copy fetched by the server (`remote_icons`), once there is one.
-    pub icon_id: Option<i64>,
+    /// The key of the icon URL's copy fetched by the server (`remote_icons`), once there is one.
+    pub icon_key: Option<String>,
 }
 
 const COLUMNS: &str = "m.channel_id, m.seq, m.user_id, m.body, m.client_msg_id, m.created_at, m.edited_at, m.deleted_at";
@@ -39,8 +39,8 @@ const AUTHOR: &str =
     "u.username, coalesce(m.sender_name, u.display_name) as display_name, u.is_bot, m.sender_name,
      m.sender_icon,
      case when m.sender_icon is not null then
-         (select i.id from remote_icons i where i.url = m.sender_icon and i.bytes is not null)
-     end as icon_id";
+         (select i.key from remote_icons i where i.url = m.sender_icon and i.bytes is not null)
+     end as icon_key";
 
 pub async fn by_client_msg_id(
     db: impl PgExecutor<'_>,

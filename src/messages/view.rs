@@ -22,8 +22,8 @@ pub struct MessageView {
     pub author_name: String,
     pub author_username: String,
     pub is_bot: bool,
-    /// An integration's icon, served from `/icons/<id>` once the server has fetched it.
-    pub icon_id: Option<i64>,
+    /// An integration's icon, served from `/icons/<key>` once the server has fetched it.
+    pub icon_key: Option<String>,
     pub html: String,
     /// RFC 3339, for `<time datetime>`; scripts show it in the reader's time zone.
     pub created_at: String,
@@ -82,7 +82,7 @@ fn view(row: MessageRow, me: i64, base_path: &str, csrf: &str) -> MessageView {
         author_name: row.display_name,
         author_username: row.username,
         is_bot: row.is_bot,
-        icon_id: row.icon_id,
+        icon_key: row.icon_key,
         html,
         created_at: m.created_at.format(&Rfc3339).unwrap_or_default(),
         time_label: m

@@ -651,7 +651,7 @@ async fn integration_icons_are_fetched_by_the_server_and_never_hot_linked() {
 
     let (_, html) = ada.page(&format!("/w/{slug}/c/{general}")).await;
     assert!(!html.contains(&icons), "a sender's URL reached the page");
-    let id: i64 = sqlx::query_scalar("select id from remote_icons where url = $1")
+    let id: String = sqlx::query_scalar("select key from remote_icons where url = $1")
         .bind(&png)
         .fetch_one(&app.db)
         .await
@@ -667,14 +667,17 @@ async fn integration_icons_are_fetched_by_the_server_and_never_hot_linked() {
     );
     assert!(served.bytes().await.unwrap().starts_with(b"\x89PNG"));
     // A refused icon is not served, and the message shows initials.
-    let svg_id: i64 = sqlx::query_scalar("select id from remote_icons where url like '%evil.svg'")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let svg_id: String =
+        sqlx::query_scalar("select key from remote_icons where url like '%evil.svg'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
     assert_eq!(
         ada.get(&format!("/icons/{svg_id}")).await.status(),
         StatusCode::NOT_FOUND
     );
+    // Ids cannot be counted: the first icon's row id names nothing.
+    assert_eq!(ada.get("/icons/1").await.status(), StatusCode::NOT_FOUND);
     // Signed-out readers get nothing.
     let anonymous = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
