@@ -30,6 +30,19 @@ pub async fn connect(database_url: &str) -> anyhow::Result<PgPool> {
         .map_err(|e| unreachable_error(&shown, e))
 }
 
+/// A second pool on the same database, for searches: at most 16 at once, and each statement
+/// cut off after five seconds (`statement_timeout` is set as a connection opens, so a search
+/// stays one round trip). Lazy: it connects on first use.
+pub fn search_pool(main: &PgPool) -> PgPool {
+    let options = (*main.connect_options())
+        .clone()
+        .options([("statement_timeout", "5s")]);
+    PgPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_lazy_with(options)
+}
+
 /// Applies Natter's migrations and the session store's table. Safe to run on every start.
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     sqlx::migrate!("./migrations")

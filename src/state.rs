@@ -19,6 +19,8 @@ use crate::web::rate_limit::RateLimiter;
 #[derive(Clone)]
 pub struct AppState {
     pub db: PgPool,
+    /// The same database for searches, fewer at once and each with a time limit.
+    pub search_db: PgPool,
     pub config: Arc<Config>,
     /// Message sends per user: bursts of 50, then 10 a second.
     pub send_limiter: Arc<RateLimiter>,
@@ -60,6 +62,7 @@ impl AppState {
             })
         };
         Ok(Self {
+            search_db: crate::db::search_pool(&db),
             db,
             send_limiter: limiter("sending messages", 50, 10),
             hook_limiter: limiter("posting to this webhook", 10, 1),

@@ -86,7 +86,7 @@ pub async fn insert_sent(
              update channels c set last_seq = c.last_seq + 1
              where c.id = $1 and c.archived_at is null
                and exists (select 1 from channel_members cm
-                           where cm.channel_id = c.id and cm.user_id = $2)
+                           where cm.channel_id = $1 and cm.user_id = $2)
                and {active}
              returning c.id, c.kind, c.last_seq),
          m as (
@@ -130,7 +130,12 @@ pub async fn insert_sent(
                 or (e.event_type = 'app_mention'
                     and 'app_mention' = any(b.events) and b.username = any($7)))
          select {COLUMNS}, {AUTHOR} from m join users u on u.id = m.user_id",
-        active = crate::channels::db::active_member("c.workspace_id", "$2")
+        // Uncorrelated, so Postgres runs the membership checks once, before it waits for the
+        // channel's row lock, not again while holding it (a hot channel's writers queue there).
+        active = crate::channels::db::active_member(
+            "(select w.workspace_id from channels w where w.id = $1)",
+            "$2"
+        )
     ))
     .bind(new.channel_id)
     .bind(new.user_id)

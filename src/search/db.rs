@@ -71,14 +71,11 @@ pub struct Filters<'a> {
 pub const COUNT_CAP: i64 = 1000;
 
 /// One page of matches, and how many there are up to [`COUNT_CAP`] + 1. The work is bounded
-/// twice: the matches are cut at the cap before counting, and the statement may run for five
-/// seconds at most (a [`sqlx::Error`] with SQLSTATE 57014 past that).
+/// twice: the matches are cut at the cap before counting, and on the pool made for searches
+/// ([`crate::db::search_pool`]) a statement runs five seconds at most (a [`sqlx::Error`] with
+/// SQLSTATE 57014 past that).
 pub async fn search(db: &PgPool, f: &Filters<'_>) -> sqlx::Result<Vec<Row>> {
-    let mut tx = db.begin().await?;
-    sqlx::query("set local statement_timeout = '5s'")
-        .execute(&mut *tx)
-        .await?;
-    let rows = sqlx::query_as(
+    sqlx::query_as(
         r#"with hits as materialized (
               select m.channel_id, m.seq, m.user_id, m.sender_name, m.created_at, m.body,
                      case when $7 and $2 <> '' then ts_rank(m.search_vector, q) end as rank
@@ -112,10 +109,8 @@ pub async fn search(db: &PgPool, f: &Filters<'_>) -> sqlx::Result<Vec<Row>> {
     .bind(f.limit)
     .bind(f.offset)
     .bind(COUNT_CAP)
-    .fetch_all(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(rows)
+    .fetch_all(db)
+    .await
 }
 
 /// The rows of these (channel_id, seq) pairs that still exist, for showing index hits.

@@ -140,7 +140,7 @@ pub async fn search(
     };
     let (rows, total) = match state.search.as_ref() {
         Backend::Postgres => {
-            let rows = db::search(&state.db, &filters).await.map_err(|e| {
+            let rows = db::search(&state.search_db, &filters).await.map_err(|e| {
                 if e.as_database_error().and_then(|d| d.code()).as_deref() == Some("57014") {
                     AppError::Validation(
                         "That search took too long. Add words, a person or a channel to narrow it."

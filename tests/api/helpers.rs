@@ -295,12 +295,17 @@ async fn fresh_database(admin_url: &str, db_name: &str) {
         natter::db::migrate(&pool)
             .await
             .expect("the migrations apply to an empty database");
-        // A database with open connections cannot be a template.
+        // A database with open connections cannot be renamed, and a closed pool's backends
+        // take a moment to exit on a busy machine (55006, "being accessed by other users").
         pool.close().await;
-        sqlx::query(&format!("alter database {building} rename to {template}"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
+        let rename = format!("alter database {building} rename to {template}");
+        let mut tries = 0;
+        while let Err(e) = sqlx::query(&rename).execute(&mut admin).await {
+            let busy = e.as_database_error().and_then(|d| d.code()).as_deref() == Some("55006");
+            tries += 1;
+            assert!(busy && tries < 100, "renaming the template: {e}");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
     sqlx::query("select pg_advisory_unlock($1)")
         .bind(TEMPLATE_LOCK)
