@@ -145,6 +145,22 @@ pub async fn set_account_active(
     Ok(())
 }
 
+/// The first free username of `stem`, `stem-2`, `stem-3` … (accounts made for someone: SCIM
+/// users, bots); `None` if the first thousand are taken.
+pub async fn free_username(db: &PgPool, stem: &str) -> sqlx::Result<Option<String>> {
+    for n in 1..1000 {
+        let candidate = if n == 1 {
+            stem.to_owned()
+        } else {
+            format!("{stem}-{n}")
+        };
+        if !db::username_taken(db, &candidate).await? {
+            return Ok(Some(candidate));
+        }
+    }
+    Ok(None)
+}
+
 /// What sign-up says of a registered email: nothing that confirms it is registered. The
 /// difference between this answer and a new account still tells a prober with a fresh
 /// username, but only at the sign-up throttle's pace, and each free address probed leaves an

@@ -149,6 +149,14 @@ pub async fn accounts(db: impl PgExecutor<'_>, search: &str) -> sqlx::Result<Vec
     .await
 }
 
+/// Whether a username is in use.
+pub async fn username_taken(db: impl PgExecutor<'_>, username: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar("select exists (select 1 from users where username = $1)")
+        .bind(username)
+        .fetch_one(db)
+        .await
+}
+
 /// Whether an account has this email, and whether one has this username.
 pub async fn taken(
     db: impl PgExecutor<'_>,

@@ -18,14 +18,6 @@ pub async fn insert_bot_user(
     .await
 }
 
-/// Whether a username is free.
-pub async fn username_taken(db: impl PgExecutor<'_>, username: &str) -> sqlx::Result<bool> {
-    sqlx::query_scalar("select exists (select 1 from users where username = $1)")
-        .bind(username)
-        .fetch_one(db)
-        .await
-}
-
 /// Bots belong to their workspace but join no channel until added (not even #general).
 pub async fn add_bot_member(
     tx: &mut PgConnection,

@@ -53,19 +53,11 @@ async fn bot_username(db: &PgPool, name: &str) -> Result<String, AppError> {
     if base.is_empty() {
         base = "bot".to_owned();
     }
-    for n in 0..1000 {
-        let candidate = if n == 0 {
-            base.clone()
-        } else {
-            format!("{base}-{n}")
-        };
-        if !db::username_taken(db, &candidate).await? {
-            return Ok(candidate);
-        }
-    }
-    Err(AppError::Conflict(
-        "No free username for that bot name; choose another.".into(),
-    ))
+    crate::auth::accounts::free_username(db, &base)
+        .await?
+        .ok_or_else(|| {
+            AppError::Conflict("No free username for that bot name; choose another.".into())
+        })
 }
 
 /// A new bot in a workspace, with its first token (returned once, stored hashed).

@@ -111,13 +111,6 @@ pub async fn insert_account(
     .await
 }
 
-pub async fn username_taken(db: impl PgExecutor<'_>, username: &str) -> sqlx::Result<bool> {
-    sqlx::query_scalar("select exists (select 1 from users where username = $1)")
-        .bind(username)
-        .fetch_one(db)
-        .await
-}
-
 /// How many workspaces the account belongs to.
 pub async fn workspace_count(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<i64> {
     sqlx::query_scalar("select count(*) from workspace_members where user_id = $1")

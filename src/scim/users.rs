@@ -267,17 +267,9 @@ async fn free_username(state: &AppState, email: &str) -> Result<String, ScimErro
     } else {
         local
     };
-    for n in 1..1000 {
-        let candidate = if n == 1 {
-            stem.clone()
-        } else {
-            format!("{stem}-{n}")
-        };
-        if !db::username_taken(&state.db, &candidate).await? {
-            return Ok(candidate);
-        }
-    }
-    Err(ScimError::uniqueness("no free username for that email"))
+    crate::auth::accounts::free_username(&state.db, &stem)
+        .await?
+        .ok_or_else(|| ScimError::uniqueness("no free username for that email"))
 }
 
 /// The provider acts with an owner's rights, as the workspace's operator.
