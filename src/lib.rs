@@ -4,7 +4,8 @@
 //! and the command that checks it, are in ARCHITECTURE.md). From the bottom up:
 //!
 //! - Leaves: [`config`], [`error`] (the one error type and its page), [`secrets`] (random
-//!   tokens, hashes), [`markdown`] (message text to safe HTML), [`audit`], [`db`] (pool and
+//!   tokens, hashes), [`markdown`] (message text to safe HTML), [`emoji`] (the standard set by
+//!   shortcode), [`audit`], [`db`] (pool and
 //!   migrations), [`web`] (rendering, rate limits, static files), [`outbound`] (the one
 //!   HTTP client for URLs users give, guarded against the server's own network).
 //! - Engines: [`realtime`] (the live transport: hub, bus, presence, frames) and [`index`]
@@ -25,6 +26,7 @@ pub mod channels;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod emoji;
 pub mod error;
 pub mod index;
 pub mod integrations;

@@ -2,7 +2,7 @@
 //!
 //! pulldown-cmark parses; raw HTML typed by a user is turned into plain text, never markup;
 //! images become links (no third-party fetches from a reader's browser); bare URLs become
-//! links; `@username` becomes a highlighted mention. ammonia then sanitises the result, so even
+//! links; `@username` becomes a highlighted mention; `:shortcode:` becomes its emoji. ammonia then sanitises the result, so even
 //! a parser surprise cannot produce a script, an event handler or a `javascript:` link.
 //!
 //! A leaf: pure text in and out, no database. The message log renders with it, and the search
@@ -58,6 +58,17 @@ pub fn render(body: &str) -> Rendered {
         mentions,
         has_link,
     }
+}
+
+/// The words that mention many at once: every member (`channel`, `everyone`) or those online
+/// (`here`). No account may take one as its username.
+pub const MENTION_ALL: [&str; 3] = ["channel", "everyone", "here"];
+
+/// The widest mention of many among a body's mentions: `channel` or `everyone` over `here`.
+pub fn mention_all(mentions: &[String]) -> Option<&'static str> {
+    ["channel", "everyone", "here"]
+        .into_iter()
+        .find(|word| mentions.iter().any(|m| m == word))
 }
 
 /// The usernames a body mentions, without rendering it: sending needs only these, and the
@@ -189,6 +200,11 @@ fn push_text<'a>(
             events.push(Event::Text(url.into()));
             events.push(Event::End(TagEnd::Link));
             rest = &rest[url_len..];
+            continue;
+        }
+        if at_boundary && let Some((len, glyph)) = crate::emoji::shortcode_at(rest) {
+            plain.push_str(glyph);
+            rest = &rest[len..];
             continue;
         }
         if at_boundary && let Some(name_len) = mention_at(rest) {

@@ -79,6 +79,9 @@ pub fn check_username(username: &str) -> Result<(), &'static str> {
     {
         return Err("Usernames may hold only lowercase letters, digits, '.', '_' and '-'.");
     }
+    if crate::markdown::MENTION_ALL.contains(&username) {
+        return Err("That name is taken by @here, @channel and @everyone; choose another.");
+    }
     Ok(())
 }
 
@@ -154,7 +157,7 @@ pub async fn free_username(db: &PgPool, stem: &str) -> sqlx::Result<Option<Strin
         } else {
             format!("{stem}-{n}")
         };
-        if !db::username_taken(db, &candidate).await? {
+        if check_username(&candidate).is_ok() && !db::username_taken(db, &candidate).await? {
             return Ok(Some(candidate));
         }
     }

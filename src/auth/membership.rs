@@ -153,7 +153,7 @@ pub async fn workspaces_of(
         "select w.slug, w.name, wm.role,
                 exists (select 1 from channel_members cm join channels c on c.id = cm.channel_id
                         where cm.user_id = $1 and c.workspace_id = w.id and c.archived_at is null
-                          and c.last_seq > cm.last_read_seq) as has_unread
+                          and c.shown_total > cm.read_shown) as has_unread
          from workspaces w join workspace_members wm on wm.workspace_id = w.id
          where wm.user_id = $1 and wm.deactivated_at is null
          order by lower(w.name), w.id",

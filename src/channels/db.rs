@@ -71,6 +71,10 @@ pub struct ChannelInfo {
     pub channel: Channel,
     /// `None` when the caller is not a member.
     pub last_read_seq: Option<i64>,
+    /// Where the caller's channel view is read to, as a running count, and the channel's
+    /// count: unread is the difference.
+    pub read_shown: Option<i64>,
+    pub shown_total: i64,
     pub created_at: time::OffsetDateTime,
     pub created_by: Option<i64>,
     pub member_count: i64,
@@ -88,7 +92,7 @@ impl std::ops::Deref for ChannelInfo {
 }
 
 /// [`ChannelInfo`]'s columns; `$2` is the caller.
-const INFO_COLUMNS: &str = "cm.last_read_seq, c.created_at, c.created_by,
+const INFO_COLUMNS: &str = "cm.last_read_seq, cm.read_shown, c.shown_total, c.created_at, c.created_by,
     (select count(*) from channel_members x where x.channel_id = c.id) as member_count,
     case when c.kind = 'dm' then (select min(o.user_id) from channel_members o
                                   where o.channel_id = c.id and o.user_id <> $2) end as other_user";
@@ -202,8 +206,8 @@ pub async fn add_member(
     user_id: i64,
 ) -> sqlx::Result<bool> {
     Ok(sqlx::query(&format!(
-        "insert into channel_members (channel_id, user_id, last_read_seq)
-         select c.id, $2, c.last_seq from channels c
+        "insert into channel_members (channel_id, user_id, last_read_seq, read_shown)
+         select c.id, $2, c.last_seq, c.shown_total from channels c
          where c.id = $1 and {}
          on conflict do nothing",
         active_member("c.workspace_id", "$2")
@@ -224,8 +228,8 @@ pub async fn add_members(
     user_ids: &[i64],
 ) -> sqlx::Result<Vec<i64>> {
     sqlx::query_scalar(&format!(
-        "insert into channel_members (channel_id, user_id, last_read_seq)
-         select c.id, u.id, c.last_seq from channels c cross join unnest($2::bigint[]) as u(id)
+        "insert into channel_members (channel_id, user_id, last_read_seq, read_shown)
+         select c.id, u.id, c.last_seq, c.shown_total from channels c cross join unnest($2::bigint[]) as u(id)
          where c.id = $1 and {}
          on conflict do nothing
          returning user_id",
@@ -262,7 +266,8 @@ pub async fn set_topic(db: impl PgExecutor<'_>, channel_id: i64, topic: &str) ->
     Ok(())
 }
 
-/// Moves the reader's `last_read_seq` forward, never back; returns where it ends up.
+/// Moves the reader's `last_read_seq` forward, never back, and their `read_shown` to the running
+/// count of channel-view messages at that seq (one index probe); returns where it ends up.
 pub async fn mark_read(
     db: impl PgExecutor<'_>,
     channel_id: i64,
@@ -270,7 +275,12 @@ pub async fn mark_read(
     seq: i64,
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar(
-        "update channel_members set last_read_seq = greatest(last_read_seq, least($3, c.last_seq))
+        "update channel_members
+         set last_read_seq = greatest(last_read_seq, least($3, c.last_seq)),
+             read_shown = greatest(read_shown, coalesce(
+                 (select m.shown_count from messages m
+                  where m.channel_id = $1 and m.seq <= least($3, c.last_seq)
+                  order by m.seq desc limit 1), 0))
          from channels c
          where c.id = channel_members.channel_id and channel_members.channel_id = $1
            and channel_members.user_id = $2
@@ -300,6 +310,17 @@ pub async fn members_of(
          from channel_members cm join users u on u.id = cm.user_id
          where cm.channel_id = $1 and u.deactivated_at is null
          order by lower(u.display_name), u.id",
+    )
+    .bind(channel_id)
+    .fetch_all(db)
+    .await
+}
+
+/// The ids of a channel's active members.
+pub async fn member_ids(db: impl PgExecutor<'_>, channel_id: i64) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar(
+        "select cm.user_id from channel_members cm join users u on u.id = cm.user_id
+         where cm.channel_id = $1 and u.deactivated_at is null",
     )
     .bind(channel_id)
     .fetch_all(db)
@@ -347,6 +368,31 @@ fn title(user: &str) -> String {
     )
 }
 
+/// SQL for the threads a person (`$2`) follows in a workspace (`$1`), in channels they are
+/// still in, over `thread_follows f` joined to the root `r` (`messages::threads` lists them).
+pub const FOLLOWED: &str = "from thread_follows f
+     join messages r on r.channel_id = f.channel_id and r.seq = f.root_seq
+     join channels c on c.id = f.channel_id
+     join channel_members cm on cm.channel_id = f.channel_id and cm.user_id = f.user_id
+     where f.user_id = $2 and c.workspace_id = $1 and f.following and r.reply_total > 0
+       and c.archived_at is null";
+
+/// Whether any followed thread in the workspace has unread replies: the sidebar's "Threads"
+/// is bold then.
+pub async fn threads_unread(
+    db: impl PgExecutor<'_>,
+    workspace_id: i64,
+    user_id: i64,
+) -> sqlx::Result<bool> {
+    sqlx::query_scalar(&format!(
+        "select exists (select 1 {FOLLOWED} and r.reply_total > f.read_index)"
+    ))
+    .bind(workspace_id)
+    .bind(user_id)
+    .fetch_one(db)
+    .await
+}
+
 /// A conversation as live-delivery frames describe it to one member.
 #[derive(Clone, Debug, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct MemberChannel {
@@ -355,6 +401,8 @@ pub struct MemberChannel {
     pub kind: ChannelKind,
     pub last_seq: i64,
     pub last_read_seq: i64,
+    /// The newest message the channel view shows (thread replies move `last_seq` only).
+    pub last_shown_seq: i64,
 }
 
 /// Every conversation the user is in, in every workspace (one socket follows them all).
@@ -363,7 +411,7 @@ pub async fn memberships(
     user_id: i64,
 ) -> sqlx::Result<Vec<MemberChannel>> {
     sqlx::query_as(&format!(
-        "select c.id, {} as name, c.kind, c.last_seq, cm.last_read_seq
+        "select c.id, {} as name, c.kind, c.last_seq, cm.last_read_seq, c.last_shown_seq
          from channel_members cm join channels c on c.id = cm.channel_id
          where cm.user_id = $1 and c.archived_at is null and {}",
         title("$1"),
@@ -381,7 +429,7 @@ pub async fn membership(
     user_id: i64,
 ) -> sqlx::Result<Option<MemberChannel>> {
     sqlx::query_as(&format!(
-        "select c.id, {} as name, c.kind, c.last_seq, cm.last_read_seq
+        "select c.id, {} as name, c.kind, c.last_seq, cm.last_read_seq, c.last_shown_seq
          from channel_members cm join channels c on c.id = cm.channel_id
          where c.id = $1 and cm.user_id = $2 and {}",
         title("$2"),
@@ -411,7 +459,9 @@ pub async fn last_seq(db: impl PgExecutor<'_>, channel_id: i64) -> sqlx::Result<
 }
 
 /// One row of the sidebar: a conversation with its unread state, counted without counting
-/// messages: `last_seq - last_read_seq`, plus the mentions above `last_read_seq`.
+/// messages: `shown_total - read_shown` (thread replies are not channel unread), plus the
+/// mentions above `last_read_seq` (rows for people, and the rare @channel messages found by
+/// their partial index).
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct SidebarRow {
     pub id: i64,
@@ -434,9 +484,14 @@ pub async fn sidebar_rows(
                     coalesce((select string_agg(o.user_id::text, ',' order by o.user_id)
                               from channel_members o where o.channel_id = c.id and o.user_id <> $2), '')
                 else '' end as other_ids,
-                greatest(c.last_seq - cm.last_read_seq, 0) as unread,
+                greatest(c.shown_total - cm.read_shown, 0) as unread,
                 (select count(*) from mentions m
-                 where m.user_id = $2 and m.channel_id = c.id and m.seq > cm.last_read_seq) as mentions
+                 where m.user_id = $2 and m.channel_id = c.id and m.seq > cm.last_read_seq
+                   and m.thread_root_seq is null)
+                + (select count(*) from messages x
+                   where x.channel_id = c.id and x.seq > cm.last_read_seq and x.user_id <> $2
+                     and x.mention_all in ('channel', 'everyone')
+                     and (x.thread_root_seq is null or x.reply_broadcast)) as mentions
          from channel_members cm join channels c on c.id = cm.channel_id
          where cm.user_id = $2 and c.workspace_id = $1 and c.archived_at is null
          order by c.kind in ('dm', 'group_dm'), lower(coalesce(c.name, '')), c.id",

@@ -16,6 +16,8 @@ pub struct Shell {
     pub sidebar: Sidebar,
     /// The channel on screen, highlighted in the sidebar (0 for none).
     pub active_channel_id: i64,
+    /// A followed thread has replies the person has not read.
+    pub threads_unread: bool,
 }
 
 impl Shell {
@@ -33,6 +35,20 @@ impl Shell {
         }
     }
 
+    /// A conversation's title by id, as the sidebar shows it ("#name" for channels).
+    pub fn title_of_id(&self, channel_id: i64) -> String {
+        let sidebar = &self.sidebar;
+        match sidebar.channels.iter().find(|c| c.id == channel_id) {
+            Some(c) => format!("#{}", c.title),
+            None => sidebar
+                .dms
+                .iter()
+                .find(|d| d.id == channel_id)
+                .map(|d| d.title.clone())
+                .unwrap_or_else(|| "a conversation".to_owned()),
+        }
+    }
+
     pub async fn load(
         state: &AppState,
         me: &CurrentUser,
@@ -41,6 +57,7 @@ impl Shell {
     ) -> Result<Self, AppError> {
         let workspaces = membership::workspaces_of(&state.db, me.id).await?;
         let sidebar = sidebar::load(&state.db, workspace, me.id).await?;
+        let threads_unread = super::db::threads_unread(&state.db, workspace.id, me.id).await?;
         Ok(Self {
             csrf: me.csrf.clone(),
             me: me.clone(),
@@ -48,6 +65,7 @@ impl Shell {
             workspace: workspace.clone(),
             sidebar,
             active_channel_id,
+            threads_unread,
         })
     }
 }

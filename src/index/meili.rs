@@ -28,6 +28,9 @@ pub struct Doc {
     pub text: String,
     pub created_at: i64,
     pub has_link: bool,
+    /// A reply in a thread (`is:thread`).
+    #[serde(default)]
+    pub is_reply: bool,
 }
 
 pub struct Meili {
@@ -56,6 +59,7 @@ struct Source {
     body: String,
     created_at: time::OffsetDateTime,
     deleted: bool,
+    is_reply: bool,
 }
 
 /// Changes sent per Meilisearch task: fewer, larger tasks index much faster than many small.
@@ -101,6 +105,7 @@ impl Meili {
                 "user_id",
                 "created_at",
                 "has_link",
+                "is_reply",
             ])
             // seq breaks ties between messages of one second, in the order they were sent.
             .with_sortable_attributes(["created_at", "seq"])
@@ -208,10 +213,12 @@ fn doc(source: &Source) -> Doc {
         text: plain_text(&source.body),
         created_at: source.created_at.unix_timestamp(),
         has_link: rendered.has_link,
+        is_reply: source.is_reply,
     }
 }
 
-const SOURCE_COLUMNS: &str = "m.channel_id, m.seq, c.workspace_id, m.user_id, m.body, m.created_at, m.deleted_at is not null as deleted";
+const SOURCE_COLUMNS: &str = "m.channel_id, m.seq, c.workspace_id, m.user_id, m.body, m.created_at, m.deleted_at is not null as deleted,
+     m.thread_root_seq is not null as is_reply";
 
 /// One round of the outbox worker: up to `batch` changes sent and confirmed. Returns how many
 /// changes were applied; an error leaves them to be retried.

@@ -14,6 +14,26 @@ pub struct StoredMessage {
     pub created_at: OffsetDateTime,
     pub edited_at: Option<OffsetDateTime>,
     pub deleted_at: Option<OffsetDateTime>,
+    /// A reply's root; `None` for a top-level message.
+    pub thread_root_seq: Option<i64>,
+    /// A reply also shown in the channel ("Also send to #channel").
+    pub reply_broadcast: bool,
+    /// A reply's place in its thread (1, 2, …).
+    pub reply_index: Option<i32>,
+    /// The channel view's running count up to this message (see migration 0009).
+    pub shown_count: i64,
+    /// On a root: its live replies, the repliers (first reply first) and the newest reply.
+    pub reply_count: i32,
+    pub reply_users: Vec<i64>,
+    pub latest_reply_seq: Option<i64>,
+    pub latest_reply_at: Option<OffsetDateTime>,
+}
+
+impl StoredMessage {
+    /// Whether the channel view shows it: a top-level message or a broadcast reply.
+    pub fn in_channel_view(&self) -> bool {
+        self.thread_root_seq.is_none() || self.reply_broadcast
+    }
 }
 
 /// A message with what is shown of its author.
@@ -30,9 +50,15 @@ pub struct MessageRow {
     pub sender_icon: Option<String>,
     /// The key of the icon URL's copy fetched by the server (`remote_icons`), once there is one.
     pub icon_key: Option<String>,
+    /// A reply's root's time, for Slack's `thread_ts`.
+    pub thread_root_at: Option<OffsetDateTime>,
+    /// On a root with replies: the display names of its first three repliers.
+    pub replier_names: Option<Vec<String>>,
 }
 
-const COLUMNS: &str = "m.channel_id, m.seq, m.user_id, m.body, m.client_msg_id, m.created_at, m.edited_at, m.deleted_at";
+const COLUMNS: &str = "m.channel_id, m.seq, m.user_id, m.body, m.client_msg_id, m.created_at, m.edited_at, m.deleted_at,
+     m.thread_root_seq, m.reply_broadcast, m.reply_index, m.shown_count, m.reply_count, m.reply_users,
+     m.latest_reply_seq, m.latest_reply_at";
 /// What a [`MessageRow`] shows of its author, from `users u`. (The icon's lookup runs only
 /// for the rare message that names one.)
 const AUTHOR: &str =
@@ -40,7 +66,18 @@ const AUTHOR: &str =
      m.sender_icon,
      case when m.sender_icon is not null then
          (select i.key from remote_icons i where i.url = m.sender_icon and i.bytes is not null)
-     end as icon_key";
+     end as icon_key,
+     case when m.thread_root_seq is not null then
+         (select r.created_at from messages r
+          where r.channel_id = m.channel_id and r.seq = m.thread_root_seq)
+     end as thread_root_at,
+     case when m.reply_count > 0 then
+         (select array_agg(x.display_name order by r.n)
+          from unnest(m.reply_users[1:3]) with ordinality as r(id, n)
+          join users x on x.id = r.id)
+     end as replier_names";
+/// What the channel view shows: top-level messages and broadcast replies.
+const IN_CHANNEL_VIEW: &str = "(m.thread_root_seq is null or m.reply_broadcast)";
 
 pub async fn by_client_msg_id(
     db: impl PgExecutor<'_>,
@@ -66,54 +103,91 @@ pub async fn by_client_msg_id(
 /// (`integrations::events` delivers those), so a message and everything that follows from it
 /// are stored together or not at all.
 ///
+/// A reply (`thread_root_seq`) also updates its root's summary (count, repliers, newest reply)
+/// and the thread's followers, under the same channel row lock, so concurrent replies number
+/// themselves in seq order. Only what the channel view shows (top-level messages and broadcast
+/// replies) bumps the channel's `shown_total` and moves the author's channel read point.
+///
 /// Each part starts from what is few (the mentioned usernames, the live bots) and probes
 /// `channel_members` by its key, so a channel of ten thousand members costs a send no more than
 /// one of ten; with no mentions and no bots those parts read nothing.
 ///
 /// Any failure rolls the whole statement back, the seq bump with it, so seqs stay gapless; a
 /// retried `client_msg_id` fails on `messages_client_msg_id_key`. `None` when nothing was
-/// written: the channel is archived, or the sender is not (or no longer) an active member of
-/// it; [`refusal`] tells which.
+/// written: the channel is archived, the sender is not (or no longer) an active member of it,
+/// or the thread's root is not a live top-level message; [`refusal`] tells which.
 pub async fn insert_sent(
     db: impl PgExecutor<'_>,
     new: &super::NewMessage<'_>,
     client_msg_id: Option<&str>,
-    mentioned: &[String],
+    mentioned: &Mentioned<'_>,
     search_outbox: bool,
 ) -> sqlx::Result<Option<MessageRow>> {
     sqlx::query_as(&format!(
         "with next as (
-             update channels c set last_seq = c.last_seq + 1
+             update channels c set last_seq = c.last_seq + 1,
+                    shown_total = c.shown_total
+                                  + case when $9::bigint is null or $10 then 1 else 0 end,
+                    last_shown_seq = case when $9::bigint is null or $10 then c.last_seq + 1
+                                          else c.last_shown_seq end
              where c.id = $1 and c.archived_at is null
                and exists (select 1 from channel_members cm
                            where cm.channel_id = $1 and cm.user_id = $2)
                and {active}
-             returning c.id, c.kind, c.last_seq),
+               and ($9::bigint is null
+                    or exists (select 1 from messages r
+                               where r.channel_id = $1 and r.seq = $9
+                                 and r.thread_root_seq is null and r.deleted_at is null))
+             returning c.id, c.kind, c.last_seq, c.shown_total),
+         root as (
+             update messages r set reply_total = r.reply_total + 1,
+                    reply_count = r.reply_count + 1,
+                    reply_users = case when $2 = any(r.reply_users) then r.reply_users
+                                       else r.reply_users || $2::bigint end,
+                    latest_reply_seq = next.last_seq, latest_reply_at = now()
+             from next where r.channel_id = $1 and r.seq = $9
+             returning r.reply_total, r.user_id as author_id),
          m as (
              insert into messages (channel_id, seq, user_id, body, client_msg_id, sender_name,
-                                   sender_icon)
-             select next.id, next.last_seq, $2, $3, $4, $5, $6 from next
+                                   sender_icon, thread_root_seq, reply_broadcast, shown_count,
+                                   reply_index, mention_all)
+             select next.id, next.last_seq, $2, $3, $4, $5, $6, $9, $9 is not null and $10,
+                    next.shown_total, (select reply_total from root), $11
+             from next
              returning *),
          read_point as (
-             update channel_members cm set last_read_seq = greatest(cm.last_read_seq, m.seq)
-             from m where cm.channel_id = m.channel_id and cm.user_id = m.user_id),
+             update channel_members cm set last_read_seq = greatest(cm.last_read_seq, m.seq),
+                    read_shown = greatest(cm.read_shown, m.shown_count)
+             from m where cm.channel_id = m.channel_id and cm.user_id = m.user_id
+               and (m.thread_root_seq is null or m.reply_broadcast)),
          mentioned as (
-             insert into mentions (user_id, channel_id, seq)
-             select u.id, m.channel_id, m.seq from m
-             join users u on u.username = any($7) and u.id <> m.user_id
-             where cardinality($7::text[]) > 0
+             insert into mentions (user_id, channel_id, seq, thread_root_seq)
+             select u.id, m.channel_id, m.seq,
+                    case when m.reply_broadcast then null else m.thread_root_seq end
+             from m join users u on (u.username = any($7) or u.id = any($12)) and u.id <> m.user_id
+             where (cardinality($7::text[]) > 0 or cardinality($12::bigint[]) > 0)
                and exists (select 1 from channel_members cm
                            where cm.channel_id = m.channel_id and cm.user_id = u.id)
+             on conflict do nothing
+             returning user_id),
+         replier_follows as (
+             insert into thread_follows (user_id, channel_id, root_seq, read_index)
+             select m.user_id, m.channel_id, m.thread_root_seq, m.reply_index from m
+             where m.thread_root_seq is not null
+             on conflict (user_id, channel_id, root_seq) do update
+             set following = true, updated_at = now(),
+                 read_index = greatest(thread_follows.read_index, excluded.read_index)),
+         other_follows as (
+             insert into thread_follows (user_id, channel_id, root_seq)
+             select distinct f.user_id, m.channel_id, m.thread_root_seq
+             from m cross join lateral (select author_id from root
+                                        union all select user_id from mentioned) as f(user_id)
+             where m.thread_root_seq is not null and f.user_id <> m.user_id
              on conflict do nothing),
          search as (
              insert into search_outbox (channel_id, seq, op)
              select channel_id, seq, 'upsert' from m where $8),
-         live_bots as materialized (
-             select b.id, b.user_id, b.events, u.username from bots b join users u on u.id = b.user_id
-             join workspace_members bwm on bwm.workspace_id = b.workspace_id
-                                       and bwm.user_id = b.user_id and bwm.deactivated_at is null
-             where b.revoked_at is null and b.url_verified_at is not null and b.user_id <> $2
-               and u.deactivated_at is null),
+         live_bots as materialized ({live_bots}),
          bot_events as (
              insert into event_outbox (bot_id, channel_id, seq, event_type)
              select b.id, m.channel_id, m.seq, e.event_type
@@ -135,7 +209,8 @@ pub async fn insert_sent(
         active = crate::channels::db::active_member(
             "(select w.workspace_id from channels w where w.id = $1)",
             "$2"
-        )
+        ),
+        live_bots = live_bots("$2"),
     ))
     .bind(new.channel_id)
     .bind(new.user_id)
@@ -143,10 +218,35 @@ pub async fn insert_sent(
     .bind(client_msg_id)
     .bind(new.sender_name)
     .bind(new.sender_icon)
-    .bind(mentioned)
+    .bind(mentioned.usernames)
     .bind(search_outbox)
+    .bind(new.thread_root_seq)
+    .bind(new.broadcast)
+    .bind(mentioned.all)
+    .bind(mentioned.online)
     .fetch_optional(db)
     .await
+}
+
+/// The bots that hear events (verified URL, not revoked, active), other than `actor`: `id`,
+/// `user_id`, `events`, `username`. A CTE of the send and reaction statements, which then keep
+/// those in the channel and subscribed to the event.
+pub fn live_bots(actor: &str) -> String {
+    format!(
+        "select b.id, b.user_id, b.events, u.username from bots b join users u on u.id = b.user_id
+         join workspace_members bwm on bwm.workspace_id = b.workspace_id
+                                   and bwm.user_id = b.user_id and bwm.deactivated_at is null
+         where b.revoked_at is null and b.url_verified_at is not null and b.user_id <> {actor}
+           and u.deactivated_at is null"
+    )
+}
+
+/// Whom a message mentions: by username, and for `@here` the members online when it is sent.
+pub struct Mentioned<'a> {
+    pub usernames: &'a [String],
+    /// `channel`, `everyone` or `here`, when the text says it.
+    pub all: Option<&'static str>,
+    pub online: &'a [i64],
 }
 
 /// Records mentions of the named users who are members of the channel (not the author).
@@ -206,20 +306,25 @@ pub async fn update_body(
     .await
 }
 
-/// Turns the author's own message into a tombstone: the row and its seq stay, the words go.
-/// Empties a live message, keeping its seq; `author_id` limits it to that author's (`None`:
-/// anyone's, for an admin). Returns the author, or `None` when nothing matched.
+/// Empties a live message, keeping its seq (a tombstone); `author_id` limits it to that
+/// author's (`None`: anyone's, for an admin). A deleted reply leaves its root's count, which
+/// says live replies. Returns the author and the reply's root, or `None` when nothing matched.
 pub async fn tombstone(
     tx: &mut PgConnection,
     channel_id: i64,
     seq: i64,
     author_id: Option<i64>,
-) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar(
-        "update messages set body = '', deleted_at = now()
-         where channel_id = $1 and seq = $2 and ($3::bigint is null or user_id = $3)
-           and deleted_at is null
-         returning user_id",
+) -> sqlx::Result<Option<(i64, Option<i64>)>> {
+    sqlx::query_as(
+        "with gone as (
+             update messages set body = '', deleted_at = now()
+             where channel_id = $1 and seq = $2 and ($3::bigint is null or user_id = $3)
+               and deleted_at is null
+             returning user_id, thread_root_seq),
+         root as (
+             update messages r set reply_count = greatest(r.reply_count - 1, 0)
+             from gone where r.channel_id = $1 and r.seq = gone.thread_root_seq)
+         select user_id, thread_root_seq from gone",
     )
     .bind(channel_id)
     .bind(seq)
@@ -244,7 +349,7 @@ pub async fn message(
     .await
 }
 
-/// Up to `limit` messages with seq below `before`, oldest first.
+/// Up to `limit` messages of the channel view with seq below `before`, oldest first.
 pub async fn history_before(
     db: impl PgExecutor<'_>,
     channel_id: i64,
@@ -254,7 +359,7 @@ pub async fn history_before(
     let mut rows: Vec<MessageRow> = sqlx::query_as(&format!(
         "select {COLUMNS}, {AUTHOR}
          from messages m join users u on u.id = m.user_id
-         where m.channel_id = $1 and m.seq < $2
+         where m.channel_id = $1 and m.seq < $2 and {IN_CHANNEL_VIEW}
          order by m.seq desc limit $3"
     ))
     .bind(channel_id)
@@ -266,7 +371,8 @@ pub async fn history_before(
     Ok(rows)
 }
 
-/// Messages with `after < seq <= upto`, oldest first, at most `limit`.
+/// Every message of the log (replies too) with `after < seq <= upto`, oldest first, at most
+/// `limit`: what sockets catch up with.
 pub async fn range(
     db: impl PgExecutor<'_>,
     channel_id: i64,
@@ -288,8 +394,31 @@ pub async fn range(
     .await
 }
 
-/// Live messages with `after_seq < seq < before_seq` and `after_secs < created_at <
-/// before_secs`, newest first: `conversations.history`'s window.
+/// Messages of the channel view with `after < seq <= upto`, oldest first, at most `limit`.
+pub async fn shown_range(
+    db: impl PgExecutor<'_>,
+    channel_id: i64,
+    after: i64,
+    upto: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<MessageRow>> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS}, {AUTHOR}
+         from messages m join users u on u.id = m.user_id
+         where m.channel_id = $1 and m.seq > $2 and m.seq <= $3 and {IN_CHANNEL_VIEW}
+         order by m.seq limit $4"
+    ))
+    .bind(channel_id)
+    .bind(after)
+    .bind(upto)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Live messages of the channel view (and deleted roots whose threads live on) with
+/// `after_seq < seq < before_seq` and `after_secs < created_at < before_secs`, newest first:
+/// `conversations.history`'s window.
 pub async fn window(
     db: impl PgExecutor<'_>,
     channel_id: i64,
@@ -300,7 +429,8 @@ pub async fn window(
     sqlx::query_as(&format!(
         "select {COLUMNS}, {AUTHOR}
          from messages m join users u on u.id = m.user_id
-         where m.channel_id = $1 and m.seq > $2 and m.seq < $3 and m.deleted_at is null
+         where m.channel_id = $1 and m.seq > $2 and m.seq < $3 and {IN_CHANNEL_VIEW}
+           and (m.deleted_at is null or m.reply_count > 0)
            and extract(epoch from m.created_at) > $4 and extract(epoch from m.created_at) < $5
          order by m.seq desc limit $6"
     ))
@@ -314,11 +444,79 @@ pub async fn window(
     .await
 }
 
-/// Why [`insert_sent`] wrote nothing: read only on that path, never on a send that works.
-pub async fn refusal(
+/// What decides whether a member may use @channel, @everyone or @here in a channel.
+#[derive(sqlx::FromRow)]
+pub struct MentionAllRule {
+    pub limit: Option<i32>,
+    pub members: i64,
+    pub sender_is_admin: bool,
+}
+
+pub async fn mention_all_rule(
     db: impl PgExecutor<'_>,
     channel_id: i64,
     user_id: i64,
+) -> sqlx::Result<MentionAllRule> {
+    sqlx::query_as(
+        "select w.mention_all_limit as limit,
+                (select count(*) from channel_members cm where cm.channel_id = c.id) as members,
+                exists (select 1 from workspace_members wm
+                        where wm.workspace_id = c.workspace_id and wm.user_id = $2
+                          and wm.role in ('owner', 'admin')) as sender_is_admin
+         from channels c join workspaces w on w.id = c.workspace_id where c.id = $1",
+    )
+    .bind(channel_id)
+    .bind(user_id)
+    .fetch_one(db)
+    .await
+}
+
+/// Messages with their authors, chosen by `tail` (joins, `where`, `order by`) over `messages m`
+/// with `params` as $1, $2, …: the lists beside the log (pins, saves, followed threads).
+pub async fn listed(
+    db: impl PgExecutor<'_>,
+    tail: &str,
+    params: &[i64],
+) -> sqlx::Result<Vec<MessageRow>> {
+    let sql = format!("select {COLUMNS}, {AUTHOR} from messages m join users u on u.id = m.user_id {tail}");
+    let mut query = sqlx::query_as(&sql);
+    for p in params {
+        query = query.bind(p);
+    }
+    query.fetch_all(db).await
+}
+
+/// A thread: its root (on every page, as Slack's `conversations.replies` has it), then the
+/// replies after `after`, in order; `limit` counts the root.
+pub async fn thread(
+    db: impl PgExecutor<'_>,
+    channel_id: i64,
+    root_seq: i64,
+    after: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<MessageRow>> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS}, {AUTHOR}
+         from messages m join users u on u.id = m.user_id
+         where m.channel_id = $1
+           and ((m.seq = $2 and m.thread_root_seq is null)
+                or (m.thread_root_seq = $2 and m.seq > $3))
+         order by m.seq limit $4"
+    ))
+    .bind(channel_id)
+    .bind(root_seq)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Why [`insert_sent`] wrote nothing: read only on that path, never on a send that works.
+pub async fn refusal(
+    db: &sqlx::PgPool,
+    channel_id: i64,
+    user_id: i64,
+    thread_root_seq: Option<i64>,
 ) -> sqlx::Result<Refusal> {
     let archived: Option<bool> = sqlx::query_scalar(&format!(
         "select c.archived_at is not null from channels c
@@ -331,9 +529,14 @@ pub async fn refusal(
     .bind(user_id)
     .fetch_optional(db)
     .await?;
-    Ok(match archived {
-        Some(true) => Refusal::Archived,
-        _ => Refusal::NotMember,
+    Ok(match (archived, thread_root_seq) {
+        (Some(true), _) => Refusal::Archived,
+        (None, _) => Refusal::NotMember,
+        (Some(false), Some(root)) => match message(db, channel_id, root).await? {
+            Some(row) if row.message.thread_root_seq.is_some() => Refusal::ReplyToReply,
+            _ => Refusal::ThreadNotFound,
+        },
+        (Some(false), None) => Refusal::NotMember,
     })
 }
 
@@ -341,4 +544,6 @@ pub async fn refusal(
 pub enum Refusal {
     Archived,
     NotMember,
+    ThreadNotFound,
+    ReplyToReply,
 }

@@ -27,6 +27,16 @@ pub enum SendError {
     /// of sending, so a removal or deactivation stops every door at once.
     #[error("You are not a member of this conversation.")]
     NotMember,
+    /// A reply to a root that is not there (never was, or was deleted).
+    #[error("That thread is gone: its first message was deleted or never existed.")]
+    ThreadNotFound,
+    /// A reply to a reply: threads are one level deep, as in Slack.
+    #[error("Reply in the thread itself: a reply cannot have replies of its own.")]
+    ReplyToReply,
+    /// @channel, @everyone or @here in a channel over the workspace's limit, by a member who
+    /// is not an admin.
+    #[error("Only admins can notify everyone in a channel of more than {limit} members. Send it without @{word}, or ask an admin.")]
+    MentionAllRestricted { word: &'static str, limit: i32 },
     /// The sender's rate limit: nothing was stored; try again after `retry_after_secs`.
     #[error("{message}")]
     RateLimited {
@@ -53,6 +63,9 @@ impl SendError {
             Self::ClientMsgIdTooLong => "invalid_arguments",
             Self::Archived => "is_archived",
             Self::NotMember => "not_in_channel",
+            Self::ThreadNotFound => "thread_not_found",
+            Self::ReplyToReply => "cannot_reply_to_message",
+            Self::MentionAllRestricted { .. } => "restricted_action",
             Self::RateLimited { .. } => "ratelimited",
             Self::Internal(cause) if crate::error::chain_is_outage(cause) => "service_unavailable",
             Self::Internal(_) => "internal_error",
@@ -74,7 +87,12 @@ impl From<SendError> for AppError {
                 retry_after_secs,
             },
             SendError::Internal(cause) => AppError::Internal(cause),
-            SendError::Empty | SendError::TooLong { .. } | SendError::ClientMsgIdTooLong => {
+            SendError::MentionAllRestricted { .. } => AppError::Forbidden(error.to_string()),
+            SendError::Empty
+            | SendError::TooLong { .. }
+            | SendError::ClientMsgIdTooLong
+            | SendError::ThreadNotFound
+            | SendError::ReplyToReply => {
                 AppError::Validation(error.to_string())
             }
         }
@@ -115,6 +133,16 @@ mod tests {
             (SendError::ClientMsgIdTooLong, "invalid_arguments", 422),
             (SendError::Archived, "is_archived", 409),
             (SendError::NotMember, "not_in_channel", 404),
+            (SendError::ThreadNotFound, "thread_not_found", 422),
+            (SendError::ReplyToReply, "cannot_reply_to_message", 422),
+            (
+                SendError::MentionAllRestricted {
+                    word: "here",
+                    limit: 5,
+                },
+                "restricted_action",
+                403,
+            ),
         ];
         for (error, code, status) in cases {
             assert_eq!(error.code(), code);

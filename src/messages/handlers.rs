@@ -26,6 +26,12 @@ pub struct PostForm {
     text: String,
     #[serde(default)]
     client_msg_id: Option<String>,
+    /// A reply: the thread's root.
+    #[serde(default)]
+    thread_root_seq: Option<i64>,
+    /// "Also send to #channel", a checkbox: present when ticked.
+    #[serde(default)]
+    broadcast: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -50,7 +56,7 @@ struct EditPage {
     error: String,
 }
 
-fn wants_json(headers: &HeaderMap) -> bool {
+pub(super) fn wants_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -66,7 +72,12 @@ pub async fn post(
 ) -> Result<Response, AppError> {
     require_member(&state.db, &slug, channel_id, me.id).await?;
     let new = NewMessage::new(channel_id, me.id, &form.text)
-        .with_client_msg_id(form.client_msg_id.as_deref());
+        .with_client_msg_id(form.client_msg_id.as_deref())
+        .in_thread(form.thread_root_seq, form.broadcast.is_some());
+    let back = match form.thread_root_seq {
+        Some(root) => format!("{}?thread={root}", channels::path(&slug, channel_id)),
+        None => channels::path(&slug, channel_id),
+    };
     let outcome = super::post(&state, new).await.map_err(AppError::from);
     match outcome {
         Ok(sent) if wants_json(&headers) => {
@@ -95,7 +106,7 @@ pub async fn post(
             });
             Ok((status, Json(body)).into_response())
         }
-        Ok(_) => Ok(Redirect::to(&channels::path(&slug, channel_id)).into_response()),
+        Ok(_) => Ok(Redirect::to(&back).into_response()),
         // A form keeps the person's text in the composer, with what to fix above it.
         Err(error @ (AppError::Validation(_) | AppError::RateLimited { .. }))
             if !wants_json(&headers) =>
@@ -111,6 +122,7 @@ pub async fn post(
                 &slug,
                 channel_id,
                 page::Position::Newest,
+                form.thread_root_seq,
                 composer,
                 status,
             )
@@ -242,7 +254,198 @@ pub async fn delete(
         }
         DeletedBy::Author(me.id)
     };
-    super::delete(&state.db, channel_id, seq, by).await?;
-    super::live::message_deleted(&state, channel_id, seq);
+    let root = super::delete(&state.db, channel_id, seq, by).await?;
+    super::live::message_deleted(&state, channel_id, seq, root).await?;
     Ok(Redirect::to(&channels::path(&slug, channel_id)))
+}
+
+// ---------------------------------------------------------------- reactions, pins, saves
+
+#[derive(Deserialize)]
+pub struct ReactForm {
+    #[serde(default)]
+    name: String,
+}
+
+/// Where a form about one message goes back to: its thread, if it is in one, or the channel.
+fn back_to(slug: &str, channel_id: i64, headers: &HeaderMap) -> String {
+    let channel = channels::path(slug, channel_id);
+    // The Referer is only trusted to keep a `?thread=` open on the same channel's page.
+    headers
+        .get(header::REFERER)
+        .and_then(|r| r.to_str().ok())
+        .and_then(|r| r.split_once(&format!("{channel}?thread=")))
+        .and_then(|(_, root)| root.parse::<i64>().ok())
+        .map_or(channel.clone(), |root| format!("{channel}?thread={root}"))
+}
+
+/// A member of the channel, for changing what is attached to its messages.
+async fn member_of(
+    state: &AppState,
+    me: &CurrentUser,
+    slug: &str,
+    channel_id: i64,
+) -> Result<(), AppError> {
+    let (_, access) = require_access(&state.db, slug, channel_id, me.id).await?;
+    if access.last_read_seq.is_none() {
+        return Err(AppError::NotFound);
+    }
+    if access.channel.archived {
+        return Err(AppError::Conflict(
+            "This channel is archived; nothing in it can change.".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// `POST …/messages/<seq>/reactions` with `name`: toggles the reader's reaction.
+pub async fn react(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path((slug, channel_id, seq)): Path<(String, i64, i64)>,
+    headers: HeaderMap,
+    Form(form): Form<ReactForm>,
+) -> Result<Response, AppError> {
+    member_of(&state, &me, &slug, channel_id).await?;
+    let change = super::reactions::toggle(&state, channel_id, seq, me.id, &form.name).await?;
+    if wants_json(&headers) {
+        return Ok(Json(serde_json::json!({
+            "ok": true, "name": change.name, "count": change.count, "added": change.added,
+        }))
+        .into_response());
+    }
+    Ok(Redirect::to(&back_to(&slug, channel_id, &headers)).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct PinForm {
+    #[serde(default)]
+    pin: String,
+}
+
+/// `POST …/messages/<seq>/pin` with `pin=1` or `0`.
+pub async fn pin(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path((slug, channel_id, seq)): Path<(String, i64, i64)>,
+    headers: HeaderMap,
+    Form(form): Form<PinForm>,
+) -> Result<Response, AppError> {
+    member_of(&state, &me, &slug, channel_id).await?;
+    let pinned = form.pin != "0";
+    super::reactions::set_pinned(&state, channel_id, seq, me.id, pinned).await?;
+    if wants_json(&headers) {
+        return Ok(Json(serde_json::json!({ "ok": true, "pinned": pinned })).into_response());
+    }
+    Ok(Redirect::to(&back_to(&slug, channel_id, &headers)).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct SaveForm {
+    #[serde(default)]
+    save: String,
+}
+
+/// `POST …/messages/<seq>/save` with `save=1` or `0`. Reading is enough to save.
+pub async fn save(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path((slug, channel_id, seq)): Path<(String, i64, i64)>,
+    headers: HeaderMap,
+    Form(form): Form<SaveForm>,
+) -> Result<Response, AppError> {
+    require_access(&state.db, &slug, channel_id, me.id).await?;
+    let saved = form.save != "0";
+    super::reactions::set_saved(&state, channel_id, seq, me.id, saved).await?;
+    if wants_json(&headers) {
+        return Ok(Json(serde_json::json!({ "ok": true, "saved": saved })).into_response());
+    }
+    Ok(Redirect::to(&back_to(&slug, channel_id, &headers)).into_response())
+}
+
+/// A saved message as the Saved view lists it.
+pub struct SavedItem {
+    pub channel_id: i64,
+    pub channel_title: String,
+    pub message: MessageView,
+    pub href: String,
+}
+
+#[derive(Template)]
+#[template(path = "messages/saved.html")]
+struct SavedPage {
+    shell: Shell,
+    items: Vec<SavedItem>,
+}
+
+/// `GET /w/<slug>/saved`: the reader's saved messages, newest save first.
+pub async fn saved(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(slug): Path<String>,
+) -> Result<Response, AppError> {
+    let workspace = crate::auth::membership::require_member(&state.db, &slug, me.id).await?;
+    let rows = super::reactions::saved(&state.db, workspace.id, me.id).await?;
+    let shell = Shell::load(&state, &me, &workspace, 0).await?;
+    let mut items = Vec::with_capacity(rows.len());
+    for row in rows {
+        let (channel_id, seq) = (row.message.channel_id, row.message.seq);
+        let base = channels::path(&slug, channel_id);
+        let href = match row.message.thread_root_seq {
+            Some(root) => format!("{base}?thread={root}#t-{seq}"),
+            None => format!("{base}?around={seq}#m-{seq}"),
+        };
+        let Some(message) =
+            view::load_one(&state.db, channel_id, seq, me.id, &base, &me.csrf).await?
+        else {
+            continue;
+        };
+        items.push(SavedItem {
+            channel_id,
+            channel_title: shell.title_of_id(channel_id),
+            message,
+            href,
+        });
+    }
+    render_page(StatusCode::OK, &SavedPage { shell, items })
+}
+
+/// `GET /emoji.json`: the standard set for the picker and `:` completion (the same for
+/// everyone and every release of this binary, so cached for a day).
+pub async fn emoji_catalogue() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        crate::emoji::CATALOGUE.as_str(),
+    )
+        .into_response()
+}
+
+/// `GET /w/<slug>/emoji/frequent`: the reader's most used reactions, for the picker.
+pub async fn frequent_emoji(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(slug): Path<String>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    crate::auth::membership::require_member(&state.db, &slug, me.id).await?;
+    let names = super::reactions::frequent(&state.db, me.id).await?;
+    Ok(Json(serde_json::json!({ "names": names })))
+}
+
+/// `GET …/c/<id>/people`: the conversation's members, for the composer's `@` completion
+/// (with the words that mention many, which complete too).
+pub async fn people(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path((slug, channel_id)): Path<(String, i64)>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    require_access(&state.db, &slug, channel_id, me.id).await?;
+    let members = channels::db::members_of(&state.db, channel_id).await?;
+    let people: Vec<_> = members
+        .iter()
+        .map(|m| serde_json::json!({ "username": m.username, "name": m.display_name }))
+        .collect();
+    Ok(Json(serde_json::json!({ "people": people })))
 }

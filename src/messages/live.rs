@@ -8,7 +8,7 @@ use time::format_description::well_known::Rfc3339;
 use super::db::{self as messages_db, MessageRow};
 use super::view::{MessagePartial, shared_view};
 use crate::error::AppError;
-use crate::realtime::channel_topic;
+use crate::realtime::{channel_topic, user_topic};
 use crate::realtime::frames::{Event, WireMessage};
 use crate::state::AppState;
 use crate::web::templates::render;
@@ -25,6 +25,8 @@ pub fn message_event(row: MessageRow, updated: bool) -> Result<Event, AppError> 
         client_msg_id: m.client_msg_id.clone(),
         created_at: m.created_at.format(&Rfc3339).unwrap_or_default(),
         edited_at: m.edited_at.and_then(|t| t.format(&Rfc3339).ok()),
+        thread_root_seq: m.thread_root_seq,
+        reply_broadcast: m.reply_broadcast,
     };
     let html = render(&MessagePartial {
         message: &shared_view(row),
@@ -47,12 +49,55 @@ pub fn message_event(row: MessageRow, updated: bool) -> Result<Event, AppError> 
 }
 
 /// A message was stored: everyone in the channel sees it. The row is the one the send
-/// statement returned, so nothing is read back.
-pub fn message_sent(state: &AppState, row: MessageRow) -> Result<(), AppError> {
-    let channel_id = row.message.channel_id;
+/// statement returned, so nothing is read back. A reply also updates its root's summary for
+/// everyone, and tells the thread's other followers they have a reply to read.
+pub async fn message_sent(state: &AppState, row: MessageRow) -> Result<(), AppError> {
+    let (channel_id, author) = (row.message.channel_id, row.message.user_id);
+    let root = row.message.thread_root_seq;
     state
         .realtime
         .publish(&channel_topic(channel_id), message_event(row, false)?);
+    if let Some(root_seq) = root {
+        thread_updated(state, channel_id, root_seq).await?;
+        for (user_id, unread) in
+            super::threads::unread_of_followers(&state.db, channel_id, root_seq, author).await?
+        {
+            state.realtime.publish(
+                &user_topic(user_id),
+                Event::ThreadUnread {
+                    channel_id,
+                    root_seq,
+                    unread,
+                },
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A root's summary changed (a reply sent or deleted): its line is drawn again for everyone.
+pub async fn thread_updated(
+    state: &AppState,
+    channel_id: i64,
+    root_seq: i64,
+) -> Result<(), AppError> {
+    let Some(root) = messages_db::message(&state.db, channel_id, root_seq).await? else {
+        return Ok(());
+    };
+    let (reply_count, latest_reply_seq) =
+        (root.message.reply_count, root.message.latest_reply_seq);
+    let view = shared_view(root);
+    let html = render(&super::view::ThreadSummary { message: &view })?;
+    state.realtime.publish(
+        &channel_topic(channel_id),
+        Event::ThreadUpdated {
+            channel_id,
+            root_seq,
+            reply_count,
+            latest_reply_seq,
+            html,
+        },
+    );
     Ok(())
 }
 
@@ -65,9 +110,19 @@ pub async fn message_edited(state: &AppState, channel_id: i64, seq: i64) -> Resu
     Ok(())
 }
 
-pub fn message_deleted(state: &AppState, channel_id: i64, seq: i64) {
+/// A message became a tombstone; a deleted reply's root shows one reply fewer.
+pub async fn message_deleted(
+    state: &AppState,
+    channel_id: i64,
+    seq: i64,
+    root: Option<i64>,
+) -> Result<(), AppError> {
     state.realtime.publish(
         &channel_topic(channel_id),
         Event::MessageDeleted { channel_id, seq },
     );
+    if let Some(root_seq) = root {
+        thread_updated(state, channel_id, root_seq).await?;
+    }
+    Ok(())
 }

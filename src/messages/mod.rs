@@ -12,6 +12,8 @@ mod error;
 mod handlers;
 pub mod live;
 pub mod page;
+pub mod reactions;
+pub mod threads;
 pub mod view;
 
 use axum::Router;
@@ -46,6 +48,27 @@ pub fn router() -> Router<AppState> {
             "/w/{slug}/c/{channel_id}/messages/{seq}/delete",
             routing::post(handlers::delete),
         )
+        .route(
+            "/w/{slug}/c/{channel_id}/messages/{seq}/reactions",
+            routing::post(handlers::react),
+        )
+        .route(
+            "/w/{slug}/c/{channel_id}/messages/{seq}/pin",
+            routing::post(handlers::pin),
+        )
+        .route(
+            "/w/{slug}/c/{channel_id}/messages/{seq}/save",
+            routing::post(handlers::save),
+        )
+        .route(
+            "/w/{slug}/c/{channel_id}/threads/{root_seq}/follow",
+            routing::post(threads::follow),
+        )
+        .route("/w/{slug}/c/{channel_id}/people", get(handlers::people))
+        .route("/w/{slug}/threads", get(threads::index))
+        .route("/w/{slug}/saved", get(handlers::saved))
+        .route("/w/{slug}/emoji/frequent", get(handlers::frequent_emoji))
+        .route("/emoji.json", get(handlers::emoji_catalogue))
 }
 
 /// A message about to be sent by a member of the channel.
@@ -58,6 +81,10 @@ pub struct NewMessage<'a> {
     pub sender_name: Option<&'a str>,
     /// An icon shown instead of the user's avatar: an https URL or an `:emoji:` code.
     pub sender_icon: Option<&'a str>,
+    /// The root's seq, for a reply in a thread.
+    pub thread_root_seq: Option<i64>,
+    /// A reply that is also shown in the channel ("Also send to #channel").
+    pub broadcast: bool,
 }
 
 impl<'a> NewMessage<'a> {
@@ -69,7 +96,17 @@ impl<'a> NewMessage<'a> {
             text,
             sender_name: None,
             sender_icon: None,
+            thread_root_seq: None,
+            broadcast: false,
         }
+    }
+
+    /// A reply in the thread under `root` (`None`: a top-level message), shown in the channel
+    /// too when `broadcast`.
+    pub fn in_thread(mut self, root: Option<i64>, broadcast: bool) -> Self {
+        self.thread_root_seq = root;
+        self.broadcast = root.is_some() && broadcast;
+        self
     }
 
     pub fn with_client_msg_id(mut self, client_msg_id: Option<&'a str>) -> Self {
@@ -107,16 +144,16 @@ pub async fn post(state: &AppState, new: NewMessage<'_>) -> Result<Sent, SendErr
     }
     let sent = send(state, new).await?;
     if sent.created {
-        publish_sent(state, &sent.row);
+        publish_sent(state, &sent.row).await;
     }
     Ok(sent)
 }
 
 /// Publishes a stored message live. Stored is what matters: if this fails, clients pick the
 /// message up when they resume.
-pub fn publish_sent(state: &AppState, row: &MessageRow) {
+pub async fn publish_sent(state: &AppState, row: &MessageRow) {
     let channel_id = row.message.channel_id;
-    if let Err(e) = live::message_sent(state, row.clone()) {
+    if let Err(e) = live::message_sent(state, row.clone()).await {
         tracing::warn!(error = %e, channel_id, "a sent message was not published live");
     }
 }
@@ -142,14 +179,26 @@ pub async fn send(state: &AppState, new: NewMessage<'_>) -> Result<Sent, SendErr
     if client_msg_id.is_some_and(|id| id.len() > MAX_CLIENT_MSG_ID) {
         return Err(SendError::ClientMsgIdTooLong);
     }
-    let mentioned = markdown::mentions(new.text);
+    let usernames = markdown::mentions(new.text);
+    let all = markdown::mention_all(&usernames);
+    let online = match all {
+        Some(word) => mention_all_allowed(state, &new, word).await?,
+        None => Vec::new(),
+    };
+    let mentioned = db::Mentioned {
+        usernames: &usernames,
+        all,
+        online: &online,
+    };
     let outbox = state.search.reads_outbox();
     match db::insert_sent(pool, &new, client_msg_id, &mentioned, outbox).await {
         Ok(Some(row)) => Ok(Sent { row, created: true }),
         Ok(None) => Err(
-            match db::refusal(pool, new.channel_id, new.user_id).await? {
+            match db::refusal(pool, new.channel_id, new.user_id, new.thread_root_seq).await? {
                 db::Refusal::Archived => SendError::Archived,
                 db::Refusal::NotMember => SendError::NotMember,
+                db::Refusal::ThreadNotFound => SendError::ThreadNotFound,
+                db::Refusal::ReplyToReply => SendError::ReplyToReply,
             },
         ),
         // A retry of a stored message: the statement rolled back whole (its seq too), and the
@@ -168,6 +217,28 @@ pub async fn send(state: &AppState, new: NewMessage<'_>) -> Result<Sent, SendErr
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Checks the workspace's limit on @channel, @everyone and @here (admins may always; others
+/// only in channels up to `mention_all_limit` members) and, for `@here`, finds the members
+/// online now, who are the ones it mentions. Runs only for the rare message that says one.
+async fn mention_all_allowed(
+    state: &AppState,
+    new: &NewMessage<'_>,
+    word: &'static str,
+) -> Result<Vec<i64>, SendError> {
+    let rule = db::mention_all_rule(&state.db, new.channel_id, new.user_id).await?;
+    if let Some(limit) = rule.limit
+        && !rule.sender_is_admin
+        && rule.members > i64::from(limit)
+    {
+        return Err(SendError::MentionAllRestricted { word, limit });
+    }
+    if word != "here" {
+        return Ok(Vec::new());
+    }
+    let members = crate::channels::db::member_ids(&state.db, new.channel_id).await?;
+    Ok(state.realtime.presence.online_among(&members).await)
 }
 
 /// Replaces the text of the author's own message; mentions follow the new text.
@@ -200,19 +271,20 @@ pub enum DeletedBy {
     Admin { workspace_id: i64, actor_id: i64 },
 }
 
-/// Deletes a message, leaving a tombstone so the seq stays.
+/// Deletes a message, leaving a tombstone so the seq stays (a root's thread stays with it).
+/// Returns the root of a deleted reply, whose summary changed.
 pub async fn delete(
     pool: &PgPool,
     channel_id: i64,
     seq: i64,
     by: DeletedBy,
-) -> Result<(), AppError> {
+) -> Result<Option<i64>, AppError> {
     let mut tx = pool.begin().await?;
     let author = match by {
         DeletedBy::Author(id) => Some(id),
         DeletedBy::Admin { .. } => None,
     };
-    let author_id = db::tombstone(&mut tx, channel_id, seq, author)
+    let (author_id, root) = db::tombstone(&mut tx, channel_id, seq, author)
         .await?
         .ok_or(AppError::NotFound)?;
     if let DeletedBy::Admin {
@@ -227,5 +299,5 @@ pub async fn delete(
     db::delete_mentions(&mut tx, channel_id, seq).await?;
     outbox::enqueue(&mut tx, channel_id, seq, Op::Delete).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(root)
 }

@@ -43,6 +43,18 @@ pub struct ChannelPage {
     error: String,
     /// The longest message, for the script to refuse before sending (the server checks too).
     max_chars: usize,
+    /// The thread open beside the channel (`?thread=<root seq>`).
+    thread: Option<ThreadPanel>,
+}
+
+/// A thread beside its channel: the root, its replies, and a composer of its own.
+pub struct ThreadPanel {
+    pub root_seq: i64,
+    pub messages: Vec<MessageView>,
+    /// The first reply below the "New replies" line (0: no line).
+    pub unread_from_seq: i64,
+    pub following: bool,
+    pub client_msg_id: String,
 }
 
 impl ChannelPage {
@@ -60,6 +72,8 @@ pub struct HistoryQuery {
     before: Option<i64>,
     /// A search result's seq: the page shows the messages around it, highlighted.
     around: Option<i64>,
+    /// A thread's root: shown beside the channel.
+    thread: Option<i64>,
 }
 
 /// Which part of the history a channel page shows.
@@ -86,6 +100,7 @@ pub async fn show(
             (None, Some(seq)) => Position::Before(seq),
             (None, None) => Position::Newest,
         },
+        query.thread,
         Composer::default(),
         StatusCode::OK,
     )
@@ -105,6 +120,7 @@ pub async fn render(
     slug: &str,
     channel_id: i64,
     position: Position,
+    thread: Option<i64>,
     composer: Composer,
     status: StatusCode,
 ) -> Result<Response, AppError> {
@@ -164,6 +180,17 @@ pub async fn render(
             crate::channels::live::read_moved(state, channel_id, me.id, seq).await?;
         }
     }
+    let mut thread = match thread {
+        Some(root_seq) => Some(thread_panel(state, me, &access, root_seq, &base_path).await?),
+        None => None,
+    };
+    if let Some(panel) = &mut thread
+        && workspace.is_admin()
+    {
+        for message in &mut panel.messages {
+            message.moderate = true;
+        }
+    }
     // The sidebar is loaded after marking read, so this channel is not shown as unread.
     let shell = Shell::load(state, me, &workspace, channel_id).await?;
     let title = shell.title_of(&access);
@@ -180,6 +207,41 @@ pub async fn render(
         draft: composer.draft,
         error: composer.error,
         max_chars: super::MAX_CHARS,
+        thread,
     };
     render_page(status, &page)
+}
+
+/// The thread panel's content; opening it marks the thread read for a follower. A root that
+/// is not a top-level message of this channel is a 404, as for any missing message.
+async fn thread_panel(
+    state: &AppState,
+    me: &CurrentUser,
+    access: &ChannelAccess,
+    root_seq: i64,
+    base_path: &str,
+) -> Result<ThreadPanel, AppError> {
+    let channel_id = access.channel.id;
+    let messages =
+        view::load_thread(&state.db, channel_id, root_seq, me.id, base_path, &me.csrf)
+            .await?
+            .ok_or(AppError::NotFound)?;
+    let follow = super::threads::read_index(&state.db, channel_id, root_seq, me.id).await?;
+    let unread_from_seq = match follow {
+        Some((true, read_index)) => messages
+            .iter()
+            .find(|m| m.reply_index > read_index && m.user_id != me.id)
+            .map_or(0, |m| m.seq),
+        _ => 0,
+    };
+    if access.last_read_seq.is_some() {
+        super::threads::mark_read(state, channel_id, root_seq, me.id).await?;
+    }
+    Ok(ThreadPanel {
+        root_seq,
+        messages,
+        unread_from_seq,
+        following: matches!(follow, Some((true, _))),
+        client_msg_id: uuid::Uuid::new_v4().to_string(),
+    })
 }

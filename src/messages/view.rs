@@ -43,16 +43,40 @@ pub struct MessageView {
     /// The channel's URL, for the edit and delete forms.
     pub base_path: String,
     pub csrf: String,
+    /// A reply's root; `None` for a top-level message.
+    pub thread_root_seq: Option<i64>,
+    /// A reply also shown in the channel.
+    pub broadcast: bool,
+    /// A reply's place in its thread.
+    pub reply_index: i32,
+    /// On a root: "3 replies", the first repliers (hue and initials) and the newest reply's time.
+    pub reply_count: i32,
+    pub repliers: Vec<(i64, String)>,
+    pub latest_reply_at: String,
+    pub latest_reply_label: String,
+    /// Grouped by emoji, in the order first used.
+    pub reactions: Vec<ReactionView>,
+    pub pinned: bool,
+    /// Saved by the reader.
+    pub saved: bool,
+    /// Drawn in a thread panel: no "Reply in thread" of its own.
+    pub in_thread: bool,
+}
+
+/// One emoji's reactions on a message, as the reader sees them.
+pub struct ReactionView {
+    pub name: String,
+    pub glyph: String,
+    pub count: i64,
+    /// The reader is among them (the chip is pressed).
+    pub mine: bool,
+    /// "Ada, Bob and 3 others reacted with :tada:".
+    pub title: String,
 }
 
 impl MessageView {
     pub fn initials(&self) -> String {
-        self.author_name
-            .split_whitespace()
-            .filter_map(|w| w.chars().next())
-            .take(2)
-            .collect::<String>()
-            .to_uppercase()
+        initials(&self.author_name)
     }
 
     /// One of twelve avatar colours, stable per author (`.hue-0` … `.hue-11` in the CSS;
@@ -60,6 +84,25 @@ impl MessageView {
     pub fn hue(&self) -> i64 {
         self.user_id.rem_euclid(12)
     }
+
+    /// Where "N replies" leads: the channel with this thread open beside it.
+    pub fn thread_href(&self) -> String {
+        format!("{}?thread={}", self.base_path, self.thread_root_seq.unwrap_or(self.seq))
+    }
+
+    pub fn replies_label(&self) -> String {
+        match self.reply_count {
+            1 => "1 reply".to_owned(),
+            n => format!("{n} replies"),
+        }
+    }
+}
+
+/// A root's "N replies" line on its own: `thread.updated` frames carry it.
+#[derive(Template)]
+#[template(path = "messages/_thread_summary.html")]
+pub struct ThreadSummary<'a> {
+    pub message: &'a MessageView,
 }
 
 /// The partial, rendered on its own (for scripts that insert one message).
@@ -69,7 +112,22 @@ pub struct MessagePartial<'a> {
     pub message: &'a MessageView,
 }
 
+fn initials(name: &str) -> String {
+    name.split_whitespace()
+        .filter_map(|w| w.chars().next())
+        .take(2)
+        .collect::<String>()
+        .to_uppercase()
+}
+
 fn view(row: MessageRow, me: i64, base_path: &str, csrf: &str) -> MessageView {
+    let repliers = row
+        .message
+        .reply_users
+        .iter()
+        .zip(row.replier_names.iter().flatten())
+        .map(|(id, name)| (id.rem_euclid(12), initials(name)))
+        .collect();
     let m = row.message;
     let html = if m.deleted_at.is_some() {
         String::new()
@@ -98,7 +156,50 @@ fn view(row: MessageRow, me: i64, base_path: &str, csrf: &str) -> MessageView {
         highlight: false,
         base_path: base_path.to_owned(),
         csrf: csrf.to_owned(),
+        thread_root_seq: m.thread_root_seq,
+        broadcast: m.reply_broadcast,
+        reply_index: m.reply_index.unwrap_or(0),
+        reply_count: m.reply_count,
+        repliers,
+        latest_reply_at: m
+            .latest_reply_at
+            .and_then(|t| t.format(&Rfc3339).ok())
+            .unwrap_or_default(),
+        latest_reply_label: m
+            .latest_reply_at
+            .and_then(|t| t.format(format_description!("[hour]:[minute]")).ok())
+            .unwrap_or_default(),
+        reactions: Vec::new(),
+        pinned: false,
+        saved: false,
+        in_thread: false,
     }
+}
+
+/// Adds what is kept beside each message (reactions, pins, the reader's saves) to views of one
+/// channel: three indexed reads for the whole page.
+pub async fn decorate(
+    pool: &PgPool,
+    channel_id: i64,
+    views: &mut [MessageView],
+    me: i64,
+) -> sqlx::Result<()> {
+    let seqs: Vec<i64> = views.iter().map(|v| v.seq).collect();
+    if seqs.is_empty() {
+        return Ok(());
+    }
+    let mut reactions = super::reactions::on_messages(pool, channel_id, &seqs).await?;
+    let marks = super::reactions::marks(pool, channel_id, &seqs, me).await?;
+    for v in views.iter_mut() {
+        if let Some(groups) = reactions.remove(&v.seq) {
+            v.reactions = groups.into_iter().map(|g| g.view(me)).collect();
+        }
+        if let Some(&(pinned, saved)) = marks.get(&v.seq) {
+            v.pinned = pinned;
+            v.saved = saved;
+        }
+    }
+    Ok(())
 }
 
 /// One page of history ending before `before` (the newest page when `None`), and the seq to
@@ -118,7 +219,9 @@ pub async fn load_page(
     let rows = db::history_before(pool, channel.id, before, limit).await?;
     let older_before = rows.first().map_or(0, |r| r.message.seq);
     let older_before = if older_before > 1 { older_before } else { 0 };
-    Ok((grouped(rows, me, base_path, csrf), older_before))
+    let mut views = grouped(rows, me, base_path, csrf);
+    decorate(pool, channel.id, &mut views, me).await?;
+    Ok((views, older_before))
 }
 
 /// The messages around `seq` (half a page each side), with that one highlighted: where a
@@ -132,7 +235,7 @@ pub async fn load_around(
     base_path: &str,
     csrf: &str,
 ) -> sqlx::Result<(Vec<MessageView>, i64)> {
-    let rows = db::range(
+    let rows = db::shown_range(
         pool,
         channel.id,
         (seq - half - 1).max(0),
@@ -143,6 +246,7 @@ pub async fn load_around(
     let older_before = rows.first().map_or(0, |r| r.message.seq);
     let older_before = if older_before > 1 { older_before } else { 0 };
     let mut views = grouped(rows, me, base_path, csrf);
+    decorate(pool, channel.id, &mut views, me).await?;
     for v in &mut views {
         v.highlight = v.seq == seq;
     }
@@ -190,9 +294,35 @@ pub async fn load_one(
     base_path: &str,
     csrf: &str,
 ) -> sqlx::Result<Option<MessageView>> {
-    Ok(db::message(pool, channel_id, seq)
-        .await?
-        .map(|row| view(row, me, base_path, csrf)))
+    let Some(row) = db::message(pool, channel_id, seq).await? else {
+        return Ok(None);
+    };
+    let mut views = [view(row, me, base_path, csrf)];
+    decorate(pool, channel_id, &mut views, me).await?;
+    let [one] = views;
+    Ok(Some(one))
+}
+
+/// A thread as the panel shows it: the root, then its replies in order, grouped like the
+/// channel. `None` when the root is not a top-level message of this channel.
+pub async fn load_thread(
+    pool: &PgPool,
+    channel_id: i64,
+    root_seq: i64,
+    me: i64,
+    base_path: &str,
+    csrf: &str,
+) -> sqlx::Result<Option<Vec<MessageView>>> {
+    let rows = db::thread(pool, channel_id, root_seq, 0, 1001).await?;
+    if rows.first().is_none_or(|r| r.message.seq != root_seq) {
+        return Ok(None);
+    }
+    let mut views = grouped(rows, me, base_path, csrf);
+    decorate(pool, channel_id, &mut views, me).await?;
+    for v in &mut views {
+        v.in_thread = true;
+    }
+    Ok(Some(views))
 }
 
 /// A message as every reader sees it, without anyone's edit or delete actions: the `html` of

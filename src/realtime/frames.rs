@@ -65,6 +65,12 @@ pub enum ClientFrame {
         #[serde(default)]
         client_msg_id: Option<String>,
         text: String,
+        /// A reply: the thread's root.
+        #[serde(default)]
+        thread_root_seq: Option<i64>,
+        /// A reply also shown in the channel.
+        #[serde(default)]
+        broadcast: bool,
     },
 }
 
@@ -77,6 +83,12 @@ pub struct WireMessage {
     pub client_msg_id: Option<String>,
     pub created_at: String,
     pub edited_at: Option<String>,
+    /// A reply's root (`None` for a top-level message).
+    #[serde(default)]
+    pub thread_root_seq: Option<i64>,
+    /// A reply shown in the channel too.
+    #[serde(default)]
+    pub reply_broadcast: bool,
 }
 
 /// A channel as `ready` and `channel.joined` describe it.
@@ -87,6 +99,9 @@ pub struct WireChannel {
     pub kind: String,
     pub last_seq: i64,
     pub last_read_seq: i64,
+    /// The newest message the channel view shows: read to here, the channel is read.
+    #[serde(default)]
+    pub last_shown_seq: i64,
 }
 
 /// What the bus carries and sockets receive.
@@ -109,6 +124,59 @@ pub enum Event {
     },
     #[serde(rename = "message.deleted")]
     MessageDeleted { channel_id: i64, seq: i64 },
+    /// A thread's root changed: its reply count, newest reply or repliers (`html` is the
+    /// root's summary line, drawn by the page's partial).
+    #[serde(rename = "thread.updated")]
+    ThreadUpdated {
+        channel_id: i64,
+        root_seq: i64,
+        reply_count: i32,
+        latest_reply_seq: Option<i64>,
+        html: String,
+    },
+    /// To a follower: a thread they follow has replies they have not read (`unread`), or has
+    /// none left (0, after reading it on another tab or device).
+    #[serde(rename = "thread.unread")]
+    ThreadUnread {
+        channel_id: i64,
+        root_seq: i64,
+        unread: i64,
+    },
+    #[serde(rename = "reaction.added")]
+    ReactionAdded {
+        channel_id: i64,
+        seq: i64,
+        name: String,
+        /// The emoji itself, for drawing.
+        glyph: String,
+        user_id: i64,
+        user_name: String,
+        count: i64,
+        /// "Ada, Bob and 3 others reacted with :tada:", for the chip's hover.
+        title: String,
+    },
+    #[serde(rename = "reaction.removed")]
+    ReactionRemoved {
+        channel_id: i64,
+        seq: i64,
+        name: String,
+        glyph: String,
+        user_id: i64,
+        user_name: String,
+        count: i64,
+        title: String,
+    },
+    #[serde(rename = "pin.added")]
+    PinAdded { channel_id: i64, seq: i64 },
+    #[serde(rename = "pin.removed")]
+    PinRemoved { channel_id: i64, seq: i64 },
+    /// To the person who saved or unsaved a message (their other tabs and devices).
+    #[serde(rename = "saved")]
+    Saved {
+        channel_id: i64,
+        seq: i64,
+        saved: bool,
+    },
     /// A user's read point moved (sent to that user's other tabs and devices).
     #[serde(rename = "read")]
     Read { channel_id: i64, seq: i64 },

@@ -68,6 +68,15 @@ fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// The statuses other nodes wrote for a user (`<status>|<expires>` per node) that have not
+/// expired.
+fn unexpired(fields: &HashMap<String, String>, now: u64) -> impl Iterator<Item = Status> + '_ {
+    fields.values().filter_map(move |v| {
+        let (status, expires) = v.split_once('|')?;
+        (expires.parse::<u64>().ok()? > now).then(|| Status::parse(status))
+    })
+}
+
 impl Presence {
     pub fn new(node_id: String, prefix: String, redis: Option<ConnectionManager>) -> Self {
         Self {
@@ -130,16 +139,37 @@ impl Presence {
             .query_async(&mut redis)
             .await;
         match fields {
-            Ok(fields) => {
-                let now = now_secs();
-                let remote = fields.values().filter_map(|v| {
-                    let (status, expires) = v.split_once('|')?;
-                    (expires.parse::<u64>().ok()? > now).then(|| Status::parse(status))
-                });
-                Status::combine(remote.chain([local]))
-            }
+            Ok(fields) => Status::combine(unexpired(&fields, now_secs()).chain([local])),
             Err(_) => local,
         }
+    }
+
+    /// Those of `user_ids` online now on any node (away is not online): whom `@here` mentions.
+    /// One Redis round trip for them all.
+    pub async fn online_among(&self, user_ids: &[i64]) -> Vec<i64> {
+        let local: Vec<Option<Status>> = user_ids.iter().map(|&id| self.local_status(id)).collect();
+        let remote: Vec<HashMap<String, String>> = match &self.redis {
+            Some(redis) if !user_ids.is_empty() => {
+                let mut redis = redis.clone();
+                let mut pipe = redis::pipe();
+                for &id in user_ids {
+                    pipe.cmd("HGETALL").arg(self.key(id));
+                }
+                pipe.query_async(&mut redis).await.unwrap_or_default()
+            }
+            _ => Vec::new(),
+        };
+        let now = now_secs();
+        user_ids
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| {
+                let remote = remote.get(i).into_iter().flat_map(|f| unexpired(f, now));
+                let local = local[i].unwrap_or(Status::Offline);
+                Status::combine(remote.chain([local])) == Status::Online
+            })
+            .map(|(_, &id)| id)
+            .collect()
     }
 
     /// Writes this node's combined status of the user to Redis, or removes this node's field

@@ -236,8 +236,8 @@ pub async fn add_to_group(
     user_id: i64,
 ) -> sqlx::Result<bool> {
     Ok(sqlx::query(
-        "insert into channel_members (channel_id, user_id, last_read_seq)
-         select c.id, $2, c.last_seq from channels c
+        "insert into channel_members (channel_id, user_id, last_read_seq, read_shown)
+         select c.id, $2, c.last_seq, c.shown_total from channels c
          join workspace_members wm on wm.workspace_id = c.workspace_id and wm.user_id = $2
          where c.id = $1
          on conflict do nothing",

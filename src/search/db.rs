@@ -51,6 +51,8 @@ pub struct Row {
     pub snippet: String,
     pub body: String,
     pub total: i64,
+    /// A reply's root: the result opens the thread.
+    pub thread_root_seq: Option<i64>,
 }
 
 /// What the Postgres backend filters on.
@@ -61,6 +63,7 @@ pub struct Filters<'a> {
     pub before: Option<OffsetDateTime>,
     pub after: Option<OffsetDateTime>,
     pub has_link: bool,
+    pub in_thread: bool,
     pub best_match: bool,
     pub limit: i64,
     pub offset: i64,
@@ -78,6 +81,7 @@ pub async fn search(db: &PgPool, f: &Filters<'_>) -> sqlx::Result<Vec<Row>> {
     sqlx::query_as(
         r#"with hits as materialized (
               select m.channel_id, m.seq, m.user_id, m.sender_name, m.created_at, m.body,
+                     m.thread_root_seq,
                      case when $7 and $2 <> '' then ts_rank(m.search_vector, q) end as rank
               from messages m, websearch_to_tsquery('english', $2) q
               where m.channel_id = any($1) and m.deleted_at is null
@@ -86,6 +90,7 @@ pub async fn search(db: &PgPool, f: &Filters<'_>) -> sqlx::Result<Vec<Row>> {
                 and ($4::timestamptz is null or m.created_at < $4)
                 and ($5::timestamptz is null or m.created_at >= $5)
                 and (not $6 or m.body ~* 'https?://')
+                and (not $11 or m.thread_root_seq is not null)
               order by rank desc nulls last, m.created_at desc, m.seq desc
               limit greatest($10 + 1, $8 + $9))
           select h.channel_id, h.seq, h.user_id, u.username,
@@ -94,7 +99,7 @@ pub async fn search(db: &PgPool, f: &Filters<'_>) -> sqlx::Result<Vec<Row>> {
                       else ts_headline('english', h.body, websearch_to_tsquery('english', $2),
                            'StartSel=' || chr(1) || ', StopSel=' || chr(2) || ', MaxWords=30, MinWords=12, MaxFragments=2, FragmentDelimiter=" … "')
                  end as snippet,
-                 h.body, (select count(*) from hits) as total
+                 h.body, (select count(*) from hits) as total, h.thread_root_seq
           from hits h join users u on u.id = h.user_id
           order by h.rank desc nulls last, h.created_at desc, h.seq desc
           limit $8 offset $9"#,
@@ -109,6 +114,7 @@ pub async fn search(db: &PgPool, f: &Filters<'_>) -> sqlx::Result<Vec<Row>> {
     .bind(f.limit)
     .bind(f.offset)
     .bind(COUNT_CAP)
+    .bind(f.in_thread)
     .fetch_all(db)
     .await
 }
@@ -119,7 +125,7 @@ pub async fn rows_for(db: impl PgExecutor<'_>, keys: &[(i64, i64)]) -> sqlx::Res
     sqlx::query_as(
         "select m.channel_id, m.seq, m.user_id, u.username,
                 coalesce(m.sender_name, u.display_name) as display_name, m.created_at,
-                left(m.body, 300) as snippet, m.body, 0::bigint as total
+                left(m.body, 300) as snippet, m.body, 0::bigint as total, m.thread_root_seq
          from messages m join users u on u.id = m.user_id
          join unnest($1::bigint[], $2::bigint[]) as k(channel_id, seq)
            on k.channel_id = m.channel_id and k.seq = m.seq

@@ -48,6 +48,19 @@ pub struct Hit {
     /// Escaped text with `<mark>` around the matches.
     pub snippet_html: String,
     pub text: String,
+    /// A reply's root: the result opens its thread.
+    pub thread_root_seq: Option<i64>,
+}
+
+impl Hit {
+    /// Where a result leads: the message in its channel, or its thread beside the channel.
+    pub fn href(&self, slug: &str) -> String {
+        let (channel, seq) = (self.channel_id, self.seq);
+        match self.thread_root_seq {
+            Some(root) => format!("/w/{slug}/c/{channel}?thread={root}&around={root}#t-{seq}"),
+            None => format!("/w/{slug}/c/{channel}?around={seq}#m-{seq}"),
+        }
+    }
 }
 
 pub struct Results {
@@ -134,6 +147,7 @@ pub async fn search(
         before,
         after,
         has_link: q.has_link,
+        in_thread: q.in_thread,
         best_match: sort == Sort::BestMatch,
         limit: per_page,
         offset: (page - 1) * per_page,
@@ -178,6 +192,7 @@ pub async fn search(
             created_at: r.created_at,
             snippet_html: marked_snippet(&r.snippet),
             text: r.body,
+            thread_root_seq: r.thread_root_seq,
         })
         .collect();
     Ok(Results {
@@ -221,6 +236,9 @@ async fn meili_search(
     }
     if f.has_link {
         filter.push_str(" AND has_link = true");
+    }
+    if f.in_thread {
+        filter.push_str(" AND is_reply = true");
     }
     let page = (f.offset / f.limit.max(1) + 1) as usize;
     let (hits, total) = meili

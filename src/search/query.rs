@@ -1,5 +1,5 @@
 //! The search query language: free words, `"exact phrases"`, `from:@name`, `in:#channel`,
-//! `before:` / `after:` / `on:` dates (YYYY-MM-DD), and `has:link`.
+//! `before:` / `after:` / `on:` dates (YYYY-MM-DD), `has:link` and `is:thread` (replies).
 //!
 //! Parsing only splits the query; names are resolved against Postgres by the caller, so that
 //! an unknown person or channel can be reported instead of silently matching nothing.
@@ -23,6 +23,8 @@ pub struct Query {
     /// Messages on this day (UTC).
     pub on: Option<Date>,
     pub has_link: bool,
+    /// `is:thread`: only replies in threads.
+    pub in_thread: bool,
 }
 
 impl Query {
@@ -66,6 +68,10 @@ pub fn parse(input: &str) -> Result<Query, String> {
             Some(("after", day)) => query.after = Some(date(day, "after")?),
             Some(("on", day)) => query.on = Some(date(day, "on")?),
             Some(("has", "link")) => query.has_link = true,
+            Some(("is", "thread")) => query.in_thread = true,
+            Some(("is", other)) => {
+                return Err(format!("is:{other} is not a filter; try is:thread."));
+            }
             Some(("has", other)) => {
                 return Err(format!("has:{other} is not a filter; try has:link."));
             }

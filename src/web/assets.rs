@@ -22,6 +22,9 @@ const MODULES: &[(&str, &str)] = &[
     ("socket.js", include_str!("../../static/js/socket.js")),
     ("timeline.js", include_str!("../../static/js/timeline.js")),
     ("unread.js", include_str!("../../static/js/unread.js")),
+    ("threads.js", include_str!("../../static/js/threads.js")),
+    ("reactions.js", include_str!("../../static/js/reactions.js")),
+    ("complete.js", include_str!("../../static/js/complete.js")),
 ];
 
 /// The routes of the static files; they need no state, so any router can mount them.

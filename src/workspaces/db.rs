@@ -67,8 +67,8 @@ pub async fn add_member(
     // guest is only in the channels they are added to, #general included.
     if role != Role::Guest {
         sqlx::query(
-            "insert into channel_members (channel_id, user_id, last_read_seq)
-             select id, $2, last_seq from channels where workspace_id = $1 and is_general
+            "insert into channel_members (channel_id, user_id, last_read_seq, read_shown)
+             select id, $2, last_seq, shown_total from channels where workspace_id = $1 and is_general
              on conflict do nothing",
         )
         .bind(workspace_id)

@@ -63,9 +63,12 @@ impl Connection {
                 channel_id,
                 client_msg_id,
                 text,
+                thread_root_seq,
+                broadcast,
             } => {
+                let thread = (thread_root_seq, broadcast);
                 return self
-                    .send_message(socket, channel_id, client_msg_id, &text)
+                    .send_message(socket, channel_id, client_msg_id, &text, thread)
                     .await;
             }
         };
@@ -108,6 +111,7 @@ impl Connection {
                 kind: c.kind.as_str().to_owned(),
                 last_seq: c.last_seq,
                 last_read_seq: c.last_read_seq,
+                last_shown_seq: c.last_shown_seq,
             })
             .collect();
         let ready = serde_json::json!({ "type": "ready", "user_id": user_id, "channels": wire });
@@ -260,13 +264,15 @@ impl Connection {
         channel_id: Id,
         client_msg_id: Option<String>,
         text: &str,
+        (thread_root_seq, broadcast): (Option<i64>, bool),
     ) -> Result<(), Stop> {
         let Ok(channel_id) = self.member_of(channel_id) else {
             let refused = serde_json::json!({ "type": "error", "code": "channel_not_found", "message": "no such channel among yours", "client_msg_id": client_msg_id });
             return send(socket, reply(refused)).await;
         };
         let new = NewMessage::new(channel_id, self.who.user_id, text)
-            .with_client_msg_id(client_msg_id.as_deref());
+            .with_client_msg_id(client_msg_id.as_deref())
+            .in_thread(thread_root_seq, broadcast);
         let frame = match messages::post(&self.state, new).await {
             Ok(sent) => serde_json::json!({
                 "type": "ack",

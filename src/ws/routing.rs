@@ -39,7 +39,13 @@ impl Connection {
                 }
                 Ok(())
             }
-            Event::MessageUpdated { channel_id, .. } | Event::MessageDeleted { channel_id, .. } => {
+            Event::MessageUpdated { channel_id, .. }
+            | Event::MessageDeleted { channel_id, .. }
+            | Event::ThreadUpdated { channel_id, .. }
+            | Event::ReactionAdded { channel_id, .. }
+            | Event::ReactionRemoved { channel_id, .. }
+            | Event::PinAdded { channel_id, .. }
+            | Event::PinRemoved { channel_id, .. } => {
                 // A change never overtakes the message it changes.
                 if self.channels.has_held(*channel_id) {
                     self.fill_holes(socket).await.map_err(stop_of)?;
@@ -109,7 +115,11 @@ impl Connection {
                 }
                 Ok(())
             }
-            Event::Read { .. } | Event::Receipt { .. } | Event::Presence { .. } => {
+            Event::Read { .. }
+            | Event::Receipt { .. }
+            | Event::Presence { .. }
+            | Event::ThreadUnread { .. }
+            | Event::Saved { .. } => {
                 send(socket, delivery.json.clone()).await
             }
         }

@@ -10,6 +10,9 @@
 //   timeline.js  the open channel's messages, in seq order, and read points
 //   composer.js  sending, pending sends until they arrive, typing
 //   presence.js  presence dots, "is typing", DM receipts, idle → away
+//   threads.js   the thread panel, roots' "N replies", the sidebar's Threads link
+//   reactions.js reaction chips and the emoji picker, pins, saves, message tools
+//   complete.js  the composer's `@` and `:` completion
 
 import { $$, confirmDestructive, localiseTimes, selectOnFocus } from "./dom.js";
 import { page, readPage } from "./page.js";
@@ -18,14 +21,20 @@ import { dispatch } from "./frames.js";
 import { setUpComposer } from "./composer.js";
 import { addOwnActionsToShown, resumeCursors, watchReading } from "./timeline.js";
 import { watchActivity } from "./presence.js";
+import { setUpPanel } from "./threads.js";
+import { watchClicks } from "./reactions.js";
+import { setUpCompletion } from "./complete.js";
 
 document.addEventListener("DOMContentLoaded", () => {
   readPage();
+  $$("form.composer textarea").forEach(setUpCompletion);
   $$("form.composer").forEach(setUpComposer);
   localiseTimes(document);
   confirmDestructive(document);
   selectOnFocus();
   document.getElementById("new")?.scrollIntoView({ block: "center" });
+  setUpPanel();
+  watchClicks();
   // Live only inside the app shell; login and signup pages have no one to be live for.
   if (!page.me || !window.WebSocket) return;
   addOwnActionsToShown();

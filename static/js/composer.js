@@ -17,13 +17,23 @@ function newClientMsgId() {
   return "c-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
 }
 
-function showPending(text) {
+// A send shows where its message will: in the channel, or in the open thread.
+function showPending(text, thread) {
   const article = fromTemplate("pending-message");
-  if (!article) return null;
+  const list = thread ? $(".thread-messages") : page.inner;
+  if (!article || !list) return null;
   $(".message-body", article).textContent = text;
-  page.inner.appendChild(article);
-  page.list.scrollTop = 0;
+  list.appendChild(article);
+  if (thread) list.scrollTop = list.scrollHeight;
+  else page.list.scrollTop = 0;
   return article;
+}
+
+// The frame for a send: a reply carries its thread and whether it goes to the channel too.
+function sendFrame(entry, id) {
+  const frame = { type: "send", channel_id: entry.channel_id, client_msg_id: id, text: entry.text };
+  if (entry.thread) Object.assign(frame, entry.thread);
+  return frame;
 }
 
 // The real message replaces its pending copy.
@@ -39,7 +49,7 @@ function failPending(clientMsgId, why) {
   const entry = pending.get(clientMsgId);
   pending.delete(clientMsgId);
   entry?.element?.remove();
-  const form = $("form.composer");
+  const form = entry?.form || $("form.composer");
   const box = $("textarea[name=text]", form);
   if (box && !box.value) box.value = entry ? entry.text : "";
   // The page may already show an error from a form post; one alert says the latest.
@@ -81,9 +91,14 @@ export function setUpComposer(form) {
     if (!isReady() || !page.openChannel || text.trim() === "" || [...text].length > maxChars) return; // the form posts as usual
     event.preventDefault();
     const id = newClientMsgId();
-    pending.set(id, { channel_id: page.openChannel.id, text, element: showPending(text) });
-    send({ type: "send", channel_id: page.openChannel.id, client_msg_id: id, text });
+    const root = Number($("input[name=thread_root_seq]", form)?.value) || null;
+    const broadcast = $("input[name=broadcast]", form);
+    const thread = root ? { thread_root_seq: root, broadcast: Boolean(broadcast?.checked) } : null;
+    const entry = { channel_id: page.openChannel.id, text, thread, form, element: showPending(text, thread) };
+    pending.set(id, entry);
+    send(sendFrame(entry, id));
     box.value = "";
+    if (broadcast) broadcast.checked = false;
     grow();
     $("#composer-error")?.remove();
   });
@@ -96,7 +111,7 @@ export function setUpComposer(form) {
 // After a reconnect, every send not yet seen back goes out again with the same client_msg_id:
 // if the first try was stored, the server answers with that message rather than a second.
 export function onReady() {
-  pending.forEach((entry, id) => send({ type: "send", channel_id: entry.channel_id, client_msg_id: id, text: entry.text }));
+  pending.forEach((entry, id) => send(sendFrame(entry, id)));
 }
 
 // Stored: no longer greyed out, though it stays pending until the message itself arrives.

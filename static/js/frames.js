@@ -7,6 +7,8 @@ import * as unread from "./unread.js";
 import * as presence from "./presence.js";
 import * as composer from "./composer.js";
 import * as timeline from "./timeline.js";
+import * as threads from "./threads.js";
+import * as reactions from "./reactions.js";
 
 // Where several modules answer one frame they run in the order listed. For `ready`: the socket
 // first (sends are allowed from then on), read state before anything that asks for it, and the
@@ -25,6 +27,13 @@ const handlers = {
   receipt: [presence.onReceipt],
   typing: [presence.onTyping],
   presence: [presence.onPresence],
+  "thread.updated": [threads.onThreadUpdated],
+  "thread.unread": [threads.onThreadUnread],
+  "reaction.added": [reactions.onReactionAdded],
+  "reaction.removed": [reactions.onReactionRemoved],
+  "pin.added": [reactions.onPinAdded],
+  "pin.removed": [reactions.onPinRemoved],
+  saved: [reactions.onSaved],
 };
 
 export function dispatch(frame) {

@@ -10,6 +10,8 @@ import { page, isDm } from "./page.js";
 import { isReady, send } from "./socket.js";
 import { applyReadPoint, countUnread, hasRead, noteMessage, sidebarLink } from "./unread.js";
 import { settlePending } from "./composer.js";
+import { addTools, keepAttachments } from "./reactions.js";
+import { onReply } from "./threads.js";
 
 function lastShownSeq() {
   const seqs = $$("article.message[data-seq]", page.inner).map((el) => Number(el.dataset.seq));
@@ -70,6 +72,7 @@ function insertMessage(seq, html, clientMsgId) {
   else inner.insertBefore(article, $(".message.pending", inner));
   localiseTimes(article);
   addOwnActions(article);
+  addTools(article);
   return article;
 }
 
@@ -127,6 +130,11 @@ export function onReady() {
 export function onMessage(frame) {
   const open = page.openChannel;
   const fromMe = frame.message.user_id === page.me.id;
+  // A reply goes to its thread; only a broadcast one shows (and counts) in the channel too.
+  if (frame.message.thread_root_seq) {
+    onReply(frame);
+    if (!frame.message.reply_broadcast) return;
+  }
   noteMessage(frame.channel_id, frame.seq, fromMe);
   if (open && frame.channel_id === open.id && !open.viewingHistory) {
     const wasAtBottom = nearBottom();
@@ -147,26 +155,37 @@ export function onMessage(frame) {
   }
 }
 
+// A message shows in the channel (`m-<seq>`), in the open thread (`t-<seq>`), or both.
+function shownCopies(seq) {
+  return ["m-", "t-"].map((prefix) => document.getElementById(prefix + seq)).filter(Boolean);
+}
+
 export function onMessageUpdated(frame) {
-  const old = document.getElementById("m-" + frame.seq);
-  if (!old || frame.channel_id !== page.openChannel?.id) return;
-  const article = fromServerHtml(frame.html);
-  // Whether a message continues the previous author's run depends on its neighbours, which
-  // the server did not look at when rendering the edit.
-  if (old.classList.contains("continued")) article.classList.add("continued");
-  old.replaceWith(article);
-  localiseTimes(article);
-  addOwnActions(article);
+  if (frame.channel_id !== page.openChannel?.id) return;
+  shownCopies(frame.seq).forEach((old) => {
+    const article = fromServerHtml(frame.html);
+    article.id = old.id;
+    // Whether a message continues the previous author's run depends on its neighbours, which
+    // the server did not look at when rendering the edit; reactions and pins are kept beside
+    // the text and did not change.
+    if (old.classList.contains("continued")) article.classList.add("continued");
+    keepAttachments(old, article);
+    old.replaceWith(article);
+    localiseTimes(article);
+    addOwnActions(article);
+    addTools(article);
+  });
 }
 
 export function onMessageDeleted(frame) {
-  const old = document.getElementById("m-" + frame.seq);
-  if (!old || frame.channel_id !== page.openChannel?.id) return;
-  old.classList.add("deleted");
-  const body = $(".message-body", old);
-  const tombstone = fromTemplate("tombstone");
-  if (body && tombstone) body.replaceWith(tombstone);
-  $$(".message-actions, .edited", old).forEach((el) => el.remove());
+  if (frame.channel_id !== page.openChannel?.id) return;
+  shownCopies(frame.seq).forEach((old) => {
+    old.classList.add("deleted");
+    const body = $(".message-body", old);
+    const tombstone = fromTemplate("tombstone");
+    if (body && tombstone) body.replaceWith(tombstone);
+    $$(".message-actions, .message-tools, .edited, .reactions", old).forEach((el) => el.remove());
+  });
 }
 
 export function onGap(frame) {

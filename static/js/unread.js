@@ -6,7 +6,8 @@
 import { $ } from "./dom.js";
 import { page, isDm } from "./page.js";
 
-/** channel_id → { last_seq, last_read_seq } */
+/** channel_id → { last_seq, last_read_seq }, where last_seq is the newest message the channel
+ * view shows (thread replies are not channel unread). */
 const channels = new Map();
 
 export function sidebarLink(channelId) {
@@ -48,6 +49,7 @@ function mentionsMe(text) {
 export function countUnread(channelId, message) {
   const link = sidebarLink(channelId);
   if (!link || message.user_id === page.me.id) return;
+  if (message.thread_root_seq && !message.reply_broadcast) return;
   const unread = Number(link.dataset.unread || 0) + 1;
   const badge = Number(link.dataset.badge || 0) + (isDm(link.dataset.kind) || mentionsMe(message.text) ? 1 : 0);
   setBadge(link, unread, badge);
@@ -80,11 +82,12 @@ export function hasRead(channelId, seq) {
 // elsewhere meanwhile, and others may have gained messages.
 export function onReady(frame) {
   frame.channels.forEach((c) => {
-    channels.set(c.id, { last_seq: c.last_seq, last_read_seq: c.last_read_seq });
+    const shown = c.last_shown_seq ?? c.last_seq;
+    channels.set(c.id, { last_seq: shown, last_read_seq: c.last_read_seq });
     if (c.id === page.openChannel?.id) return;
     const link = sidebarLink(c.id);
     if (!link) return;
-    if (c.last_seq <= c.last_read_seq) setBadge(link, 0, 0);
+    if (shown <= c.last_read_seq) setBadge(link, 0, 0);
     else link.classList.add("unread");
   });
 }
@@ -94,7 +97,8 @@ export function onRead(frame) {
 }
 
 export function onChannelJoined(frame) {
-  channels.set(frame.channel.id, { last_seq: frame.channel.last_seq, last_read_seq: frame.channel.last_read_seq });
+  const c = frame.channel;
+  channels.set(c.id, { last_seq: c.last_shown_seq ?? c.last_seq, last_read_seq: c.last_read_seq });
 }
 
 export function onChannelLeft(frame) {

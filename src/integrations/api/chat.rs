@@ -68,8 +68,14 @@ pub async fn post_message(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
         .filter(|u| icons::acceptable(u))
         .or_else(|| params.str("icon_emoji"))
         .filter(|_| ctx.user.is_bot);
+    // A `thread_ts` of ours names the root's seq; anything else names no message.
+    let thread_root = match params.str("thread_ts") {
+        Some(ts) => Some(ids::seq_of_ts(&ts).ok_or(ApiError("thread_not_found"))?),
+        None => None,
+    };
     let mut new = NewMessage::new(channel.id, ctx.user.id, &text)
-        .with_client_msg_id(client_msg_id.as_deref());
+        .with_client_msg_id(client_msg_id.as_deref())
+        .in_thread(thread_root, params.bool("reply_broadcast"));
     new.sender_name = username.as_deref();
     new.sender_icon = icon.as_deref();
     let sent = messages::post(ctx.state, new).await.map_err(|e| match e {
@@ -83,7 +89,7 @@ pub async fn post_message(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
     Ok(fields! {
         "channel" => ids::channel_id(channel.kind, channel.id),
         "ts" => ids::ts(m.created_at, m.seq),
-        "message" => shapes::message(ctx, &sent.row),
+        "message" => shapes::message(ctx, &sent.row, &[]),
     })
 }
 
@@ -143,13 +149,13 @@ pub async fn delete(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
     } else {
         DeletedBy::Author(ctx.user.id)
     };
-    messages::delete(ctx.db(), channel.id, message.seq, by)
+    let root = messages::delete(ctx.db(), channel.id, message.seq, by)
         .await
         .map_err(|e| match e {
             AppError::NotFound => ApiError("message_not_found"),
             other => other.into(),
         })?;
-    live::message_deleted(ctx.state, channel.id, message.seq);
+    live::message_deleted(ctx.state, channel.id, message.seq, root).await?;
     Ok(fields! {
         "channel" => ids::channel_id(channel.kind, channel.id),
         "ts" => ids::ts(message.created_at, message.seq),

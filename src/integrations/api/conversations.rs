@@ -10,6 +10,7 @@ use crate::channels::{self, ChannelKind, manage};
 use crate::fields;
 use crate::integrations::ids;
 use crate::messages::db as messages_db;
+use crate::messages::{MessageRow, reactions};
 
 /// The channel an argument names (an id like `C12`, or `#name`), as the caller may see it:
 /// a private channel or DM they are not in does not exist for them.
@@ -90,7 +91,7 @@ pub async fn info(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
             Some(m) => ids::ts(m.message.created_at, m.message.seq),
             None => "0000000000.000000".to_owned(),
         };
-        let unread = (channel.last_seq - last_read_seq).max(0);
+        let unread = (channel.shown_total - channel.read_shown.unwrap_or(0)).max(0);
         value["last_read"] = json!(last_read);
         value["unread_count"] = json!(unread);
         value["unread_count_display"] = json!(unread);
@@ -152,11 +153,80 @@ pub async fn history(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
     } else {
         String::new()
     };
-    let messages: Vec<_> = rows.iter().map(|m| shapes::message(ctx, m)).collect();
+    let messages = with_reactions(ctx, channel.id, &rows).await?;
+    let pin_count = reactions::pinned_count(ctx.db(), channel.id).await?;
     Ok(fields! {
         "messages" => messages,
         "has_more" => has_more,
-        "pin_count" => 0,
+        "pin_count" => pin_count,
+        "response_metadata" => json!({ "next_cursor": next }),
+    })
+}
+
+/// Rows in Slack's shape with their reactions (one read for them all).
+pub async fn with_reactions(
+    ctx: &Ctx<'_>,
+    channel_id: i64,
+    rows: &[MessageRow],
+) -> Result<Vec<serde_json::Value>, ApiError> {
+    let seqs: Vec<i64> = rows.iter().map(|r| r.message.seq).collect();
+    let mut groups = reactions::on_messages(ctx.db(), channel_id, &seqs).await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let mine = groups.remove(&r.message.seq).unwrap_or_default();
+            shapes::message(ctx, r, &mine)
+        })
+        .collect())
+}
+
+/// `conversations.replies`: the root, then its replies in order, paged by `cursor` and
+/// `limit`, bounded by `oldest` / `latest` like `conversations.history`.
+pub async fn replies(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
+    let channel = readable(ctx, params).await?;
+    let root = params
+        .str("ts")
+        .and_then(|t| ids::seq_of_ts(&t))
+        .ok_or(ApiError("thread_not_found"))?;
+    let limit = shapes::limit(params, 1000, 1000);
+    let after = shapes::read_cursor("reply", params)?.unwrap_or(0);
+    let after = match bound(params, "oldest")? {
+        Some(Bound::Seq(s)) => after.max(if params.bool("inclusive") { s - 1 } else { s }),
+        _ => after,
+    };
+    let latest = match bound(params, "latest")? {
+        Some(Bound::Seq(s)) => Some(if params.bool("inclusive") { s } else { s - 1 }),
+        _ => None,
+    };
+    let mut rows = messages_db::thread(ctx.db(), channel.id, root, after, limit + 2).await?;
+    match rows.first() {
+        Some(first) if first.message.seq == root => {}
+        // The ts names a reply: Slack answers with that reply's thread.
+        _ => {
+            let named = messages_db::message(ctx.db(), channel.id, root).await?;
+            let Some(parent) = named.and_then(|r| r.message.thread_root_seq) else {
+                return Err(ApiError("thread_not_found"));
+            };
+            rows = messages_db::thread(ctx.db(), channel.id, parent, after, limit + 2).await?;
+        }
+    }
+    if let Some(latest) = latest {
+        rows.retain(|r| r.message.thread_root_seq.is_none() || r.message.seq <= latest);
+    }
+    // The root comes first on every page and does not count against `limit`.
+    let has_more = rows.len() as i64 > limit + 1;
+    rows.truncate(limit as usize + 1);
+    let next = if has_more {
+        rows.last()
+            .map(|m| shapes::cursor("reply", m.message.seq))
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    let messages = with_reactions(ctx, channel.id, &rows).await?;
+    Ok(fields! {
+        "messages" => messages,
+        "has_more" => has_more,
         "response_metadata" => json!({ "next_cursor": next }),
     })
 }

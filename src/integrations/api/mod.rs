@@ -10,6 +10,7 @@ mod chat;
 mod conversations;
 pub mod db;
 mod search;
+mod reactions;
 mod shapes;
 mod users;
 
@@ -228,6 +229,13 @@ pub async fn dispatch(
         "conversations.list" => conversations::list(&ctx, &params).await,
         "conversations.info" => conversations::info(&ctx, &params).await,
         "conversations.history" => conversations::history(&ctx, &params).await,
+        "conversations.replies" => conversations::replies(&ctx, &params).await,
+        "reactions.add" => reactions::add(&ctx, &params).await,
+        "reactions.remove" => reactions::remove(&ctx, &params).await,
+        "reactions.get" => reactions::get(&ctx, &params).await,
+        "pins.add" => reactions::pin(&ctx, &params, true).await,
+        "pins.remove" => reactions::pin(&ctx, &params, false).await,
+        "pins.list" => reactions::list_pins(&ctx, &params).await,
         "conversations.create" => conversations::create(&ctx, &params).await,
         "conversations.join" => conversations::join(&ctx, &params).await,
         "conversations.invite" => conversations::invite(&ctx, &params).await,

@@ -8,6 +8,7 @@ use crate::channels::ChannelKind;
 use crate::channels::db::ChannelInfo;
 use crate::integrations::ids;
 use crate::messages::MessageRow;
+use crate::messages::reactions::Group;
 
 pub fn channel(c: &ChannelInfo) -> Value {
     let name = c
@@ -39,7 +40,9 @@ pub fn channel(c: &ChannelInfo) -> Value {
     value
 }
 
-pub fn message(ctx: &Ctx<'_>, row: &MessageRow) -> Value {
+/// A message in Slack's shape, with its reactions when they were loaded (`Group`s of this
+/// message, in the order first used).
+pub fn message(ctx: &Ctx<'_>, row: &MessageRow, reactions: &[Group]) -> Value {
     let m = &row.message;
     let mut value = json!({
         "type": "message",
@@ -60,7 +63,43 @@ pub fn message(ctx: &Ctx<'_>, row: &MessageRow) -> Value {
     if let Some(name) = &row.sender_name {
         value["username"] = json!(name);
     }
+    if m.deleted_at.is_some() {
+        // A root deleted with its thread kept: Slack's tombstone.
+        value["subtype"] = json!("tombstone");
+        value["text"] = json!("This message was deleted.");
+    }
+    match (m.thread_root_seq, row.thread_root_at) {
+        (Some(root), Some(root_at)) => {
+            value["thread_ts"] = json!(ids::ts(root_at, root));
+            value["parent_user_id"] = json!("");
+            if m.reply_broadcast {
+                value["subtype"] = json!("thread_broadcast");
+            }
+        }
+        _ if m.reply_count > 0 || m.latest_reply_seq.is_some() => {
+            value["thread_ts"] = value["ts"].clone();
+            value["reply_count"] = json!(m.reply_count);
+            value["reply_users_count"] = json!(m.reply_users.len());
+            value["reply_users"] = json!(m.reply_users.iter().map(|u| ids::user_id(*u)).collect::<Vec<_>>());
+            if let (Some(seq), Some(at)) = (m.latest_reply_seq, m.latest_reply_at) {
+                value["latest_reply"] = json!(ids::ts(at, seq));
+            }
+        }
+        _ => {}
+    }
+    if !reactions.is_empty() {
+        value["reactions"] = reactions.iter().map(reaction).collect();
+    }
     value
+}
+
+/// One emoji's reactions in Slack's shape: `{name, users, count}`.
+pub fn reaction(group: &Group) -> Value {
+    json!({
+        "name": group.name,
+        "users": group.user_ids.iter().map(|u| ids::user_id(*u)).collect::<Vec<_>>(),
+        "count": group.user_ids.len(),
+    })
 }
 
 pub fn user(u: &ApiUser) -> Value {

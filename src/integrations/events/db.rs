@@ -11,6 +11,9 @@ pub struct Due {
     pub seq: i64,
     pub event_type: String,
     pub attempts: i32,
+    /// For `reaction_added` / `reaction_removed`: the emoji and who reacted.
+    pub reaction: Option<String>,
+    pub actor_id: Option<i64>,
 }
 
 /// How much one round of claiming may take, so no bot or workspace crowds out the rest.
@@ -54,7 +57,8 @@ pub async fn claim(
                  order by in_bot, id
                  limit $1)
              for update skip locked)
-         returning o.id, o.bot_id, o.channel_id, o.seq, o.event_type, o.attempts",
+         returning o.id, o.bot_id, o.channel_id, o.seq, o.event_type, o.attempts, o.reaction,
+                   o.actor_id",
     )
     .bind(fairness.total)
     .bind(fairness.per_bot)

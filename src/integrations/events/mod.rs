@@ -130,9 +130,44 @@ async fn callback(
     };
     let channel_type = kind.slack_event_type();
     let ts = ids::ts(message.created_at, message.seq);
+    let channel = ids::channel_id(kind, due.channel_id);
+    let event = match (&due.reaction, due.actor_id) {
+        (Some(reaction), Some(actor)) => json!({
+            "type": due.event_type,
+            "user": ids::user_id(actor),
+            "reaction": reaction,
+            "item_user": ids::user_id(message.user_id),
+            "item": { "type": "message", "channel": channel, "ts": ts },
+            "event_ts": ids::ts(time::OffsetDateTime::now_utc(), due.id),
+        }),
+        _ => message_event(due, &row, &channel, channel_type, target),
+    };
+    let body = json!({
+        "token": "",
+        "team_id": ids::team_id(target.workspace_id),
+        "api_app_id": format!("A{}", target.bot_id),
+        "event": event,
+        "type": "event_callback",
+        "event_id": format!("Ev{}", due.id),
+        "event_time": message.created_at.unix_timestamp(),
+        "authorizations": [{ "team_id": ids::team_id(target.workspace_id), "user_id": ids::user_id(target.user_id), "is_bot": true }],
+    });
+    Ok(Some(body.to_string()))
+}
+
+/// A `message` or `app_mention` event: a reply carries its root's `thread_ts`.
+fn message_event(
+    due: &db::Due,
+    row: &crate::messages::MessageRow,
+    channel: &str,
+    channel_type: &str,
+    target: &db::Target,
+) -> serde_json::Value {
+    let message = &row.message;
+    let ts = ids::ts(message.created_at, message.seq);
     let mut event = json!({
         "type": due.event_type,
-        "channel": ids::channel_id(kind, due.channel_id),
+        "channel": channel,
         "user": ids::user_id(message.user_id),
         "text": message.body,
         "ts": ts,
@@ -146,17 +181,13 @@ async fn callback(
     if row.is_bot {
         event["bot_id"] = json!(format!("B{}", message.user_id));
     }
-    let body = json!({
-        "token": "",
-        "team_id": ids::team_id(target.workspace_id),
-        "api_app_id": format!("A{}", target.bot_id),
-        "event": event,
-        "type": "event_callback",
-        "event_id": format!("Ev{}", due.id),
-        "event_time": message.created_at.unix_timestamp(),
-        "authorizations": [{ "team_id": ids::team_id(target.workspace_id), "user_id": ids::user_id(target.user_id), "is_bot": true }],
-    });
-    Ok(Some(body.to_string()))
+    if let (Some(root), Some(root_at)) = (message.thread_root_seq, row.thread_root_at) {
+        event["thread_ts"] = json!(ids::ts(root_at, root));
+        if message.reply_broadcast {
+            event["subtype"] = json!("thread_broadcast");
+        }
+    }
+    event
 }
 
 /// Backoff before attempt `n + 1`: 1 s, 2 s, 4 s … capped at an hour, with jitter.

@@ -227,6 +227,7 @@ async fn straight(
                 before: None,
                 after: None,
                 has_link: false,
+                in_thread: false,
                 best_match: false,
                 limit: 20,
                 offset: 0,
