@@ -40,6 +40,12 @@ pub fn seq_of_ts(ts: &str) -> Option<i64> {
     seq.parse().ok().filter(|n: &i64| *n > 0)
 }
 
+/// Whether `ts` names exactly this message: its seq and its second, so a `ts` of one channel's
+/// message names nothing in another channel that happens to have that seq.
+pub fn names(ts: &str, created_at: OffsetDateTime, seq: i64) -> bool {
+    ts.trim() == self::ts(created_at, seq)
+}
+
 /// Seconds of a `ts` or a plain number (`oldest` / `latest` bounds), as a float.
 pub fn ts_seconds(ts: &str) -> Option<f64> {
     ts.trim().parse().ok()

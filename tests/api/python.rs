@@ -79,6 +79,61 @@ impl Drop for Child {
 }
 
 #[tokio::test]
+async fn slacks_python_sdk_threads_reacts_and_pins() {
+    let Some(python) = helpers::python_with("import slack_sdk") else {
+        helpers::skipped(
+            "a Python with slack_sdk",
+            ".ci/run makes .venv; or set NATTER_TEST_PYTHON",
+        );
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let (slug, general) = app.workspace(&ada, "Acme").await;
+    let other = ada.create_channel(&slug, "other", false).await;
+    // The other channel's seqs overlap the first's, so a ts of one must not name the other's.
+    for n in 0..5 {
+        ada.send(&slug, other, &format!("other {n}"), None).await;
+    }
+    let workspace = helpers::workspace_id(&app, &slug).await;
+    let bot = natter::integrations::create_bot(&app.db, workspace, "Thread Bot", None)
+        .await
+        .unwrap();
+    for channel in [general, other] {
+        natter::channels::db::add_member(&app.db, channel, bot.user_id)
+            .await
+            .unwrap();
+    }
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/slack_sdk_threads.py");
+    let output = tokio::process::Command::new(&python)
+        .arg(&script)
+        .env("NATTER_API_URL", format!("{}/api/", app.base))
+        .env("NATTER_TOKEN", &bot.token)
+        .env("NATTER_CHANNEL", format!("C{general}"))
+        .env("NATTER_OTHER_CHANNEL", format!("C{other}"))
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.trim().ends_with("ok"),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    // What the SDK saw is what is stored: two replies numbered in order under the root.
+    let replies: Vec<(i32, bool)> = sqlx::query_as(
+        "select reply_index, reply_broadcast from messages
+         where channel_id = $1 and thread_root_seq is not null order by seq",
+    )
+    .bind(general)
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(replies, vec![(1, false), (2, true)]);
+}
+
+#[tokio::test]
 async fn a_slack_bolt_app_receives_a_mention_from_natter_and_answers_through_the_api() {
     let Some(python) = helpers::python_with("import slack_sdk, slack_bolt") else {
         helpers::skipped(
@@ -120,7 +175,7 @@ async fn a_slack_bolt_app_receives_a_mention_from_natter_and_answers_through_the
             .unwrap(),
     );
     let url = format!("http://127.0.0.1:{port}/slack/events");
-    let events = vec!["app_mention".to_owned()];
+    let events = vec!["app_mention".to_owned(), "reaction_added".to_owned()];
     let mut verified = false;
     for _ in 0..100 {
         if natter::integrations::events::verify_and_save(&app.state, bot.bot_id, &url, &events)
@@ -133,23 +188,58 @@ async fn a_slack_bolt_app_receives_a_mention_from_natter_and_answers_through_the
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(verified, "Bolt answers Natter's url_verification challenge");
-    ada.send(&slug, general, "@helper what time is it?", None)
-        .await;
-    let mut reply = None;
-    for _ in 0..100 {
-        reply = sqlx::query_scalar::<_, String>(
-            "select body from messages where channel_id = $1 and user_id = $2",
-        )
-        .bind(general)
-        .bind(bot.user_id)
-        .fetch_optional(&app.db)
-        .await
+    let mention = ada
+        .send(&slug, general, "@helper what time is it?", None)
+        .await["seq"]
+        .as_i64()
         .unwrap();
-        if reply.is_some() {
-            break;
+    let bot_says = |n: i64| {
+        let db = app.db.clone();
+        async move {
+            for _ in 0..100 {
+                let rows: Vec<(i64, String, Option<i64>)> = sqlx::query_as(
+                    "select seq, body, thread_root_seq from messages
+                     where channel_id = $1 and user_id = $2 order by seq",
+                )
+                .bind(general)
+                .bind(bot.user_id)
+                .fetch_all(&db)
+                .await
+                .unwrap();
+                if rows.len() as i64 >= n {
+                    return rows;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            panic!("the Bolt app did not answer");
         }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let reply = reply.expect("the Bolt app answered in the channel");
-    assert_eq!(reply, "Hello @ada, you said: @helper what time is it?");
+    };
+    let answer = bot_says(1).await.remove(0);
+    assert_eq!(
+        (answer.1.as_str(), answer.2),
+        ("Hello @ada, you said: @helper what time is it?", Some(mention)),
+        "the answer is in the mention's thread"
+    );
+    let eyes: Vec<(String, i64)> =
+        sqlx::query_as("select name, user_id from reactions where channel_id = $1 and seq = $2")
+            .bind(general)
+            .bind(mention)
+            .fetch_all(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(eyes, vec![("eyes".to_owned(), bot.user_id)]);
+    // Ada reacts to the answer in the browser; the app hears reaction_added and thanks her in
+    // the same thread.
+    let response = ada
+        .post_form(
+            &format!("/w/{slug}/c/{general}/messages/{}/reactions", answer.0),
+            &[("name", "tada")],
+        )
+        .await;
+    assert!(response.status().is_redirection(), "{}", response.status());
+    let thanks = bot_says(2).await.remove(1);
+    assert_eq!(
+        (thanks.1.as_str(), thanks.2),
+        ("Thanks for the :tada:, @ada", Some(mention))
+    );
 }

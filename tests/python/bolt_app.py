@@ -2,7 +2,8 @@
 
 Run by tests/api/python.rs with NATTER_API_URL, NATTER_TOKEN, NATTER_SIGNING_SECRET and PORT.
 Natter POSTs signed event callbacks to http://127.0.0.1:$PORT/slack/events; Bolt checks the
-signature, and its reply goes back through chat.postMessage.
+signature. A mention gets :eyes: and an answer in its thread; a reaction to the bot's answer
+gets thanks in the same thread (found with conversations.replies, as Slack apps do).
 """
 
 import os
@@ -15,8 +16,20 @@ app = App(client=client, signing_secret=os.environ["NATTER_SIGNING_SECRET"])
 
 
 @app.event("app_mention")
-def answer_mention(event, say):
-    say(f"Hello <@{event['user']}>, you said: {event['text']}")
+def answer_mention(event, say, client):
+    client.reactions_add(channel=event["channel"], timestamp=event["ts"], name="eyes")
+    say(f"Hello <@{event['user']}>, you said: {event['text']}", thread_ts=event.get("thread_ts") or event["ts"])
+
+
+@app.event("reaction_added")
+def thank_for_reaction(event, client):
+    item = event["item"]
+    thread = client.conversations_replies(channel=item["channel"], ts=item["ts"])["messages"]
+    client.chat_postMessage(
+        channel=item["channel"],
+        thread_ts=thread[0]["ts"],
+        text=f"Thanks for the :{event['reaction']}:, <@{event['user']}>",
+    )
 
 
 @app.event("message")

@@ -70,7 +70,7 @@ pub async fn post_message(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
         .filter(|_| ctx.user.is_bot);
     // A `thread_ts` of ours names the root's seq; anything else names no message.
     let thread_root = match params.str("thread_ts") {
-        Some(ts) => Some(ids::seq_of_ts(&ts).ok_or(ApiError("thread_not_found"))?),
+        Some(ts) => Some(thread_root(ctx, channel.id, &ts).await?),
         None => None,
     };
     let mut new = NewMessage::new(channel.id, ctx.user.id, &text)
@@ -91,6 +91,16 @@ pub async fn post_message(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
         "ts" => ids::ts(m.created_at, m.seq),
         "message" => shapes::message(ctx, &sent.row, &[]),
     })
+}
+
+/// The root a `thread_ts` names. The send statement checks it is a live top-level message under
+/// the channel's lock; this checks the `ts` is that message's, not a seq of another channel.
+async fn thread_root(ctx: &Ctx<'_>, channel_id: i64, ts: &str) -> Result<i64, ApiError> {
+    let seq = ids::seq_of_ts(ts).ok_or(ApiError("thread_not_found"))?;
+    match messages::db::message(ctx.db(), channel_id, seq).await? {
+        Some(row) if ids::names(ts, row.message.created_at, seq) => Ok(seq),
+        _ => Err(ApiError("thread_not_found")),
+    }
 }
 
 /// The caller's own live message a `ts` names in a channel (an admin's `may_moderate` lets

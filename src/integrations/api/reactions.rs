@@ -36,13 +36,18 @@ async fn message_named(
     channel_id: i64,
     params: &Params,
 ) -> Result<MessageRow, ApiError> {
-    let seq = params
+    let ts = params
         .str("timestamp")
         .or_else(|| params.str("ts"))
-        .and_then(|t| ids::seq_of_ts(&t))
         .ok_or(ApiError("message_not_found"))?;
+    let seq = ids::seq_of_ts(&ts).ok_or(ApiError("message_not_found"))?;
     match messages_db::message(ctx.db(), channel_id, seq).await? {
-        Some(row) if row.message.deleted_at.is_none() => Ok(row),
+        Some(row)
+            if row.message.deleted_at.is_none()
+                && ids::names(&ts, row.message.created_at, seq) =>
+        {
+            Ok(row)
+        }
         _ => Err(ApiError("message_not_found")),
     }
 }
