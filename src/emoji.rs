@@ -144,7 +144,10 @@ mod tests {
 
     #[test]
     fn shortcodes_in_text_become_emoji_and_others_stay() {
-        assert_eq!(emojify("ship it :tada: :nope: 10:30 a:b:c"), "ship it 🎉 :nope: 10:30 a:b:c");
+        assert_eq!(
+            emojify("ship it :tada: :nope: 10:30 a:b:c"),
+            "ship it 🎉 :nope: 10:30 a:b:c"
+        );
         assert_eq!(glyph("+1::skin-tone-2"), Some("👍🏻"));
         assert!(CATALOGUE.contains("\"tada\""));
     }

@@ -92,7 +92,8 @@ impl std::ops::Deref for ChannelInfo {
 }
 
 /// [`ChannelInfo`]'s columns; `$2` is the caller.
-const INFO_COLUMNS: &str = "cm.last_read_seq, cm.read_shown, c.shown_total, c.created_at, c.created_by,
+const INFO_COLUMNS: &str =
+    "cm.last_read_seq, cm.read_shown, c.shown_total, c.created_at, c.created_by,
     (select count(*) from channel_members x where x.channel_id = c.id) as member_count,
     case when c.kind = 'dm' then (select min(o.user_id) from channel_members o
                                   where o.channel_id = c.id and o.user_id <> $2) end as other_user";

@@ -18,7 +18,7 @@ pub async fn joined(state: &AppState, channel_id: i64, user_id: i64) -> Result<(
             kind: c.kind.as_str().to_owned(),
             last_seq: c.last_seq,
             last_read_seq: c.last_read_seq,
-                last_shown_seq: c.last_shown_seq,
+            last_shown_seq: c.last_shown_seq,
         };
         state
             .realtime

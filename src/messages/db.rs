@@ -478,7 +478,9 @@ pub async fn listed(
     tail: &str,
     params: &[i64],
 ) -> sqlx::Result<Vec<MessageRow>> {
-    let sql = format!("select {COLUMNS}, {AUTHOR} from messages m join users u on u.id = m.user_id {tail}");
+    let sql = format!(
+        "select {COLUMNS}, {AUTHOR} from messages m join users u on u.id = m.user_id {tail}"
+    );
     let mut query = sqlx::query_as(&sql);
     for p in params {
         query = query.bind(p);

@@ -35,7 +35,9 @@ pub enum SendError {
     ReplyToReply,
     /// @channel, @everyone or @here in a channel over the workspace's limit, by a member who
     /// is not an admin.
-    #[error("Only admins can notify everyone in a channel of more than {limit} members. Send it without @{word}, or ask an admin.")]
+    #[error(
+        "Only admins can notify everyone in a channel of more than {limit} members. Send it without @{word}, or ask an admin."
+    )]
     MentionAllRestricted { word: &'static str, limit: i32 },
     /// The sender's rate limit: nothing was stored; try again after `retry_after_secs`.
     #[error("{message}")]
@@ -92,9 +94,7 @@ impl From<SendError> for AppError {
             | SendError::TooLong { .. }
             | SendError::ClientMsgIdTooLong
             | SendError::ThreadNotFound
-            | SendError::ReplyToReply => {
-                AppError::Validation(error.to_string())
-            }
+            | SendError::ReplyToReply => AppError::Validation(error.to_string()),
         }
     }
 }

@@ -240,6 +240,7 @@ pub async fn delete(
     State(state): State<AppState>,
     me: CurrentUser,
     Path((slug, channel_id, seq)): Path<(String, i64, i64)>,
+    headers: HeaderMap,
 ) -> Result<Redirect, AppError> {
     // An admin may delete anyone's message in a channel they can read; others their own.
     let (workspace, access) = require_access(&state.db, &slug, channel_id, me.id).await?;
@@ -256,7 +257,7 @@ pub async fn delete(
     };
     let root = super::delete(&state.db, channel_id, seq, by).await?;
     super::live::message_deleted(&state, channel_id, seq, root).await?;
-    Ok(Redirect::to(&channels::path(&slug, channel_id)))
+    Ok(Redirect::to(&back_to(&slug, channel_id, &headers)))
 }
 
 // ---------------------------------------------------------------- reactions, pins, saves
@@ -448,4 +449,44 @@ pub async fn people(
         .map(|m| serde_json::json!({ "username": m.username, "name": m.display_name }))
         .collect();
     Ok(Json(serde_json::json!({ "people": people })))
+}
+
+#[derive(Template)]
+#[template(path = "messages/pins.html")]
+struct PinsPage {
+    shell: Shell,
+    title: String,
+    base_path: String,
+    messages: Vec<MessageView>,
+}
+
+/// `GET …/c/<id>/pins`: the channel's pinned messages, newest pin first, live-drawn like the
+/// log (unpinning from here works too).
+pub async fn pins(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path((slug, channel_id)): Path<(String, i64)>,
+) -> Result<Response, AppError> {
+    let (workspace, access) = require_access(&state.db, &slug, channel_id, me.id).await?;
+    let base_path = channels::path(&slug, channel_id);
+    let mut messages = Vec::new();
+    for row in super::reactions::pinned(&state.db, channel_id).await? {
+        let seq = row.message.seq;
+        if let Some(view) =
+            view::load_one(&state.db, channel_id, seq, me.id, &base_path, &me.csrf).await?
+        {
+            messages.push(view);
+        }
+    }
+    let shell = Shell::load(&state, &me, &workspace, channel_id).await?;
+    let title = shell.title_of(&access);
+    render_page(
+        StatusCode::OK,
+        &PinsPage {
+            shell,
+            title,
+            base_path,
+            messages,
+        },
+    )
 }

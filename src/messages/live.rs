@@ -8,8 +8,8 @@ use time::format_description::well_known::Rfc3339;
 use super::db::{self as messages_db, MessageRow};
 use super::view::{MessagePartial, shared_view};
 use crate::error::AppError;
-use crate::realtime::{channel_topic, user_topic};
 use crate::realtime::frames::{Event, WireMessage};
+use crate::realtime::{channel_topic, user_topic};
 use crate::state::AppState;
 use crate::web::templates::render;
 
@@ -84,8 +84,7 @@ pub async fn thread_updated(
     let Some(root) = messages_db::message(&state.db, channel_id, root_seq).await? else {
         return Ok(());
     };
-    let (reply_count, latest_reply_seq) =
-        (root.message.reply_count, root.message.latest_reply_seq);
+    let (reply_count, latest_reply_seq) = (root.message.reply_count, root.message.latest_reply_seq);
     let view = shared_view(root);
     let html = render(&super::view::ThreadSummary { message: &view })?;
     state.realtime.publish(

@@ -65,6 +65,7 @@ pub fn router() -> Router<AppState> {
             routing::post(threads::follow),
         )
         .route("/w/{slug}/c/{channel_id}/people", get(handlers::people))
+        .route("/w/{slug}/c/{channel_id}/pins", get(handlers::pins))
         .route("/w/{slug}/threads", get(threads::index))
         .route("/w/{slug}/saved", get(handlers::saved))
         .route("/w/{slug}/emoji/frequent", get(handlers::frequent_emoji))

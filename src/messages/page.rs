@@ -222,10 +222,9 @@ async fn thread_panel(
     base_path: &str,
 ) -> Result<ThreadPanel, AppError> {
     let channel_id = access.channel.id;
-    let messages =
-        view::load_thread(&state.db, channel_id, root_seq, me.id, base_path, &me.csrf)
-            .await?
-            .ok_or(AppError::NotFound)?;
+    let messages = view::load_thread(&state.db, channel_id, root_seq, me.id, base_path, &me.csrf)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let follow = super::threads::read_index(&state.db, channel_id, root_seq, me.id).await?;
     let unread_from_seq = match follow {
         Some((true, read_index)) => messages

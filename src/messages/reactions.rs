@@ -379,7 +379,9 @@ pub async fn set_saved(
              on conflict do nothing",
         )
     } else {
-        sqlx::query("delete from saved_messages where user_id = $1 and channel_id = $2 and seq = $3")
+        sqlx::query(
+            "delete from saved_messages where user_id = $1 and channel_id = $2 and seq = $3",
+        )
     }
     .bind(user_id)
     .bind(channel_id)

@@ -87,7 +87,11 @@ impl MessageView {
 
     /// Where "N replies" leads: the channel with this thread open beside it.
     pub fn thread_href(&self) -> String {
-        format!("{}?thread={}", self.base_path, self.thread_root_seq.unwrap_or(self.seq))
+        format!(
+            "{}?thread={}",
+            self.base_path,
+            self.thread_root_seq.unwrap_or(self.seq)
+        )
     }
 
     pub fn replies_label(&self) -> String {

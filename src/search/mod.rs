@@ -57,7 +57,7 @@ impl Hit {
     pub fn href(&self, slug: &str) -> String {
         let (channel, seq) = (self.channel_id, self.seq);
         match self.thread_root_seq {
-            Some(root) => format!("/w/{slug}/c/{channel}?thread={root}&around={root}#t-{seq}"),
+            Some(root) => format!("/w/{slug}/c/{channel}?thread={root}#t-{seq}"),
             None => format!("/w/{slug}/c/{channel}?around={seq}#m-{seq}"),
         }
     }

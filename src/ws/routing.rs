@@ -119,9 +119,7 @@ impl Connection {
             | Event::Receipt { .. }
             | Event::Presence { .. }
             | Event::ThreadUnread { .. }
-            | Event::Saved { .. } => {
-                send(socket, delivery.json.clone()).await
-            }
+            | Event::Saved { .. } => send(socket, delivery.json.clone()).await,
         }
     }
 

@@ -22,5 +22,6 @@ mod realtime;
 mod scim;
 mod search;
 mod security;
+mod threads;
 mod unread;
 mod workspaces;

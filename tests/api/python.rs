@@ -217,7 +217,10 @@ async fn a_slack_bolt_app_receives_a_mention_from_natter_and_answers_through_the
     let answer = bot_says(1).await.remove(0);
     assert_eq!(
         (answer.1.as_str(), answer.2),
-        ("Hello @ada, you said: @helper what time is it?", Some(mention)),
+        (
+            "Hello @ada, you said: @helper what time is it?",
+            Some(mention)
+        ),
         "the answer is in the mention's thread"
     );
     let eyes: Vec<(String, i64)> =

@@ -6,6 +6,7 @@ step worked; an assertion says which did not.
 """
 
 import os
+import time
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -23,6 +24,8 @@ def error_of(call, **kwargs):
     raise AssertionError(f"{call.__name__} {kwargs} should have failed")
 
 
+# The other channel's messages were sent in an earlier second, so their ts differ from these.
+time.sleep(1.1)
 root = client.chat_postMessage(channel=channel, text="Release train leaves at 3 :steam_locomotive:")
 root_ts = root["ts"]
 first = client.chat_postMessage(channel=channel, text="I'll bring the notes", thread_ts=root_ts)

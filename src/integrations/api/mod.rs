@@ -9,8 +9,8 @@
 mod chat;
 mod conversations;
 pub mod db;
-mod search;
 mod reactions;
+mod search;
 mod shapes;
 mod users;
 

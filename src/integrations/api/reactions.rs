@@ -43,8 +43,7 @@ async fn message_named(
     let seq = ids::seq_of_ts(&ts).ok_or(ApiError("message_not_found"))?;
     match messages_db::message(ctx.db(), channel_id, seq).await? {
         Some(row)
-            if row.message.deleted_at.is_none()
-                && ids::names(&ts, row.message.created_at, seq) =>
+            if row.message.deleted_at.is_none() && ids::names(&ts, row.message.created_at, seq) =>
         {
             Ok(row)
         }

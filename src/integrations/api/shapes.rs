@@ -80,7 +80,12 @@ pub fn message(ctx: &Ctx<'_>, row: &MessageRow, reactions: &[Group]) -> Value {
             value["thread_ts"] = value["ts"].clone();
             value["reply_count"] = json!(m.reply_count);
             value["reply_users_count"] = json!(m.reply_users.len());
-            value["reply_users"] = json!(m.reply_users.iter().map(|u| ids::user_id(*u)).collect::<Vec<_>>());
+            value["reply_users"] = json!(
+                m.reply_users
+                    .iter()
+                    .map(|u| ids::user_id(*u))
+                    .collect::<Vec<_>>()
+            );
             if let (Some(seq), Some(at)) = (m.latest_reply_seq, m.latest_reply_at) {
                 value["latest_reply"] = json!(ids::ts(at, seq));
             }
