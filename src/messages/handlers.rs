@@ -121,8 +121,10 @@ pub async fn post(
                 &me,
                 &slug,
                 channel_id,
-                page::Position::Newest,
-                form.thread_root_seq,
+                page::Shown {
+                    position: page::Position::Newest,
+                    thread: form.thread_root_seq,
+                },
                 composer,
                 status,
             )

@@ -76,6 +76,13 @@ pub struct HistoryQuery {
     thread: Option<i64>,
 }
 
+/// What a channel page shows: which part of the log, and a thread beside it.
+#[derive(Clone, Copy, Debug)]
+pub struct Shown {
+    pub position: Position,
+    pub thread: Option<i64>,
+}
+
 /// Which part of the history a channel page shows.
 #[derive(Clone, Copy, Debug)]
 pub enum Position {
@@ -95,12 +102,14 @@ pub async fn show(
         &me,
         &slug,
         channel_id,
-        match (query.around, query.before) {
-            (Some(seq), _) => Position::Around(seq),
-            (None, Some(seq)) => Position::Before(seq),
-            (None, None) => Position::Newest,
+        Shown {
+            position: match (query.around, query.before) {
+                (Some(seq), _) => Position::Around(seq),
+                (None, Some(seq)) => Position::Before(seq),
+                (None, None) => Position::Newest,
+            },
+            thread: query.thread,
         },
-        query.thread,
         Composer::default(),
         StatusCode::OK,
     )
@@ -119,8 +128,7 @@ pub async fn render(
     me: &CurrentUser,
     slug: &str,
     channel_id: i64,
-    position: Position,
-    thread: Option<i64>,
+    Shown { position, thread }: Shown,
     composer: Composer,
     status: StatusCode,
 ) -> Result<Response, AppError> {

@@ -39,6 +39,9 @@ export function addTools(article) {
   });
   // Threads are one level deep: no "Reply in thread" on a reply or inside the panel.
   if (article.dataset.threadRoot || article.closest(".thread-messages")) $("[data-open-thread]", tools)?.remove();
+  // Your own edit and delete, if added already, join the one toolbar.
+  const own = $(":scope > .message-actions", article);
+  if (own) tools.appendChild(own);
   article.appendChild(tools);
 }
 

@@ -38,10 +38,19 @@ export function onReply(frame) {
     if (line) list.insertBefore(line, later || $(".message.pending", list));
   }
   list.insertBefore(article, later || $(".message.pending", list));
+  // Replying follows the thread.
+  if (fromMe) showFollowing(true);
   localiseTimes(article);
   addOwnActions(article);
   addTools(article);
   list.scrollTop = list.scrollHeight;
+}
+
+function showFollowing(following) {
+  const form = $(".follow-form", panel());
+  if (!form) return;
+  $("input[name=follow]", form).value = following ? "0" : "1";
+  $("button", form).textContent = following ? "Unfollow" : "Follow";
 }
 
 // ---------------------------------------------------------------- frame handlers

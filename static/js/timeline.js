@@ -47,7 +47,8 @@ export function addOwnActions(article) {
     const attr = el.tagName === "A" ? "href" : "action";
     el.setAttribute(attr, el.getAttribute(attr).replace("SEQ", article.dataset.seq));
   });
-  article.appendChild(actions);
+  // Inside the message's toolbar when it has one, after react, reply, pin and save.
+  ($(".message-tools", article) || article).appendChild(actions);
   article.classList.add("mine");
   confirmDestructive(article);
 }

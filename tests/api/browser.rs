@@ -338,3 +338,235 @@ async fn an_admin_offboards_a_person_archives_a_channel_and_reads_the_audit_log_
     ada_browser.close().await.unwrap();
     bob_browser.close().await.unwrap();
 }
+
+/// Clicks an element through the page's script: hover toolbars are transparent until the
+/// pointer is over the message, which WebDriver's synthetic pointer does not always reach.
+async fn click_css(client: &Client, css: &str) {
+    let element = client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|_| panic!("{css} is on the page"));
+    client
+        .execute(
+            "arguments[0].click()",
+            vec![serde_json::to_value(&element).unwrap()],
+        )
+        .await
+        .unwrap();
+}
+
+async fn text_of(client: &Client, css: &str) -> String {
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|_| panic!("{css} appears"))
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Waits until the script's `condition` (an expression) is true in the page.
+async fn until(client: &Client, condition: &str, what: &str) {
+    for _ in 0..100 {
+        let value = client
+            .execute(&format!("return Boolean({condition})"), vec![])
+            .await
+            .unwrap();
+        if value == json!(true) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: `{condition}` never held");
+}
+
+#[tokio::test]
+async fn two_people_reply_in_a_thread_and_react_in_two_browsers() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let bob = app.signup("bob").await;
+    let (slug, general) = app.workspace(&ada, "Acme").await;
+    app.join_by_invite(&ada, &bob, &slug).await;
+    let root = ada.send(&slug, general, "Plan for Friday?", None).await["seq"]
+        .as_i64()
+        .unwrap();
+    let channel = format!("{}/w/{slug}/c/{general}", app.base);
+
+    let ada_browser = browser(&driver).await;
+    let bob_browser = browser(&driver).await;
+    log_in(&ada_browser, &app.base, "ada@example.com").await;
+    log_in(&bob_browser, &app.base, "bob@example.com").await;
+    ada_browser.goto(&channel).await.unwrap();
+    bob_browser.goto(&channel).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    ada_browser
+        .execute("window.natterMarker = 7", vec![])
+        .await
+        .unwrap();
+
+    // Bob opens the thread from the message's toolbar and replies in the panel.
+    click_css(
+        &bob_browser,
+        &format!("#m-{root} [data-open-thread='{root}']"),
+    )
+    .await;
+    let reply_box = bob_browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(
+            ".thread-panel textarea[aria-label='Reply in thread']",
+        ))
+        .await
+        .expect("the thread panel opens with its own composer");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    reply_box.send_keys("Pizza at noon\u{E007}").await.unwrap();
+    // Ada's channel shows the root's "1 reply" line live, and the reply is not in her channel.
+    let summary = text_of(&ada_browser, &format!("#m-{root} .thread-summary strong")).await;
+    assert_eq!(summary, "1 reply");
+    let in_channel = ada_browser
+        .find_all(Locator::XPath(
+            "//section[contains(@class,'messages')]//p[text()='Pizza at noon']",
+        ))
+        .await
+        .unwrap();
+    assert!(
+        in_channel.is_empty(),
+        "a reply stays out of the channel view"
+    );
+    screenshot(&ada_browser, "thread-summary").await;
+
+    // Ada opens the thread; Bob's next reply, sent also to the channel, arrives in both places.
+    click_css(&ada_browser, &format!("#m-{root} .thread-summary")).await;
+    ada_browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath(
+            "//aside[contains(@class,'thread-panel')]//p[text()='Pizza at noon']",
+        ))
+        .await
+        .expect("the panel shows the reply");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    ada_browser
+        .execute("window.natterMarker = 8", vec![])
+        .await
+        .unwrap();
+    click_css(&bob_browser, ".thread-panel input[name=broadcast]").await;
+    bob_browser
+        .find(Locator::Css(".thread-panel textarea"))
+        .await
+        .unwrap()
+        .send_keys("Booked for 12:30\u{E007}")
+        .await
+        .unwrap();
+    for place in [
+        "aside[contains(@class,'thread-panel')]",
+        "section[contains(@class,'messages')]",
+    ] {
+        ada_browser
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::XPath(&format!(
+                "//{place}//p[text()='Booked for 12:30']"
+            )))
+            .await
+            .unwrap_or_else(|_| panic!("the broadcast reply shows in {place}"));
+    }
+
+    // Ada reacts to Bob's first reply with the picker: search, Enter.
+    let first_reply = root + 1;
+    click_css(&ada_browser, &format!("#t-{first_reply} [data-react]")).await;
+    let search = ada_browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(".emoji-picker input"))
+        .await
+        .expect("the picker opens");
+    search.send_keys("tada").await.unwrap();
+    until(
+        &ada_browser,
+        "document.querySelector('.emoji-results .emoji-choice')?.title === ':tada:'",
+        "the search finds :tada: first",
+    )
+    .await;
+    screenshot(&ada_browser, "emoji-picker").await;
+    search.send_keys("\u{E007}").await.unwrap();
+    let chip = format!("#t-{first_reply} .reaction[data-name='tada']");
+    until(
+        &bob_browser,
+        &format!("document.querySelector(\"{chip} .count\")?.textContent === '1'"),
+        "Bob sees Ada's reaction live",
+    )
+    .await;
+    let title = bob_browser
+        .find(Locator::Css(&chip))
+        .await
+        .unwrap()
+        .attr("title")
+        .await
+        .unwrap();
+    assert_eq!(title.as_deref(), Some("Ada reacted with :tada:"));
+
+    // Bob adds his by clicking the chip: both see 2, and his chip is pressed.
+    click_css(&bob_browser, &chip).await;
+    until(
+        &ada_browser,
+        &format!("document.querySelector(\"{chip} .count\")?.textContent === '2'"),
+        "Ada sees two",
+    )
+    .await;
+    until(
+        &bob_browser,
+        &format!("document.querySelector(\"{chip}\")?.getAttribute('aria-pressed') === 'true'"),
+        "Bob's chip is pressed",
+    )
+    .await;
+    screenshot(&bob_browser, "thread-with-reactions").await;
+
+    // The composer completes `:` and `@`.
+    let composer = ada_browser
+        .find(Locator::Css(".thread-panel textarea"))
+        .await
+        .unwrap();
+    composer.send_keys("thanks :tad").await.unwrap();
+    until(
+        &ada_browser,
+        "document.querySelector('.thread-panel .completion li')?.textContent.includes(':tada:')",
+        "`:` completes emoji",
+    )
+    .await;
+    composer.send_keys("\u{E007}@bo").await.unwrap();
+    until(
+        &ada_browser,
+        "document.querySelector('.thread-panel .completion li')?.textContent.startsWith('@bob')",
+        "`@` completes people",
+    )
+    .await;
+    composer.send_keys("\u{E007}").await.unwrap();
+    let value = ada_browser
+        .execute(
+            "return document.querySelector('.thread-panel textarea').value",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(value, json!("thanks :tada: @bob "));
+    let marker = ada_browser
+        .execute("return window.natterMarker", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        marker,
+        json!(8),
+        "everything after opening the thread came live"
+    );
+
+    ada_browser.close().await.unwrap();
+    bob_browser.close().await.unwrap();
+}
