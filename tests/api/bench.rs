@@ -64,6 +64,11 @@ fn the_harness_runs_every_scenario_beside_its_limits() {
         "search-index",
         "search-direct",
         "search",
+        "thread-baseline-ws",
+        "reply-ws",
+        "hot-send-alone",
+        "hot-send-reacting",
+        "reactions-http",
     ] {
         let r = row(id);
         assert!(r["ops"].as_u64().unwrap() > 0, "{id} measured nothing: {r}");
@@ -78,6 +83,8 @@ fn the_harness_runs_every_scenario_beside_its_limits() {
         ("idle", "raw-idle"),
         ("resume", "resume-sql"),
         ("search", "search-direct"),
+        ("reply-ws", "thread-baseline-ws"),
+        ("hot-send-reacting", "hot-send-alone"),
     ] {
         let compare = &row(id)["compare"];
         assert_eq!(compare["to"], limit, "{id}");

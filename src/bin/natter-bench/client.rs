@@ -122,8 +122,20 @@ pub async fn send_frame(
     client_msg_id: &str,
     text: &str,
 ) -> anyhow::Result<()> {
+    send_in_thread(socket, channel_id, None, client_msg_id, text).await
+}
+
+/// Sends a `send` frame, a reply under `root` when one is given.
+pub async fn send_in_thread(
+    socket: &mut Socket,
+    channel_id: i64,
+    root: Option<i64>,
+    client_msg_id: &str,
+    text: &str,
+) -> anyhow::Result<()> {
     let frame = json!({
         "type": "send", "channel_id": channel_id, "client_msg_id": client_msg_id, "text": text,
+        "thread_root_seq": root,
     });
     socket.send(Message::text(frame.to_string())).await?;
     Ok(())

@@ -10,7 +10,7 @@
 //! - [`deployment`] starts Natter (one node, or several sharing Redis) on a fresh database, with
 //!   rate limits off, and sets up users, a workspace and channels through Natter's own CLI.
 //! - [`scenarios`] drive it over HTTP and WebSocket exactly as clients do: `send`, `hot-channel`,
-//!   `latency`, `fanout`, `idle`, `resume`, `search`.
+//!   `latency`, `fanout`, `idle`, `resume`, `search`, `threads`, `reactions`.
 //! - [`limits`] measure, in the same run and next to each scenario, what the parts underneath can
 //!   do on this machine: pgbench running Natter's own send statements, `redis-benchmark`
 //!   PUBLISH, a raw WebSocket broadcast server (this binary, as `raw-ws-server`), and the same
@@ -120,6 +120,8 @@ pub enum Scenario {
     Idle,
     Resume,
     Search,
+    Threads,
+    Reactions,
 }
 
 impl Args {
@@ -127,7 +129,9 @@ impl Args {
     fn plan(&self) -> Vec<Scenario> {
         use Scenario::*;
         if self.scenarios.contains(&All) {
-            return vec![Send, HotChannel, Latency, Fanout, Idle, Resume, Search];
+            return vec![
+                Send, HotChannel, Latency, Fanout, Idle, Resume, Search, Threads, Reactions,
+            ];
         }
         self.scenarios.clone()
     }
@@ -192,6 +196,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
             Scenario::Idle => scenarios::sockets::idle(&bench).await?,
             Scenario::Resume => scenarios::resume::resume(&bench).await?,
             Scenario::Search => scenarios::search::search(&bench).await?,
+            Scenario::Threads => scenarios::conversations::threads(&bench).await?,
+            Scenario::Reactions => scenarios::conversations::reactions(&bench).await?,
         };
         report.extend(rows);
     }

@@ -1,6 +1,7 @@
 //! The scenarios, each a function from the running deployment to rows of the table: its limit
 //! (measured just before it, so both see the same machine) and Natter's figures.
 
+pub mod conversations;
 pub mod resume;
 pub mod search;
 pub mod send;

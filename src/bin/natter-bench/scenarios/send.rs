@@ -157,7 +157,12 @@ async fn http_senders(
 
 /// Each sender sends `send` frames on its own socket, waiting for each `ack`. Every sender is
 /// in every channel, so its socket also receives everyone's messages, as a real client does.
-async fn ws_senders(b: &Bench<'_>, id: &str, shape: &str, channels: &[i64]) -> anyhow::Result<Row> {
+pub async fn ws_senders(
+    b: &Bench<'_>,
+    id: &str,
+    shape: &str,
+    channels: &[i64],
+) -> anyhow::Result<Row> {
     let mut sockets = Vec::new();
     for (i, sender) in b.world.senders.iter().enumerate().take(b.args.senders) {
         let (socket, _) =

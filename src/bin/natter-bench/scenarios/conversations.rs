@@ -1,0 +1,327 @@
+//! `threads` and `reactions`: what #13 added to a conversation, each beside a baseline measured
+//! in the same run on the same deployment.
+//!
+//! - `threads`: the senders reply over `/ws` into 100 threads spread over the channels, beside
+//!   the same senders sending top-level messages to those channels (a reply also updates its
+//!   root and the thread's follows in the send statement: this row shows what that costs).
+//! - `reactions`: the senders toggle reactions on ten hot messages of one channel while 1,000
+//!   sockets (the first `--fanout-sockets` size) watch it (each change is a frame to all of them), beside a few senders posting into
+//!   that channel alone and then with the reactions going on: the goal is that reactions slow
+//!   sends in their channel by 10% at most.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use futures_util::StreamExt;
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::client::{self, Socket};
+use crate::report::{Metric, Row};
+use crate::scenarios::Bench;
+use crate::scenarios::send::ws_senders;
+use crate::stats::{Progress, Recorder};
+
+/// Threads the `threads` senders reply into.
+const THREADS: usize = 100;
+/// Hot messages the `reactions` people toggle on, and the emoji they pick from.
+const HOT_MESSAGES: usize = 10;
+const EMOJI: [&str; 8] = [
+    "+1", "tada", "eyes", "heart", "rocket", "joy", "fire", "100",
+];
+/// Senders posting into the hot channel, alone and beside the reactions.
+const HOT_SENDERS: usize = 4;
+
+pub async fn threads(b: &Bench<'_>) -> anyhow::Result<Vec<Row>> {
+    let channels = &b.world.channels;
+    let owner = &b.world.senders[0];
+    let mut roots = Vec::with_capacity(THREADS);
+    for n in 0..THREADS {
+        let channel = channels[n % channels.len()];
+        let seq = client::post_message(
+            &b.http,
+            b.deployment.base(0),
+            &owner.token,
+            channel,
+            "a thread to reply in",
+        )
+        .await?;
+        roots.push((channel, seq));
+    }
+    let shape = format!("{} senders, {} channels", b.args.senders, channels.len());
+    let baseline = ws_senders(b, "thread-baseline-ws", &shape, channels).await?;
+    let replies = ws_repliers(b, &roots).await?;
+    Ok(vec![
+        baseline.limit(),
+        replies
+            .compare("thread-baseline-ws", Metric::PerSecond)
+            .rate_at_least(0.8, "thread-baseline-ws"),
+    ])
+}
+
+/// Each sender replies over its own socket into a random one of `roots`, waiting for each ack.
+async fn ws_repliers(b: &Bench<'_>, roots: &[(i64, i64)]) -> anyhow::Result<Row> {
+    let id = "reply-ws";
+    let mut sockets = Vec::new();
+    for (i, sender) in b.world.senders.iter().enumerate().take(b.args.senders) {
+        let (socket, _) =
+            client::connect(b.deployment.base(i), &sender.token, &HashMap::new()).await?;
+        sockets.push(socket);
+    }
+    let recorder = Recorder::new();
+    let progress = Progress::start(id, &recorder, &b.deployment.pids());
+    let deadline = Instant::now() + b.duration();
+    let mut tasks = Vec::new();
+    for (i, mut socket) in sockets.into_iter().enumerate() {
+        let (roots, recorder) = (roots.to_vec(), recorder.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                n += 1;
+                let id = format!("reply-{i}-{n}");
+                let (channel, root) = roots[rand::random_range(0..roots.len())];
+                let started = Instant::now();
+                let sent = async {
+                    client::send_in_thread(&mut socket, channel, Some(root), &id, "a reply")
+                        .await?;
+                    client::await_ack(&mut socket, &id).await
+                };
+                match sent.await {
+                    Ok(_) => recorder.record(started.elapsed()),
+                    Err(e) => {
+                        recorder.error(e);
+                        return;
+                    }
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await?;
+    }
+    let (elapsed, usage) = progress.finish();
+    Ok(Row::measured(
+        id,
+        "threads",
+        format!(
+            "/ws replies → ack, {} senders into {} threads",
+            b.args.senders,
+            roots.len()
+        ),
+        &recorder,
+        elapsed,
+        Some(usage),
+    ))
+}
+
+pub async fn reactions(b: &Bench<'_>) -> anyhow::Result<Vec<Row>> {
+    let channel = b.world.channels[0];
+    let base = b.deployment.base(0);
+    // The watchers are the listener's sockets: it joins the hot channel for this scenario.
+    sqlx::query(
+        "insert into channel_members (channel_id, user_id, last_read_seq, read_shown)
+         select id, $2, last_seq, shown_total from channels where id = $1 on conflict do nothing",
+    )
+    .bind(channel)
+    .bind(b.world.listener.id)
+    .execute(&b.deployment.db)
+    .await?;
+    let owner = &b.world.senders[0];
+    let mut hot = Vec::with_capacity(HOT_MESSAGES);
+    for _ in 0..HOT_MESSAGES {
+        let seq = client::post_message(&b.http, base, &owner.token, channel, "react to me").await?;
+        let answer = client::call(
+            &b.http,
+            base,
+            &owner.token,
+            "conversations.history",
+            json!({ "channel": format!("C{channel}"), "limit": 1 }),
+        )
+        .await?;
+        let ts = answer["messages"][0]["ts"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        anyhow::ensure!(
+            ts.ends_with(&format!("{seq:06}")),
+            "the hot message's ts: {answer}"
+        );
+        hot.push(ts);
+    }
+    // The first `fanout` size: 1,000 by default.
+    let watchers_n = b.args.fanout_sockets.first().copied().unwrap_or(1000);
+    eprintln!("  reactions                    opening {watchers_n} watching sockets");
+    let frames = Arc::new(AtomicU64::new(0));
+    let mut watchers = Vec::new();
+    for i in 0..watchers_n {
+        let (socket, _) = client::connect(
+            b.deployment.base(i),
+            &b.world.listener.token,
+            &HashMap::new(),
+        )
+        .await?;
+        watchers.push(tokio::spawn(watch(socket, frames.clone())));
+    }
+    let senders = &b.world.senders[b.args.senders.saturating_sub(HOT_SENDERS)..b.args.senders];
+    let alone = hot_senders(b, "hot-send-alone", senders, (channel, watchers_n), false).await?;
+    let (with, toggles) = tokio::join!(
+        hot_senders(b, "hot-send-reacting", senders, (channel, watchers_n), true),
+        togglers(b, (channel, watchers_n), &hot, &frames),
+    );
+    for watcher in watchers {
+        watcher.abort();
+    }
+    Ok(vec![
+        alone.limit(),
+        with?
+            .compare("hot-send-alone", Metric::PerSecond)
+            .rate_at_least(0.9, "hot-send-alone"),
+        toggles?,
+    ])
+}
+
+/// Reads a watcher's frames, counting the reaction frames it gets.
+async fn watch(mut socket: Socket, frames: Arc<AtomicU64>) {
+    while let Some(Ok(message)) = socket.next().await {
+        if let Message::Text(text) = message
+            && client::head(&text).is_some_and(|h| h.kind.starts_with("reaction."))
+        {
+            frames.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A few senders posting into the hot channel over `/ws`; with `busy`, while the reactions run
+/// (the togglers start at the same moment and run as long).
+async fn hot_senders(
+    b: &Bench<'_>,
+    id: &str,
+    senders: &[crate::deployment::User],
+    (channel, watchers): (i64, usize),
+    busy: bool,
+) -> anyhow::Result<Row> {
+    let mut sockets = Vec::new();
+    for sender in senders {
+        let (socket, _) =
+            client::connect(b.deployment.base(0), &sender.token, &HashMap::new()).await?;
+        sockets.push(socket);
+    }
+    let recorder = Recorder::new();
+    let progress = Progress::start(id, &recorder, &b.deployment.pids());
+    let deadline = Instant::now() + b.duration();
+    let mut tasks = Vec::new();
+    for (i, mut socket) in sockets.into_iter().enumerate() {
+        let recorder = recorder.clone();
+        let prefix = format!("{id}-{i}");
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                n += 1;
+                let id = format!("{prefix}-{n}");
+                let started = Instant::now();
+                match client::send_and_ack(&mut socket, channel, &id, "a message beside reactions")
+                    .await
+                {
+                    Ok(_) => recorder.record(started.elapsed()),
+                    Err(e) => {
+                        recorder.error(e);
+                        return;
+                    }
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await?;
+    }
+    let (elapsed, usage) = progress.finish();
+    let when = if busy {
+        format!("while {} people toggle reactions", b.args.senders)
+    } else {
+        "alone".to_owned()
+    };
+    Ok(Row::measured(
+        id,
+        "reactions",
+        format!(
+            "/ws send → ack, {} senders into the hot channel ({watchers} sockets watching), {when}",
+            senders.len()
+        ),
+        &recorder,
+        elapsed,
+        Some(usage),
+    ))
+}
+
+/// Every sender toggles reactions on the hot messages with `reactions.add` and
+/// `reactions.remove`, as fast as the answers come.
+async fn togglers(
+    b: &Bench<'_>,
+    (channel, watchers): (i64, usize),
+    hot: &[String],
+    frames: &Arc<AtomicU64>,
+) -> anyhow::Result<Row> {
+    let id = "reactions-http";
+    let recorder = Recorder::new();
+    let before = frames.load(Ordering::Relaxed);
+    let deadline = Instant::now() + b.duration();
+    let mut tasks = Vec::new();
+    for sender in b.world.senders.iter().take(b.args.senders) {
+        let (http, base, token) = (
+            b.http.clone(),
+            b.deployment.base(0).to_owned(),
+            sender.token.clone(),
+        );
+        let (hot, recorder) = (hot.to_vec(), recorder.clone());
+        tasks.push(tokio::spawn(async move {
+            // What this person has on each (message, emoji): toggling flips it.
+            let mut mine: HashMap<(usize, usize), bool> = HashMap::new();
+            while Instant::now() < deadline {
+                let key = (
+                    rand::random_range(0..hot.len()),
+                    rand::random_range(0..EMOJI.len()),
+                );
+                let on = mine.entry(key).or_default();
+                let method = if *on {
+                    "reactions.remove"
+                } else {
+                    "reactions.add"
+                };
+                let arguments = json!({
+                    "channel": format!("C{channel}"), "timestamp": hot[key.0], "name": EMOJI[key.1],
+                });
+                let started = Instant::now();
+                match client::call(&http, &base, &token, method, arguments).await {
+                    Ok(_) => {
+                        *on = !*on;
+                        recorder.record(started.elapsed());
+                    }
+                    Err(e) => recorder.error(e),
+                }
+            }
+        }));
+    }
+    // Measured over the same window as the busy senders, so CPU is the whole load's.
+    let progress = Progress::start(id, &recorder, &b.deployment.pids());
+    for task in tasks {
+        task.await?;
+    }
+    let (elapsed, usage) = progress.finish();
+    // Give the last frames a moment to reach the watchers before counting.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let delivered = frames.load(Ordering::Relaxed) - before;
+    Ok(Row::measured(
+        id,
+        "reactions",
+        format!(
+            "reactions.add/remove by {} people on {} hot messages; {delivered} reaction frames reached the {watchers} watching sockets",
+            b.args.senders,
+            hot.len()
+        ),
+        &recorder,
+        elapsed,
+        Some(usage),
+    ))
+}
