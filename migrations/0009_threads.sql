@@ -9,16 +9,9 @@ alter table messages
     -- up to and including this one. A reader's unread count is the channel's `shown_total`
     -- minus the `shown_count` of where they read to: two stored numbers, no rows counted.
     add column shown_count bigint not null default 0,
-    -- A reply's place in its thread (1, 2, …); a follower's unread replies are the root's
+    -- A reply's place in its thread (1, 2, …); a follower's unread replies are the thread's
     -- `reply_total` minus the index they read to.
     add column reply_index integer,
-    -- On a root: replies ever sent (numbers them), live replies (what "N replies" says), the
-    -- repliers in order of first reply, and the newest reply.
-    add column reply_total integer not null default 0,
-    add column reply_count integer not null default 0,
-    add column reply_users bigint[] not null default '{}',
-    add column latest_reply_seq bigint,
-    add column latest_reply_at timestamptz,
     -- @channel, @everyone or @here in the text: the first two mention every member (counted at
     -- read time from the partial index below: such messages are rare), @here those online when
     -- it was sent (as `mentions` rows).
@@ -27,6 +20,22 @@ alter table messages
         references messages (channel_id, seq);
 
 update messages set shown_count = seq;
+
+-- A root's summary, kept beside it rather than on its row: each reply changes it, and a small
+-- row updates in place, where a new version of the message would also write every index of
+-- `messages` (its text's GIN entry among them). Replies ever sent (numbers them), live replies
+-- (what "N replies" says), the repliers in order of first reply, and the newest reply.
+create table threads (
+    channel_id bigint not null,
+    root_seq bigint not null,
+    reply_total integer not null default 0,
+    reply_count integer not null default 0,
+    reply_users bigint[] not null default '{}',
+    latest_reply_seq bigint,
+    latest_reply_at timestamptz,
+    primary key (channel_id, root_seq),
+    foreign key (channel_id, root_seq) references messages (channel_id, seq) on delete cascade
+);
 
 create index messages_thread_idx on messages (channel_id, thread_root_seq, seq)
     where thread_root_seq is not null;

@@ -370,9 +370,10 @@ fn title(user: &str) -> String {
 }
 
 /// SQL for the threads a person (`$2`) follows in a workspace (`$1`), in channels they are
-/// still in, over `thread_follows f` joined to the root `r` (`messages::threads` lists them).
+/// still in, over `thread_follows f` joined to the thread's summary `r` (`messages::threads`
+/// lists them).
 pub const FOLLOWED: &str = "from thread_follows f
-     join messages r on r.channel_id = f.channel_id and r.seq = f.root_seq
+     join threads r on r.channel_id = f.channel_id and r.root_seq = f.root_seq
      join channels c on c.id = f.channel_id
      join channel_members cm on cm.channel_id = f.channel_id and cm.user_id = f.user_id
      where f.user_id = $2 and c.workspace_id = $1 and f.following and r.reply_total > 0

@@ -57,8 +57,12 @@ pub struct MessageRow {
 }
 
 const COLUMNS: &str = "m.channel_id, m.seq, m.user_id, m.body, m.client_msg_id, m.created_at, m.edited_at, m.deleted_at,
-     m.thread_root_seq, m.reply_broadcast, m.reply_index, m.shown_count, m.reply_count, m.reply_users,
-     m.latest_reply_seq, m.latest_reply_at";
+     m.thread_root_seq, m.reply_broadcast, m.reply_index, m.shown_count,
+     coalesce(t.reply_count, 0) as reply_count, coalesce(t.reply_users, '{}') as reply_users,
+     t.latest_reply_seq, t.latest_reply_at";
+/// Messages with their authors and, for roots, their thread's summary (`t`).
+const FROM: &str = "messages m join users u on u.id = m.user_id
+     left join threads t on t.channel_id = m.channel_id and t.root_seq = m.seq";
 /// What a [`MessageRow`] shows of its author, from `users u`. (The icon's lookup runs only
 /// for the rare message that names one.)
 const AUTHOR: &str =
@@ -71,9 +75,9 @@ const AUTHOR: &str =
          (select r.created_at from messages r
           where r.channel_id = m.channel_id and r.seq = m.thread_root_seq)
      end as thread_root_at,
-     case when m.reply_count > 0 then
+     case when t.reply_count > 0 then
          (select array_agg(x.display_name order by r.n)
-          from unnest(m.reply_users[1:3]) with ordinality as r(id, n)
+          from unnest(t.reply_users[1:3]) with ordinality as r(id, n)
           join users x on x.id = r.id)
      end as replier_names";
 /// What the channel view shows: top-level messages and broadcast replies.
@@ -86,7 +90,7 @@ pub async fn by_client_msg_id(
     client_msg_id: &str,
 ) -> sqlx::Result<Option<MessageRow>> {
     sqlx::query_as(&format!(
-        "select {COLUMNS}, {AUTHOR} from messages m join users u on u.id = m.user_id
+        "select {COLUMNS}, {AUTHOR} from {FROM}
          where m.channel_id = $1 and m.user_id = $2 and m.client_msg_id = $3"
     ))
     .bind(channel_id)
@@ -140,13 +144,17 @@ pub async fn insert_sent(
                                  and r.thread_root_seq is null and r.deleted_at is null))
              returning c.id, c.kind, c.last_seq, c.shown_total),
          root as (
-             update messages r set reply_total = r.reply_total + 1,
-                    reply_count = r.reply_count + 1,
-                    reply_users = case when $2 = any(r.reply_users) then r.reply_users
-                                       else r.reply_users || $2::bigint end,
-                    latest_reply_seq = next.last_seq, latest_reply_at = now()
-             from next where r.channel_id = $1 and r.seq = $9
-             returning r.reply_total, r.user_id as author_id),
+             insert into threads as t (channel_id, root_seq, reply_total, reply_count,
+                                       reply_users, latest_reply_seq, latest_reply_at)
+             select $1, $9, 1, 1, array[$2::bigint], next.last_seq, now()
+             from next where $9::bigint is not null
+             on conflict (channel_id, root_seq) do update
+             set reply_total = t.reply_total + 1, reply_count = t.reply_count + 1,
+                 reply_users = case when $2 = any(t.reply_users) then t.reply_users
+                                    else t.reply_users || $2::bigint end,
+                 latest_reply_seq = excluded.latest_reply_seq,
+                 latest_reply_at = excluded.latest_reply_at
+             returning t.reply_total),
          m as (
              insert into messages (channel_id, seq, user_id, body, client_msg_id, sender_name,
                                    sender_icon, thread_root_seq, reply_broadcast, shown_count,
@@ -180,7 +188,9 @@ pub async fn insert_sent(
          other_follows as (
              insert into thread_follows (user_id, channel_id, root_seq)
              select distinct f.user_id, m.channel_id, m.thread_root_seq
-             from m cross join lateral (select author_id from root
+             from m cross join lateral (select r.user_id from messages r
+                                        where r.channel_id = m.channel_id
+                                          and r.seq = m.thread_root_seq
                                         union all select user_id from mentioned) as f(user_id)
              where m.thread_root_seq is not null and f.user_id <> m.user_id
              on conflict do nothing),
@@ -203,7 +213,8 @@ pub async fn insert_sent(
                                       else array['message.im', 'message.mpim'] end)
                 or (e.event_type = 'app_mention'
                     and 'app_mention' = any(b.events) and b.username = any($7)))
-         select {COLUMNS}, {AUTHOR} from m join users u on u.id = m.user_id",
+         select {COLUMNS}, {AUTHOR} from m join users u on u.id = m.user_id
+         left join threads t on t.channel_id = m.channel_id and t.root_seq = m.seq",
         // Uncorrelated, so Postgres runs the membership checks once, before it waits for the
         // channel's row lock, not again while holding it (a hot channel's writers queue there).
         active = crate::channels::db::active_member(
@@ -249,7 +260,8 @@ pub struct Mentioned<'a> {
     pub online: &'a [i64],
 }
 
-/// Records mentions of the named users who are members of the channel (not the author).
+/// Records mentions of the named users who are members of the channel (not the author); a
+/// mention inside a thread reply is the thread's, not the channel's badge.
 pub async fn insert_mentions(
     tx: &mut PgConnection,
     channel_id: i64,
@@ -261,8 +273,11 @@ pub async fn insert_mentions(
         return Ok(());
     }
     sqlx::query(
-        "insert into mentions (user_id, channel_id, seq)
-         select u.id, $1, $2 from users u
+        "insert into mentions (user_id, channel_id, seq, thread_root_seq)
+         select u.id, $1, $2,
+                (select case when m.reply_broadcast then null else m.thread_root_seq end
+                 from messages m where m.channel_id = $1 and m.seq = $2)
+         from users u
          join channel_members cm on cm.user_id = u.id and cm.channel_id = $1
          where u.username = any($4) and u.id <> $3
          on conflict do nothing",
@@ -294,9 +309,12 @@ pub async fn update_body(
     body: &str,
 ) -> sqlx::Result<Option<StoredMessage>> {
     sqlx::query_as(&format!(
-        "update messages m set body = $4, edited_at = now()
-         where m.channel_id = $1 and m.seq = $2 and m.user_id = $3 and m.deleted_at is null
-         returning {COLUMNS}"
+        "with m as (
+             update messages m set body = $4, edited_at = now()
+             where m.channel_id = $1 and m.seq = $2 and m.user_id = $3 and m.deleted_at is null
+             returning *)
+         select {COLUMNS} from m
+         left join threads t on t.channel_id = m.channel_id and t.root_seq = m.seq"
     ))
     .bind(channel_id)
     .bind(seq)
@@ -322,8 +340,8 @@ pub async fn tombstone(
                and deleted_at is null
              returning user_id, thread_root_seq),
          root as (
-             update messages r set reply_count = greatest(r.reply_count - 1, 0)
-             from gone where r.channel_id = $1 and r.seq = gone.thread_root_seq)
+             update threads t set reply_count = greatest(t.reply_count - 1, 0)
+             from gone where t.channel_id = $1 and t.root_seq = gone.thread_root_seq)
          select user_id, thread_root_seq from gone",
     )
     .bind(channel_id)
@@ -340,7 +358,7 @@ pub async fn message(
 ) -> sqlx::Result<Option<MessageRow>> {
     sqlx::query_as(&format!(
         "select {COLUMNS}, {AUTHOR}
-         from messages m join users u on u.id = m.user_id
+         from {FROM}
          where m.channel_id = $1 and m.seq = $2"
     ))
     .bind(channel_id)
@@ -358,7 +376,7 @@ pub async fn history_before(
 ) -> sqlx::Result<Vec<MessageRow>> {
     let mut rows: Vec<MessageRow> = sqlx::query_as(&format!(
         "select {COLUMNS}, {AUTHOR}
-         from messages m join users u on u.id = m.user_id
+         from {FROM}
          where m.channel_id = $1 and m.seq < $2 and {IN_CHANNEL_VIEW}
          order by m.seq desc limit $3"
     ))
@@ -382,7 +400,7 @@ pub async fn range(
 ) -> sqlx::Result<Vec<MessageRow>> {
     sqlx::query_as(&format!(
         "select {COLUMNS}, {AUTHOR}
-         from messages m join users u on u.id = m.user_id
+         from {FROM}
          where m.channel_id = $1 and m.seq > $2 and m.seq <= $3
          order by m.seq limit $4"
     ))
@@ -404,7 +422,7 @@ pub async fn shown_range(
 ) -> sqlx::Result<Vec<MessageRow>> {
     sqlx::query_as(&format!(
         "select {COLUMNS}, {AUTHOR}
-         from messages m join users u on u.id = m.user_id
+         from {FROM}
          where m.channel_id = $1 and m.seq > $2 and m.seq <= $3 and {IN_CHANNEL_VIEW}
          order by m.seq limit $4"
     ))
@@ -428,9 +446,9 @@ pub async fn window(
 ) -> sqlx::Result<Vec<MessageRow>> {
     sqlx::query_as(&format!(
         "select {COLUMNS}, {AUTHOR}
-         from messages m join users u on u.id = m.user_id
+         from {FROM}
          where m.channel_id = $1 and m.seq > $2 and m.seq < $3 and {IN_CHANNEL_VIEW}
-           and (m.deleted_at is null or m.reply_count > 0)
+           and (m.deleted_at is null or t.reply_count > 0)
            and extract(epoch from m.created_at) > $4 and extract(epoch from m.created_at) < $5
          order by m.seq desc limit $6"
     ))
@@ -478,9 +496,7 @@ pub async fn listed(
     tail: &str,
     params: &[i64],
 ) -> sqlx::Result<Vec<MessageRow>> {
-    let sql = format!(
-        "select {COLUMNS}, {AUTHOR} from messages m join users u on u.id = m.user_id {tail}"
-    );
+    let sql = format!("select {COLUMNS}, {AUTHOR} from {FROM} {tail}");
     let mut query = sqlx::query_as(&sql);
     for p in params {
         query = query.bind(p);
@@ -499,7 +515,7 @@ pub async fn thread(
 ) -> sqlx::Result<Vec<MessageRow>> {
     sqlx::query_as(&format!(
         "select {COLUMNS}, {AUTHOR}
-         from messages m join users u on u.id = m.user_id
+         from {FROM}
          where m.channel_id = $1
            and ((m.seq = $2 and m.thread_root_seq is null)
                 or (m.thread_root_seq = $2 and m.seq > $3))

@@ -8,6 +8,9 @@
 //! channel; these check the message is a live one of that channel.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
 
 use sqlx::{PgExecutor, PgPool};
 
@@ -61,7 +64,9 @@ impl From<ReactionError> for AppError {
     }
 }
 
-/// A reaction after a change: its canonical name and how many now have it.
+/// A reaction after a change: its canonical name and how many had it as the change's own
+/// statement saw them (concurrent changes may not be counted: live frames read the count
+/// afresh).
 #[derive(Debug)]
 pub struct Change {
     pub name: String,
@@ -108,7 +113,7 @@ pub async fn add(
         count,
         added: true,
     };
-    publish(state, channel_id, seq, user_id, &change).await?;
+    publish(state, channel_id, seq, user_id, &change);
     Ok(change)
 }
 
@@ -148,7 +153,7 @@ pub async fn remove(
         count,
         added: false,
     };
-    publish(state, channel_id, seq, user_id, &change).await?;
+    publish(state, channel_id, seq, user_id, &change);
     Ok(change)
 }
 
@@ -189,49 +194,98 @@ fn bot_events(changed: &str, event_type: &str) -> String {
     )
 }
 
-async fn publish(
+/// How long reaction changes on one message gather before one frame per emoji goes out.
+const GATHER: Duration = Duration::from_millis(100);
+
+/// The last change of each emoji on a message while its changes gather: whether it was an add,
+/// and who made it. Keyed by the node (its live transport's address: a process may run several,
+/// as tests do) and the message.
+type Pending = HashMap<(usize, i64, i64), (AppState, HashMap<String, (bool, i64)>)>;
+
+/// Reaction changes waiting for their frame.
+static PENDING: LazyLock<Mutex<Pending>> = LazyLock::new(|| Mutex::new(HashMap::new()));
+static GATHERING: AtomicBool = AtomicBool::new(false);
+
+/// Queues a committed change for the channel's sockets. A hot message's reactions change many
+/// times a second, and each frame goes to everyone watching the channel: so changes gather for
+/// [`GATHER`], then each changed emoji gets one frame whose count and names are read from
+/// Postgres at that moment (after every gathered commit), never a count one statement's
+/// snapshot saw while others were committing.
+fn publish(state: &AppState, channel_id: i64, seq: i64, user_id: i64, change: &Change) {
+    {
+        let mut pending = PENDING.lock().unwrap_or_else(|p| p.into_inner());
+        let (_, names) = pending
+            .entry((Arc::as_ptr(&state.realtime) as usize, channel_id, seq))
+            .or_insert_with(|| (state.clone(), HashMap::new()));
+        names.insert(change.name.clone(), (change.added, user_id));
+    }
+    if !GATHERING.swap(true, Ordering::AcqRel) {
+        tokio::spawn(async {
+            tokio::time::sleep(GATHER).await;
+            GATHERING.store(false, Ordering::Release);
+            let gathered = std::mem::take(&mut *PENDING.lock().unwrap_or_else(|p| p.into_inner()));
+            for ((_, channel_id, seq), (state, names)) in gathered {
+                if let Err(e) = publish_now(&state, channel_id, seq, names).await {
+                    tracing::warn!(error = %e, channel_id, seq, "reactions were not published live");
+                }
+            }
+        });
+    }
+}
+
+async fn publish_now(
     state: &AppState,
     channel_id: i64,
     seq: i64,
-    user_id: i64,
-    change: &Change,
+    names: HashMap<String, (bool, i64)>,
 ) -> Result<(), AppError> {
-    let user_name: String = sqlx::query_scalar("select display_name from users where id = $1")
-        .bind(user_id)
-        .fetch_one(&state.db)
-        .await?;
-    let (name, count) = (change.name.clone(), change.count);
-    let title = on_messages(&state.db, channel_id, &[seq])
+    let mut groups = on_messages(&state.db, channel_id, &[seq])
         .await?
         .remove(&seq)
-        .and_then(|groups| groups.into_iter().find(|g| g.name == name))
-        .map(|g| g.view(0).title)
         .unwrap_or_default();
-    let glyph = emoji::glyph(&name).unwrap_or_default().to_owned();
-    let event = if change.added {
-        Event::ReactionAdded {
-            channel_id,
-            seq,
-            name,
-            glyph,
-            user_id,
-            user_name,
-            count,
-            title,
-        }
-    } else {
-        Event::ReactionRemoved {
-            channel_id,
-            seq,
-            name,
-            glyph,
-            user_id,
-            user_name,
-            count,
-            title,
-        }
-    };
-    state.realtime.publish(&channel_topic(channel_id), event);
+    let users: Vec<i64> = names.values().map(|&(_, user)| user).collect();
+    let user_names: HashMap<i64, String> =
+        sqlx::query_as("select id, display_name from users where id = any($1)")
+            .bind(&users)
+            .fetch_all(&state.db)
+            .await?
+            .into_iter()
+            .collect();
+    for (name, (added, user_id)) in names {
+        let (count, title) = match groups.iter().position(|g| g.name == name) {
+            Some(i) => {
+                let group = groups.swap_remove(i);
+                (group.user_ids.len() as i64, group.view(0).title)
+            }
+            None => (0, String::new()),
+        };
+        let glyph = emoji::glyph(&name).unwrap_or_default().to_owned();
+        let user_name = user_names.get(&user_id).cloned().unwrap_or_default();
+        let event = if added {
+            Event::ReactionAdded {
+                channel_id,
+                seq,
+                name,
+                glyph,
+                user_id,
+                user_name,
+                count,
+                title,
+            }
+        } else {
+            Event::ReactionRemoved {
+                channel_id,
+                seq,
+                name,
+                glyph,
+                user_id,
+                user_name,
+                count,
+                title,
+            }
+        };
+        state.realtime.publish(&channel_topic(channel_id), event);
+    }
     Ok(())
 }
 

@@ -36,7 +36,7 @@ pub async fn unread_of_followers(
     sqlx::query_as(
         "select f.user_id, (r.reply_total - f.read_index)::bigint
          from thread_follows f
-         join messages r on r.channel_id = f.channel_id and r.seq = f.root_seq
+         join threads r on r.channel_id = f.channel_id and r.root_seq = f.root_seq
          join channel_members cm on cm.channel_id = f.channel_id and cm.user_id = f.user_id
          where f.channel_id = $1 and f.root_seq = $2 and f.following and f.user_id <> $3",
     )
@@ -56,8 +56,8 @@ pub async fn mark_read(
 ) -> Result<(), AppError> {
     let moved = sqlx::query(
         "update thread_follows f set read_index = r.reply_total, updated_at = now()
-         from messages r
-         where r.channel_id = f.channel_id and r.seq = f.root_seq
+         from threads r
+         where r.channel_id = f.channel_id and r.root_seq = f.root_seq
            and f.user_id = $1 and f.channel_id = $2 and f.root_seq = $3
            and f.read_index < r.reply_total",
     )
@@ -90,7 +90,8 @@ pub async fn set_following(
 ) -> sqlx::Result<bool> {
     let rows = sqlx::query(
         "insert into thread_follows (user_id, channel_id, root_seq, following, read_index)
-         select $1, r.channel_id, r.seq, $4, r.reply_total from messages r
+         select $1, r.channel_id, r.seq, $4, coalesce(t.reply_total, 0) from messages r
+         left join threads t on t.channel_id = r.channel_id and t.root_seq = r.seq
          where r.channel_id = $2 and r.seq = $3 and r.thread_root_seq is null
          on conflict (user_id, channel_id, root_seq) do update
          set following = excluded.following, updated_at = now()",

@@ -190,7 +190,7 @@ pub async fn search(
             username: r.username,
             display_name: r.display_name,
             created_at: r.created_at,
-            snippet_html: marked_snippet(&r.snippet),
+            snippet_html: marked_snippet(&crate::emoji::emojify(&r.snippet)),
             text: r.body,
             thread_root_seq: r.thread_root_seq,
         })

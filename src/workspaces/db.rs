@@ -354,7 +354,8 @@ pub async fn settings(
     workspace_id: i64,
 ) -> sqlx::Result<super::settings::Settings> {
     sqlx::query_as(
-        "select name, channel_creators, allowed_domains, retention_days from workspaces where id = $1",
+        "select name, channel_creators, allowed_domains, retention_days, mention_all_limit
+         from workspaces where id = $1",
     )
     .bind(workspace_id)
     .fetch_one(db)
@@ -368,7 +369,7 @@ pub async fn set_settings(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "update workspaces set name = $2, channel_creators = $3, allowed_domains = $4,
-                retention_days = $5
+                retention_days = $5, mention_all_limit = $6
          where id = $1",
     )
     .bind(workspace_id)
@@ -376,6 +377,7 @@ pub async fn set_settings(
     .bind(&settings.channel_creators)
     .bind(&settings.allowed_domains)
     .bind(settings.retention_days)
+    .bind(settings.mention_all_limit)
     .execute(db)
     .await?;
     Ok(())

@@ -1,5 +1,6 @@
 //! A workspace's settings: its name, who may create channels, who may join without an invite
-//! (people whose email is in an allowed domain), and how long messages are kept. Changed by
+//! (people whose email is in an allowed domain), how long messages are kept, and who may
+//! notify a whole big channel with @channel, @everyone or @here. Changed by
 //! owners and admins, audited; the retention worker ([`run_retention`]) applies the last.
 
 use std::time::Duration;
@@ -25,6 +26,9 @@ pub struct SettingsForm {
     /// Days; empty: keep everything.
     #[serde(default)]
     pub retention_days: String,
+    /// Members; empty: anyone may use @channel, @everyone and @here anywhere.
+    #[serde(default)]
+    pub mention_all_limit: String,
 }
 
 /// The settings as stored.
@@ -34,6 +38,9 @@ pub struct Settings {
     pub channel_creators: String,
     pub allowed_domains: Vec<String>,
     pub retention_days: Option<i32>,
+    /// In channels with more members, only owners and admins may use @channel, @everyone and
+    /// @here.
+    pub mention_all_limit: Option<i32>,
 }
 
 impl Settings {
@@ -51,6 +58,10 @@ impl Settings {
             retention_days: self
                 .retention_days
                 .map(|d| d.to_string())
+                .unwrap_or_default(),
+            mention_all_limit: self
+                .mention_all_limit
+                .map(|n| n.to_string())
                 .unwrap_or_default(),
         }
     }
@@ -103,11 +114,24 @@ impl SettingsForm {
                 }
             },
         };
+        let mention_all_limit = match self.mention_all_limit.trim() {
+            "" => None,
+            n => match n.parse::<i32>() {
+                Ok(n) if (1..=1_000_000).contains(&n) => Some(n),
+                _ => {
+                    return Err(AppError::Validation(
+                        "Limit @channel, @everyone and @here to channels of 1 to 1000000 members, or leave it empty to let everyone use them."
+                            .into(),
+                    ));
+                }
+            },
+        };
         Ok(Settings {
             name: name.to_owned(),
             channel_creators: self.channel_creators.clone(),
             allowed_domains: domains,
             retention_days,
+            mention_all_limit,
         })
     }
 }
@@ -142,6 +166,12 @@ pub async fn update(
             .retention_days
             .map_or("forever".to_owned(), |d| format!("{d} days"));
         changed.push(format!("retention: {days}"));
+    }
+    if old.mention_all_limit != new.mention_all_limit {
+        let who = new.mention_all_limit.map_or("everyone".to_owned(), |n| {
+            format!("admins only in channels over {n} members")
+        });
+        changed.push(format!("@channel, @everyone, @here: {who}"));
     }
     if changed.is_empty() {
         return Ok(new);

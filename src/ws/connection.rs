@@ -24,6 +24,8 @@ use crate::state::AppState;
 
 /// Events waiting for one socket; a socket this far behind is closed with 4008.
 const QUEUE: usize = 1024;
+/// Queued events handled in one turn of a connection's loop, then written out in one flush.
+const BURST: usize = 64;
 
 /// Why the loop stopped, and how to say so to the client.
 pub(super) enum Stop {
@@ -136,7 +138,7 @@ impl Connection {
                     Some(Err(e)) if is_too_big(&e) => Err(Stop::Close(1009, "frame too large (64 KiB at most)")),
                     Some(Err(_)) => Err(Stop::Gone),
                 },
-                Some(delivery) = self.rx.recv() => self.on_event(&mut socket, &delivery).await,
+                Some(delivery) = self.rx.recv() => self.on_events(&mut socket, delivery).await,
                 () = sleep_until(self.channels.deadline()), if self.channels.deadline().is_some() => {
                     self.fill_holes(&mut socket).await.map_err(stop_of)
                 }
@@ -149,6 +151,12 @@ impl Connection {
                     }
                 }
                 _ = shutdown.changed() => Err(Stop::Close(1001, "server going away: resume elsewhere")),
+            };
+            // Frames are queued on the socket as they are made and written out once per turn
+            // of the loop: a busy socket's burst goes out in one write, not one each.
+            let step = match step {
+                Ok(()) => socket.flush().await.map_err(|_| Stop::Gone),
+                stop => stop,
             };
             if let Err(stop) = step {
                 break stop;
@@ -164,6 +172,19 @@ impl Connection {
         }
         reader.abort();
         self.leave_everything().await;
+    }
+
+    /// An event from the hub, and those already queued behind it (up to [`BURST`]), so that
+    /// what piled up while the socket was busy is written out together.
+    async fn on_events(&mut self, socket: &mut Outgoing, first: Arc<Delivery>) -> Result<(), Stop> {
+        self.on_event(socket, &first).await?;
+        for _ in 1..BURST {
+            match self.rx.try_recv() {
+                Ok(delivery) => self.on_event(socket, &delivery).await?,
+                Err(_) => break,
+            }
+        }
+        Ok(())
     }
 
     async fn leave_everything(&mut self) {
@@ -252,9 +273,10 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
     }
 }
 
+/// Queues a frame on the socket; the connection's loop flushes after each turn.
 pub(super) async fn send(socket: &mut Outgoing, text: impl Into<Utf8Bytes>) -> Result<(), Stop> {
     socket
-        .send(Message::Text(text.into()))
+        .feed(Message::Text(text.into()))
         .await
         .map_err(|_| Stop::Gone)
 }

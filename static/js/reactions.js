@@ -119,7 +119,9 @@ async function showPicker(anchor, seq) {
   openPicker = picker;
   const pick = (name) => {
     closePicker();
-    post(messageUrl(seq, "reactions"), { name });
+    post(messageUrl(seq, "reactions"), { name }).then((answer) => {
+      if (answer) setMine(seq, answer.name, answer.added);
+    });
   };
   const search = $("input", picker);
   const results = $(".emoji-results", picker);
@@ -170,12 +172,26 @@ export function watchClicks() {
     const fields = Object.fromEntries(new FormData(form));
     delete fields.csrf_token;
     post(action, fields).then((answer) => {
+      // Your own chip follows your click's answer (a frame may gather others' changes too).
+      if (answer && "added" in answer) setMine(action.match(/messages\/(\d+)\//)[1], answer.name, answer.added);
       // Following is the one change not published live: the answer says it.
       if (answer && "following" in answer) {
         $("input[name=follow]", form).value = answer.following ? "0" : "1";
         $("button", form).textContent = answer.following ? "Unfollow" : "Follow";
       }
     });
+  });
+}
+
+const mine = new Map();
+
+function setMine(seq, name, on) {
+  mine.set(`${seq}:${name}`, on);
+  copies(seq).forEach((article) => {
+    const chip = $$(".reaction", article).find((b) => b.dataset.name === name);
+    if (!chip) return;
+    chip.classList.toggle("mine", on);
+    chip.setAttribute("aria-pressed", String(on));
   });
 }
 
@@ -203,10 +219,11 @@ function drawReaction(frame) {
       $(".count", chip).textContent = String(frame.count);
       chip.title = frame.title;
       chip.setAttribute("aria-label", frame.title);
-      if (frame.user_id === page.me.id) {
-        const mine = frame.type === "reaction.added";
-        chip.classList.toggle("mine", mine);
-        chip.setAttribute("aria-pressed", String(mine));
+      const key = `${frame.seq}:${frame.name}`;
+      const on = frame.user_id === page.me.id ? frame.type === "reaction.added" : mine.get(key);
+      if (on !== undefined) {
+        chip.classList.toggle("mine", on);
+        chip.setAttribute("aria-pressed", String(on));
       }
     }
     box.hidden = !$(".reaction", box);

@@ -219,8 +219,8 @@ async fn concurrent_replies_number_themselves_in_seq_order_without_gaps() {
         "the log stays gapless"
     );
     let (count, users, latest): (i32, Vec<i64>, i64) = sqlx::query_as(
-        "select reply_count, reply_users, latest_reply_seq from messages
-         where channel_id = $1 and seq = $2",
+        "select reply_count, reply_users, latest_reply_seq from threads
+         where channel_id = $1 and root_seq = $2",
     )
     .bind(general)
     .bind(root)
@@ -275,6 +275,7 @@ async fn concurrent_reactions_leave_one_per_person_per_emoji() {
         app.join_by_invite(&ada, &browser, &slug).await;
         people.push(user_id(&app, &format!("p{n}")).await);
     }
+    let (mut ws, _) = Ws::hello(&app.base, &token(&app, "ada").await, json!({})).await;
     let mut tasks = Vec::new();
     for (n, user) in people.iter().copied().enumerate() {
         let state = app.state.clone();
@@ -286,12 +287,18 @@ async fn concurrent_reactions_leave_one_per_person_per_emoji() {
                 .count
         }));
     }
-    let mut counts = Vec::new();
+    // Each add succeeds; the count each saw is its own statement's, but the frames read it
+    // afresh after the commits, so the last one says 20.
     for task in tasks {
-        counts.push(task.await.unwrap());
+        assert!((1..=20).contains(&task.await.unwrap()));
     }
-    counts.sort();
-    assert_eq!(*counts.last().unwrap(), 20);
+    let mut last = 0;
+    while last < 20 {
+        let frame = ws.next_of("reaction.added").await;
+        assert_eq!(frame["name"], "+1");
+        last = frame["count"].as_i64().unwrap();
+    }
+    assert_eq!(last, 20);
     let stored: Vec<(String, i64)> = sqlx::query_as(
         "select name, count(*) from reactions where channel_id = $1 and seq = $2 group by name order by name",
     )
@@ -518,11 +525,21 @@ async fn here_channel_and_everyone_mention_the_members_within_the_workspace_limi
     assert_eq!(carol.sidebar_entry(&slug, random, general).await, (1, 0));
 
     // A limit of 2 members: in #general (3 members) only admins may; Bob gets a clear refusal.
-    sqlx::query("update workspaces set mention_all_limit = 2 where slug = $1")
-        .bind(&slug)
-        .execute(&app.db)
-        .await
-        .unwrap();
+    let saved = ada
+        .post_form(
+            &format!("/w/{slug}/admin/settings"),
+            &[
+                ("name", "Acme"),
+                ("channel_creators", "members"),
+                ("allowed_domains", ""),
+                ("retention_days", ""),
+                ("mention_all_limit", "2"),
+            ],
+        )
+        .await;
+    assert!(saved.status().is_redirection(), "{}", saved.status());
+    let (_, audit) = ada.page(&format!("/w/{slug}/admin/audit")).await;
+    assert!(audit.contains("admins only in channels over 2 members"));
     let (status, body) = bob.try_send(&slug, general, "@everyone cake!", None).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(body.to_string().contains("more than 2 members"), "{body}");
