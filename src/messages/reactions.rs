@@ -210,7 +210,8 @@ static GATHERING: AtomicBool = AtomicBool::new(false);
 /// times a second, and each frame goes to everyone watching the channel: so changes gather for
 /// [`GATHER`], then each changed emoji gets one frame whose count and names are read from
 /// Postgres at that moment (after every gathered commit), never a count one statement's
-/// snapshot saw while others were committing.
+/// snapshot saw while others were committing; and a channel's frames travel as one batch, so
+/// each watching socket wakes and writes once for all of them.
 fn publish(state: &AppState, channel_id: i64, seq: i64, user_id: i64, change: &Change) {
     {
         let mut pending = PENDING.lock().unwrap_or_else(|p| p.into_inner());
@@ -224,21 +225,37 @@ fn publish(state: &AppState, channel_id: i64, seq: i64, user_id: i64, change: &C
             tokio::time::sleep(GATHER).await;
             GATHERING.store(false, Ordering::Release);
             let gathered = std::mem::take(&mut *PENDING.lock().unwrap_or_else(|p| p.into_inner()));
-            for ((_, channel_id, seq), (state, names)) in gathered {
-                if let Err(e) = publish_now(&state, channel_id, seq, names).await {
-                    tracing::warn!(error = %e, channel_id, seq, "reactions were not published live");
+            // One batch per channel: each socket watching it wakes once for all of them.
+            let mut batches: HashMap<(usize, i64), (AppState, Vec<Event>)> = HashMap::new();
+            for ((node, channel_id, seq), (state, names)) in gathered {
+                match events_now(&state, channel_id, seq, names).await {
+                    Ok(events) => batches
+                        .entry((node, channel_id))
+                        .or_insert_with(|| (state, Vec::new()))
+                        .1
+                        .extend(events),
+                    Err(e) => {
+                        tracing::warn!(error = %e, channel_id, seq, "reactions were not published live")
+                    }
                 }
+            }
+            for ((_, channel_id), (state, events)) in batches {
+                state.realtime.publish(
+                    &channel_topic(channel_id),
+                    Event::Batch { channel_id, events },
+                );
             }
         });
     }
 }
 
-async fn publish_now(
+/// The frames for one message's gathered changes, with counts and names as they are now.
+async fn events_now(
     state: &AppState,
     channel_id: i64,
     seq: i64,
     names: HashMap<String, (bool, i64)>,
-) -> Result<(), AppError> {
+) -> Result<Vec<Event>, AppError> {
     let mut groups = on_messages(&state.db, channel_id, &[seq])
         .await?
         .remove(&seq)
@@ -251,6 +268,7 @@ async fn publish_now(
             .await?
             .into_iter()
             .collect();
+    let mut events = Vec::with_capacity(names.len());
     for (name, (added, user_id)) in names {
         let (count, title) = match groups.iter().position(|g| g.name == name) {
             Some(i) => {
@@ -284,9 +302,9 @@ async fn publish_now(
                 title,
             }
         };
-        state.realtime.publish(&channel_topic(channel_id), event);
+        events.push(event);
     }
-    Ok(())
+    Ok(events)
 }
 
 /// One emoji's reactors on a message, in the order they reacted.

@@ -206,6 +206,10 @@ pub enum Event {
         user_id: i64,
         session_id: Option<String>,
     },
+    /// Several events of one channel that travel and wake each socket once (a hot message's
+    /// reaction changes): each socket sends them as the separate frames they are.
+    #[serde(rename = "batch")]
+    Batch { channel_id: i64, events: Vec<Event> },
     /// Not forwarded: the bus was down, so the socket checks its channels against Postgres.
     #[serde(rename = "resync")]
     Resync,

@@ -22,12 +22,15 @@ pub type ConnId = u64;
 pub struct Delivery {
     pub event: Event,
     pub json: Utf8Bytes,
+    /// For a [`Event::Batch`], the JSON of each event in it, made once too.
+    pub parts: Vec<Utf8Bytes>,
 }
 
 impl Delivery {
     pub fn new(event: Event) -> Arc<Self> {
         let json = serde_json::to_string(&event).expect("events always serialise");
         Arc::new(Self {
+            parts: parts_of(&event),
             event,
             json: json.into(),
         })
@@ -35,10 +38,26 @@ impl Delivery {
 
     /// An event another node serialised: its JSON is kept as it came, not written again.
     pub fn parse(json: &str) -> serde_json::Result<Arc<Self>> {
+        let event = serde_json::from_str(json)?;
         Ok(Arc::new(Self {
-            event: serde_json::from_str(json)?,
+            parts: parts_of(&event),
+            event,
             json: json.to_owned().into(),
         }))
+    }
+}
+
+fn parts_of(event: &Event) -> Vec<Utf8Bytes> {
+    match event {
+        Event::Batch { events, .. } => events
+            .iter()
+            .map(|e| {
+                serde_json::to_string(e)
+                    .expect("events always serialise")
+                    .into()
+            })
+            .collect(),
+        _ => Vec::new(),
     }
 }
 

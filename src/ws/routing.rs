@@ -39,6 +39,17 @@ impl Connection {
                 }
                 Ok(())
             }
+            Event::Batch { channel_id, .. } => {
+                if self.channels.has_held(*channel_id) {
+                    self.fill_holes(socket).await.map_err(stop_of)?;
+                }
+                if following(&self.channels, channel_id) {
+                    for part in &delivery.parts {
+                        send(socket, part.clone()).await?;
+                    }
+                }
+                Ok(())
+            }
             Event::MessageUpdated { channel_id, .. }
             | Event::MessageDeleted { channel_id, .. }
             | Event::ThreadUpdated { channel_id, .. }

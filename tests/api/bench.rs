@@ -68,7 +68,8 @@ fn the_harness_runs_every_scenario_beside_its_limits() {
         "reply-ws",
         "hot-send-alone",
         "hot-send-reacting",
-        "reactions-http",
+        "reactions-paced",
+        "reactions-max",
     ] {
         let r = row(id);
         assert!(r["ops"].as_u64().unwrap() > 0, "{id} measured nothing: {r}");

@@ -88,7 +88,16 @@ pub struct Goal {
 #[derive(Clone, Debug)]
 enum Check {
     AtMost(Metric, f64),
-    RatioAtLeast { to: String, ratio: f64 },
+    RatioAtLeast {
+        to: String,
+        ratio: f64,
+    },
+    /// `metric` (a latency) at most `ratio` times row `to`'s.
+    RatioAtMost {
+        to: String,
+        metric: Metric,
+        ratio: f64,
+    },
 }
 
 impl Row {
@@ -153,6 +162,20 @@ impl Row {
     }
 
     /// Goal: the rate at least `ratio` of row `to`'s.
+    /// Goal: `metric` (a latency) at most `ratio` times row `to`'s.
+    pub fn latency_at_most(mut self, metric: Metric, ratio: f64, to: &str) -> Self {
+        self.goal = Some(Goal {
+            text: format!("{} ≤ {:.0}% of {to}'s", metric.name(), ratio * 100.0),
+            check: Check::RatioAtMost {
+                to: to.to_owned(),
+                metric,
+                ratio,
+            },
+            met: None,
+        });
+        self
+    }
+
     pub fn rate_at_least(mut self, ratio: f64, to: &str) -> Self {
         self.goal = Some(Goal {
             text: format!("≥ {:.0}% of {to}", ratio * 100.0),
@@ -216,6 +239,10 @@ impl Report {
                     .get(to)
                     .filter(|other| other.per_second > 0.0)
                     .map(|other| row.per_second / other.per_second >= *ratio),
+                Check::RatioAtMost { to, metric, ratio } => by_id.get(to).and_then(|other| {
+                    let (mine, theirs) = (metric.of(row)?, metric.of(other)?);
+                    (theirs > 0.0).then(|| mine / theirs <= *ratio)
+                }),
             });
             if let Some(compare) = &mut row.compare {
                 compare.ratio = ratio;
