@@ -116,7 +116,7 @@ async fn handle(
         Err(SendError::Internal(e)) => return Err(e),
         Err(e) => return Ok(answer(StatusCode::BAD_REQUEST, e.code())),
     };
-    messages::publish_sent(state, &sent.row).await;
+    messages::publish_sent(state, &sent);
     if let Some(url) = sender_icon.filter(|i| super::icons::acceptable(i)) {
         super::icons::fetch_soon(state, url);
     }

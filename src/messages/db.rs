@@ -126,7 +126,7 @@ pub async fn insert_sent(
     client_msg_id: Option<&str>,
     mentioned: &Mentioned<'_>,
     search_outbox: bool,
-) -> sqlx::Result<Option<MessageRow>> {
+) -> sqlx::Result<Option<SentRow>> {
     sqlx::query_as(&format!(
         "with next as (
              update channels c set last_seq = c.last_seq + 1,
@@ -154,7 +154,7 @@ pub async fn insert_sent(
                                     else t.reply_users || $2::bigint end,
                  latest_reply_seq = excluded.latest_reply_seq,
                  latest_reply_at = excluded.latest_reply_at
-             returning t.reply_total),
+             returning t.reply_total, t.reply_count, t.reply_users, t.latest_reply_at),
          m as (
              insert into messages (channel_id, seq, user_id, body, client_msg_id, sender_name,
                                    sender_icon, thread_root_seq, reply_broadcast, shown_count,
@@ -193,7 +193,21 @@ pub async fn insert_sent(
                                           and r.seq = m.thread_root_seq
                                         union all select user_id from mentioned) as f(user_id)
              where m.thread_root_seq is not null and f.user_id <> m.user_id
-             on conflict do nothing),
+             on conflict do nothing
+             returning user_id),
+         followers as (
+             select f.user_id, (select reply_total from root) - f.read_index as unread
+             from m join thread_follows f
+               on f.channel_id = m.channel_id and f.root_seq = m.thread_root_seq
+             where f.following and f.user_id <> m.user_id
+               and exists (select 1 from channel_members cm
+                           where cm.channel_id = f.channel_id and cm.user_id = f.user_id)
+             union
+             select o.user_id, (select reply_total from root) from other_follows o),
+         repliers as (
+             select x.id, x.display_name, r.n
+             from root cross join lateral unnest(root.reply_users[1:3]) with ordinality as r(id, n)
+             join users x on x.id = r.id),
          search as (
              insert into search_outbox (channel_id, seq, op)
              select channel_id, seq, 'upsert' from m where $8),
@@ -213,7 +227,14 @@ pub async fn insert_sent(
                                       else array['message.im', 'message.mpim'] end)
                 or (e.event_type = 'app_mention'
                     and 'app_mention' = any(b.events) and b.username = any($7)))
-         select {COLUMNS}, {AUTHOR} from m join users u on u.id = m.user_id
+         select {COLUMNS}, {AUTHOR},
+                (select reply_count from root) as root_reply_count,
+                (select latest_reply_at from root) as root_latest_reply_at,
+                (select array_agg(id order by n) from repliers) as root_replier_ids,
+                (select array_agg(display_name order by n) from repliers) as root_replier_names,
+                (select array_agg(user_id order by user_id) from followers) as follower_ids,
+                (select array_agg(unread order by user_id) from followers) as follower_unread
+         from m join users u on u.id = m.user_id
          left join threads t on t.channel_id = m.channel_id and t.root_seq = m.seq",
         // Uncorrelated, so Postgres runs the membership checks once, before it waits for the
         // channel's row lock, not again while holding it (a hot channel's writers queue there).
@@ -250,6 +271,23 @@ pub fn live_bots(actor: &str) -> String {
          where b.revoked_at is null and b.url_verified_at is not null and b.user_id <> {actor}
            and u.deactivated_at is null"
     )
+}
+
+/// What the send statement returns: the stored message and, for a reply, what changed in its
+/// thread, so that nothing is read back to publish it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct SentRow {
+    #[sqlx(flatten)]
+    pub row: MessageRow,
+    /// The thread's live replies and newest reply's time after this one.
+    pub root_reply_count: Option<i32>,
+    pub root_latest_reply_at: Option<OffsetDateTime>,
+    /// The first three repliers.
+    pub root_replier_ids: Option<Vec<i64>>,
+    pub root_replier_names: Option<Vec<String>>,
+    /// The thread's other followers, and the replies each has not read.
+    pub follower_ids: Option<Vec<i64>>,
+    pub follower_unread: Option<Vec<i32>>,
 }
 
 /// Whom a message mentions: by username, and for `@here` the members online when it is sent.

@@ -220,9 +220,14 @@ pub async fn edit(
 ) -> Result<Response, AppError> {
     let (shell, title, message, _) = own_message(&state, &me, &slug, channel_id, seq).await?;
     match super::edit(&state.db, channel_id, seq, me.id, &form.text).await {
-        Ok(_) => {
+        Ok(edited) => {
             super::live::message_edited(&state, channel_id, seq).await?;
-            Ok(Redirect::to(&channels::path(&slug, channel_id)).into_response())
+            // A reply goes back to its thread.
+            let back = match edited.thread_root_seq {
+                Some(root) => format!("{}?thread={root}", channels::path(&slug, channel_id)),
+                None => channels::path(&slug, channel_id),
+            };
+            Ok(Redirect::to(&back).into_response())
         }
         Err(AppError::Validation(error)) => render_page(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -50,18 +50,28 @@ pub fn message_event(row: MessageRow, updated: bool) -> Result<Event, AppError> 
 
 /// A message was stored: everyone in the channel sees it. The row is the one the send
 /// statement returned, so nothing is read back. A reply also updates its root's summary for
-/// everyone, and tells the thread's other followers they have a reply to read.
-pub async fn message_sent(state: &AppState, row: MessageRow) -> Result<(), AppError> {
-    let (channel_id, author) = (row.message.channel_id, row.message.user_id);
-    let root = row.message.thread_root_seq;
-    state
-        .realtime
-        .publish(&channel_topic(channel_id), message_event(row, false)?);
-    if let Some(root_seq) = root {
-        thread_updated(state, channel_id, root_seq).await?;
-        for (user_id, unread) in
-            super::threads::unread_of_followers(&state.db, channel_id, root_seq, author).await?
-        {
+/// everyone, and tells the thread's other followers they have a reply to read (both from what
+/// the send statement returned too).
+pub fn message_sent(state: &AppState, sent: &super::Sent) -> Result<(), AppError> {
+    let channel_id = sent.row.message.channel_id;
+    let root = sent.row.message.thread_root_seq;
+    state.realtime.publish(
+        &channel_topic(channel_id),
+        message_event(sent.row.clone(), false)?,
+    );
+    if let (Some(root_seq), Some(news)) = (root, &sent.thread) {
+        let summary = super::view::SummaryView::of_news(root_seq, news);
+        state.realtime.publish(
+            &channel_topic(channel_id),
+            Event::ThreadUpdated {
+                channel_id,
+                root_seq,
+                reply_count: news.reply_count,
+                latest_reply_seq: Some(sent.row.message.seq),
+                html: render(&super::view::ThreadSummary { message: &summary })?,
+            },
+        );
+        for &(user_id, unread) in &news.followers {
             state.realtime.publish(
                 &user_topic(user_id),
                 Event::ThreadUnread {
@@ -85,7 +95,7 @@ pub async fn thread_updated(
         return Ok(());
     };
     let (reply_count, latest_reply_seq) = (root.message.reply_count, root.message.latest_reply_seq);
-    let view = shared_view(root);
+    let view = shared_view(root).summary();
     let html = render(&super::view::ThreadSummary { message: &view })?;
     state.realtime.publish(
         &channel_topic(channel_id),

@@ -122,6 +122,51 @@ impl<'a> NewMessage<'a> {
 pub struct Sent {
     pub row: MessageRow,
     pub created: bool,
+    /// For a reply this call stored: what changed in its thread.
+    pub thread: Option<ThreadNews>,
+}
+
+/// A reply's thread after it, as the send statement returned it: what `thread.updated` and
+/// `thread.unread` say.
+#[derive(Debug)]
+pub struct ThreadNews {
+    pub reply_count: i32,
+    pub latest_reply_at: Option<time::OffsetDateTime>,
+    /// The first three repliers: id and display name.
+    pub repliers: Vec<(i64, String)>,
+    /// The thread's other followers, with the replies each has not read.
+    pub followers: Vec<(i64, i64)>,
+}
+
+impl From<db::SentRow> for Sent {
+    fn from(sent: db::SentRow) -> Self {
+        let thread = sent.root_reply_count.map(|reply_count| ThreadNews {
+            reply_count,
+            latest_reply_at: sent.root_latest_reply_at,
+            repliers: sent
+                .root_replier_ids
+                .unwrap_or_default()
+                .into_iter()
+                .zip(sent.root_replier_names.unwrap_or_default())
+                .collect(),
+            followers: sent
+                .follower_ids
+                .unwrap_or_default()
+                .into_iter()
+                .zip(
+                    sent.follower_unread
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(i64::from),
+                )
+                .collect(),
+        });
+        Sent {
+            row: sent.row,
+            created: true,
+            thread,
+        }
+    }
 }
 
 impl Sent {
@@ -145,16 +190,16 @@ pub async fn post(state: &AppState, new: NewMessage<'_>) -> Result<Sent, SendErr
     }
     let sent = send(state, new).await?;
     if sent.created {
-        publish_sent(state, &sent.row).await;
+        publish_sent(state, &sent);
     }
     Ok(sent)
 }
 
 /// Publishes a stored message live. Stored is what matters: if this fails, clients pick the
 /// message up when they resume.
-pub async fn publish_sent(state: &AppState, row: &MessageRow) {
-    let channel_id = row.message.channel_id;
-    if let Err(e) = live::message_sent(state, row.clone()).await {
+pub fn publish_sent(state: &AppState, sent: &Sent) {
+    let channel_id = sent.row.message.channel_id;
+    if let Err(e) = live::message_sent(state, sent) {
         tracing::warn!(error = %e, channel_id, "a sent message was not published live");
     }
 }
@@ -193,7 +238,7 @@ pub async fn send(state: &AppState, new: NewMessage<'_>) -> Result<Sent, SendErr
     };
     let outbox = state.search.reads_outbox();
     match db::insert_sent(pool, &new, client_msg_id, &mentioned, outbox).await {
-        Ok(Some(row)) => Ok(Sent { row, created: true }),
+        Ok(Some(sent)) => Ok(Sent::from(sent)),
         Ok(None) => Err(
             match db::refusal(pool, new.channel_id, new.user_id, new.thread_root_seq).await? {
                 db::Refusal::Archived => SendError::Archived,
@@ -214,6 +259,7 @@ pub async fn send(state: &AppState, new: NewMessage<'_>) -> Result<Sent, SendErr
             Ok(Sent {
                 row,
                 created: false,
+                thread: None,
             })
         }
         Err(e) => Err(e.into()),

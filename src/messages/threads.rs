@@ -2,9 +2,10 @@
 //! replies each follower has not read, and the Threads view that lists them.
 //!
 //! Replies are numbered per thread as they are sent (`reply_index`, under the channel's row
-//! lock); the root keeps the total and each follow keeps the index read to, so a follower's
+//! lock); the thread keeps the total and each follow keeps the index read to, so a follower's
 //! unread replies are one subtraction, like the channel's unread count. The send statement
-//! (`db::insert_sent`) writes the follows; reading a thread moves the follow's read point.
+//! (`db::insert_sent`) writes the follows and returns the followers' unread counts for
+//! `thread.unread`; reading a thread moves the follow's read point.
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -25,27 +26,6 @@ use crate::realtime::frames::Event;
 use crate::realtime::user_topic;
 use crate::state::AppState;
 use crate::web::templates::render_page;
-
-/// The followers of a thread other than `except` (the replier), with their unread replies.
-pub async fn unread_of_followers(
-    db: impl PgExecutor<'_>,
-    channel_id: i64,
-    root_seq: i64,
-    except: i64,
-) -> sqlx::Result<Vec<(i64, i64)>> {
-    sqlx::query_as(
-        "select f.user_id, (r.reply_total - f.read_index)::bigint
-         from thread_follows f
-         join threads r on r.channel_id = f.channel_id and r.root_seq = f.root_seq
-         join channel_members cm on cm.channel_id = f.channel_id and cm.user_id = f.user_id
-         where f.channel_id = $1 and f.root_seq = $2 and f.following and f.user_id <> $3",
-    )
-    .bind(channel_id)
-    .bind(root_seq)
-    .bind(except)
-    .fetch_all(db)
-    .await
-}
 
 /// Marks a thread read to its newest reply for someone who follows it; tells their other tabs.
 pub async fn mark_read(

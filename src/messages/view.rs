@@ -95,9 +95,17 @@ impl MessageView {
     }
 
     pub fn replies_label(&self) -> String {
-        match self.reply_count {
-            1 => "1 reply".to_owned(),
-            n => format!("{n} replies"),
+        replies_label(self.reply_count)
+    }
+
+    /// Its "N replies" line's content alone.
+    pub fn summary(self) -> SummaryView {
+        SummaryView {
+            seq: self.seq,
+            reply_count: self.reply_count,
+            repliers: self.repliers,
+            latest_reply_at: self.latest_reply_at,
+            latest_reply_label: self.latest_reply_label,
         }
     }
 }
@@ -106,7 +114,56 @@ impl MessageView {
 #[derive(Template)]
 #[template(path = "messages/_thread_summary.html")]
 pub struct ThreadSummary<'a> {
-    pub message: &'a MessageView,
+    pub message: &'a SummaryView,
+}
+
+/// What a root's "N replies" line shows; the fields and methods the partial reads, named as
+/// on [`MessageView`], whose partial includes it too.
+pub struct SummaryView {
+    pub seq: i64,
+    pub reply_count: i32,
+    pub repliers: Vec<(i64, String)>,
+    pub latest_reply_at: String,
+    pub latest_reply_label: String,
+}
+
+impl SummaryView {
+    /// From what a reply's send statement returned about its thread.
+    pub fn of_news(root_seq: i64, news: &super::ThreadNews) -> Self {
+        Self {
+            seq: root_seq,
+            reply_count: news.reply_count,
+            repliers: news
+                .repliers
+                .iter()
+                .map(|(id, name)| (id.rem_euclid(12), initials(name)))
+                .collect(),
+            latest_reply_at: news
+                .latest_reply_at
+                .and_then(|t| t.format(&Rfc3339).ok())
+                .unwrap_or_default(),
+            latest_reply_label: news
+                .latest_reply_at
+                .and_then(|t| t.format(format_description!("[hour]:[minute]")).ok())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Relative to the channel's page, where the line is shown.
+    pub fn thread_href(&self) -> String {
+        format!("?thread={}", self.seq)
+    }
+
+    pub fn replies_label(&self) -> String {
+        replies_label(self.reply_count)
+    }
+}
+
+fn replies_label(count: i32) -> String {
+    match count {
+        1 => "1 reply".to_owned(),
+        n => format!("{n} replies"),
+    }
 }
 
 /// The partial, rendered on its own (for scripts that insert one message).

@@ -20,7 +20,7 @@ async fn two_people(app: &TestApp) -> (Browser, Browser, String, i64) {
 async fn send_direct(app: &TestApp, user_id: i64, channel_id: i64, text: &str) -> i64 {
     let new = natter::messages::NewMessage::new(channel_id, user_id, text);
     let sent = natter::messages::send(&app.state, new).await.unwrap();
-    natter::messages::publish_sent(&app.state, &sent.row).await;
+    natter::messages::publish_sent(&app.state, &sent);
     sent.seq()
 }
 
@@ -57,12 +57,12 @@ async fn a_message_published_ahead_of_its_predecessor_waits_for_it_and_a_lost_on
     };
     // Two sends that commit in order but publish the other way round (publishers race).
     let (first, second) = (store("first").await, store("second").await);
-    natter::messages::publish_sent(&app.state, &second.row).await;
-    natter::messages::publish_sent(&app.state, &first.row).await;
+    natter::messages::publish_sent(&app.state, &second);
+    natter::messages::publish_sent(&app.state, &first);
     assert_eq!(ws.seqs_until(general, 2).await, vec![1, 2]);
     // A send whose event is lost: the one after it waits briefly, then the hole is read.
     let (_lost, fourth) = (store("lost").await, store("fourth").await);
-    natter::messages::publish_sent(&app.state, &fourth.row).await;
+    natter::messages::publish_sent(&app.state, &fourth);
     let third = ws.next_of("message").await;
     assert_eq!(
         (third["seq"].as_i64(), third["message"]["text"].as_str()),
@@ -131,7 +131,7 @@ async fn messages_sent_during_the_catch_up_arrive_once_in_order() {
                 let text = format!("during {n}");
                 let new = natter::messages::NewMessage::new(general, bob_id, &text);
                 let sent = natter::messages::send(&state, new).await.unwrap();
-                natter::messages::publish_sent(&state, &sent.row).await;
+                natter::messages::publish_sent(&state, &sent);
             }
         })
     };

@@ -524,6 +524,29 @@ async fn here_channel_and_everyone_mention_the_members_within_the_workspace_limi
     assert_eq!(bob.sidebar_entry(&slug, random, general).await, (1, 1));
     assert_eq!(carol.sidebar_entry(&slug, random, general).await, (1, 0));
 
+    // Slack's <!channel> from a webhook mentions everyone too.
+    for who in [&bob, &carol] {
+        who.page(&format!("/w/{slug}/c/{general}")).await;
+    }
+    let hook = natter::integrations::create_webhook(
+        &app.db,
+        helpers::workspace_id(&app, &slug).await,
+        general,
+        "CI",
+        user_id(&app, "ada").await,
+    )
+    .await
+    .unwrap();
+    let answer = reqwest::Client::new()
+        .post(format!("{}/hooks/{hook}", app.base))
+        .json(&json!({ "text": "<!channel> deploy at 5" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert_eq!(bob.sidebar_entry(&slug, random, general).await, (1, 1));
+    assert_eq!(carol.sidebar_entry(&slug, random, general).await, (1, 1));
+
     // A limit of 2 members: in #general (3 members) only admins may; Bob gets a clear refusal.
     let saved = ada
         .post_form(
