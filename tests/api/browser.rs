@@ -567,6 +567,23 @@ async fn two_people_reply_in_a_thread_and_react_in_two_browsers() {
         "everything after opening the thread came live"
     );
 
+    // On a phone the thread is a full-screen view over its channel.
+    bob_browser.set_window_size(390, 844).await.unwrap();
+    bob_browser
+        .goto(&format!("{channel}?thread={root}"))
+        .await
+        .unwrap();
+    let covers = bob_browser
+        .execute(
+            "const r = document.querySelector('.thread-panel').getBoundingClientRect();
+             return r.left <= 0 && r.top <= 0 && r.width >= window.innerWidth && r.height >= window.innerHeight",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(covers, json!(true), "the thread fills a phone's screen");
+    screenshot(&bob_browser, "thread-phone").await;
+
     ada_browser.close().await.unwrap();
     bob_browser.close().await.unwrap();
 }
