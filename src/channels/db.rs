@@ -369,6 +369,34 @@ fn title(user: &str) -> String {
     )
 }
 
+/// A pinned message as a channel's details list it: who wrote it and the start of its text.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct PinnedLine {
+    pub seq: i64,
+    pub thread_root_seq: Option<i64>,
+    pub author: String,
+    /// The first 200 characters of the markdown, shown as text.
+    pub excerpt: String,
+}
+
+/// The channel's pinned live messages, newest pin first (at most 20; the Pinned page has all).
+pub async fn pinned_lines(
+    db: impl PgExecutor<'_>,
+    channel_id: i64,
+) -> sqlx::Result<Vec<PinnedLine>> {
+    sqlx::query_as(
+        "select m.seq, m.thread_root_seq, coalesce(m.sender_name, u.display_name) as author,
+                left(m.body, 200) as excerpt
+         from pins p join messages m on m.channel_id = p.channel_id and m.seq = p.seq
+         join users u on u.id = m.user_id
+         where p.channel_id = $1 and m.deleted_at is null
+         order by p.pinned_at desc limit 20",
+    )
+    .bind(channel_id)
+    .fetch_all(db)
+    .await
+}
+
 /// SQL for the threads a person (`$2`) follows in a workspace (`$1`), in channels they are
 /// still in, over `thread_follows f` joined to the thread's summary `r` (`messages::threads`
 /// lists them).

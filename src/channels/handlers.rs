@@ -38,6 +38,8 @@ struct DetailsPage {
     access: ChannelAccess,
     title: String,
     members: Vec<ChannelMember>,
+    /// The newest pins, each linking to its message.
+    pinned: Vec<db::PinnedLine>,
     error: String,
 }
 
@@ -167,6 +169,7 @@ async fn render_details(
 ) -> Result<Response, AppError> {
     let (workspace, access) = require_access(&state.db, slug, channel_id, me.id).await?;
     let members = db::members_of(&state.db, channel_id).await?;
+    let pinned = db::pinned_lines(&state.db, channel_id).await?;
     let shell = Shell::load(state, me, &workspace, channel_id).await?;
     let title = shell.title_of(&access);
     render_page(
@@ -176,6 +179,7 @@ async fn render_details(
             access,
             title,
             members,
+            pinned,
             error,
         },
     )

@@ -462,6 +462,7 @@ pub async fn people(
 #[template(path = "messages/pins.html")]
 struct PinsPage {
     shell: Shell,
+    channel_id: i64,
     title: String,
     base_path: String,
     messages: Vec<MessageView>,
@@ -491,6 +492,7 @@ pub async fn pins(
         StatusCode::OK,
         &PinsPage {
             shell,
+            channel_id,
             title,
             base_path,
             messages,

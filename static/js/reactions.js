@@ -234,6 +234,8 @@ export const onReactionAdded = drawReaction;
 export const onReactionRemoved = drawReaction;
 
 function drawPin(frame, pinned) {
+  // The Pinned page drops what was unpinned.
+  if (!pinned) document.getElementById(`pin-${frame.channel_id}-${frame.seq}`)?.remove();
   if (frame.channel_id !== page.openChannel?.id) return;
   copies(frame.seq).forEach((article) => {
     article.classList.toggle("pinned", pinned);
@@ -248,6 +250,8 @@ export const onPinAdded = (frame) => drawPin(frame, true);
 export const onPinRemoved = (frame) => drawPin(frame, false);
 
 export function onSaved(frame) {
+  // The Saved view drops what was unsaved anywhere (what was saved elsewhere shows on reload).
+  if (!frame.saved) document.getElementById(`saved-${frame.channel_id}-${frame.seq}`)?.remove();
   if (frame.channel_id !== page.openChannel?.id) return;
   copies(frame.seq).forEach((article) => {
     article.classList.toggle("saved", frame.saved);

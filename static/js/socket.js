@@ -50,6 +50,7 @@ export function connect({ cursors, onFrame }) {
     onFrame(frame);
   });
   ws.addEventListener("close", (event) => {
+    delete document.body.dataset.live;
     socket.ready = false;
     clearInterval(socket.pingTimer);
     if (event.code === 4001) {
@@ -68,6 +69,8 @@ export function connect({ cursors, onFrame }) {
 // The server drops a socket that has not pinged for 60 s.
 export function onReady() {
   socket.ready = true;
+  // Said on the page too, for anything that waits for the page to be live (browser tests).
+  document.body.dataset.live = "ready";
   socket.attempt = 0;
   setStatus("");
   clearInterval(socket.pingTimer);

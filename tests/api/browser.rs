@@ -139,7 +139,18 @@ async fn two_people_in_two_browsers_chat_live() {
         .await
         .unwrap();
     // Both pages are connected once the script has had its `ready`.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    until(
+        &ada_browser,
+        "document.body.dataset.live === 'ready'",
+        "Ada's page is live",
+    )
+    .await;
+    until(
+        &bob_browser,
+        "document.body.dataset.live === 'ready'",
+        "Bob's page is live",
+    )
+    .await;
     // A marker that a reload would wipe out.
     bob_browser
         .execute("window.natterMarker = 42", vec![])
@@ -173,7 +184,12 @@ async fn two_people_in_two_browsers_chat_live() {
         .goto(&format!("{}/w/{slug}/c/{random}", app.base))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    until(
+        &ada_browser,
+        "document.body.dataset.live === 'ready'",
+        "Ada's page is live",
+    )
+    .await;
     let composer = ada_browser
         .find(Locator::Css("textarea[aria-label='Message #random']"))
         .await
@@ -405,7 +421,18 @@ async fn two_people_reply_in_a_thread_and_react_in_two_browsers() {
     log_in(&bob_browser, &app.base, "bob@example.com").await;
     ada_browser.goto(&channel).await.unwrap();
     bob_browser.goto(&channel).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    until(
+        &ada_browser,
+        "document.body.dataset.live === 'ready'",
+        "Ada's page is live",
+    )
+    .await;
+    until(
+        &bob_browser,
+        "document.body.dataset.live === 'ready'",
+        "Bob's page is live",
+    )
+    .await;
     ada_browser
         .execute("window.natterMarker = 7", vec![])
         .await
@@ -425,7 +452,12 @@ async fn two_people_reply_in_a_thread_and_react_in_two_browsers() {
         ))
         .await
         .expect("the thread panel opens with its own composer");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    until(
+        &bob_browser,
+        "document.body.dataset.live === 'ready'",
+        "Bob's thread page is live",
+    )
+    .await;
     reply_box.send_keys("Pizza at noon\u{E007}").await.unwrap();
     // Ada's channel shows the root's "1 reply" line live, and the reply is not in her channel.
     let summary = text_of(&ada_browser, &format!("#m-{root} .thread-summary strong")).await;
@@ -452,7 +484,12 @@ async fn two_people_reply_in_a_thread_and_react_in_two_browsers() {
         ))
         .await
         .expect("the panel shows the reply");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    until(
+        &ada_browser,
+        "document.body.dataset.live === 'ready'",
+        "Ada's thread page is live",
+    )
+    .await;
     ada_browser
         .execute("window.natterMarker = 8", vec![])
         .await

@@ -461,7 +461,36 @@ async fn replies_reactions_and_pins_reach_sockets_live() {
     .await;
     assert_eq!(ws.next_of("pin.added").await["seq"], root);
     let (_, pins) = ada.page(&format!("/w/{slug}/c/{general}/pins")).await;
-    assert!(helpers::shown(&pins).contains("Who&#x27;s in?") || pins.contains("Who's in?"));
+    assert!(
+        pins.contains("Who&#x27;s in?") || pins.contains("Who's in?"),
+        "{pins}"
+    );
+    let (_, details) = ada.page(&format!("/w/{slug}/c/{general}/details")).await;
+    let pinned = helpers::between(&details, "<h3>Pinned</h3>", "</section>").unwrap();
+    assert!(
+        pinned.contains(&format!("?around={root}#m-{root}")),
+        "{pinned}"
+    );
+    // The picker's "Frequently used" is the reader's own reactions, most used first.
+    for seq in [root, seq] {
+        bob.post_form(
+            &format!("/w/{slug}/c/{general}/messages/{seq}/reactions"),
+            &[("name", "eyes")],
+        )
+        .await;
+    }
+    bob.post_form(
+        &format!("/w/{slug}/c/{general}/messages/{root}/reactions"),
+        &[("name", "fire")],
+    )
+    .await;
+    let frequent: serde_json::Value = bob
+        .get(&format!("/w/{slug}/emoji/frequent"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(frequent["names"], json!(["eyes", "fire"]));
 
     ada.post_form(
         &format!("/w/{slug}/c/{general}/messages/{seq}/save"),
