@@ -436,18 +436,7 @@ pub async fn range(
     upto: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<MessageRow>> {
-    sqlx::query_as(&format!(
-        "select {COLUMNS}, {AUTHOR}
-         from {FROM}
-         where m.channel_id = $1 and m.seq > $2 and m.seq <= $3
-         order by m.seq limit $4"
-    ))
-    .bind(channel_id)
-    .bind(after)
-    .bind(upto)
-    .bind(limit)
-    .fetch_all(db)
-    .await
+    range_where(db, "true", (channel_id, after, upto, limit)).await
 }
 
 /// Messages of the channel view with `after < seq <= upto`, oldest first, at most `limit`.
@@ -458,10 +447,18 @@ pub async fn shown_range(
     upto: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<MessageRow>> {
+    range_where(db, IN_CHANNEL_VIEW, (channel_id, after, upto, limit)).await
+}
+
+async fn range_where(
+    db: impl PgExecutor<'_>,
+    filter: &str,
+    (channel_id, after, upto, limit): (i64, i64, i64, i64),
+) -> sqlx::Result<Vec<MessageRow>> {
     sqlx::query_as(&format!(
         "select {COLUMNS}, {AUTHOR}
          from {FROM}
-         where m.channel_id = $1 and m.seq > $2 and m.seq <= $3 and {IN_CHANNEL_VIEW}
+         where m.channel_id = $1 and m.seq > $2 and m.seq <= $3 and {filter}
          order by m.seq limit $4"
     ))
     .bind(channel_id)

@@ -82,39 +82,7 @@ pub async fn add(
     user_id: i64,
     name: &str,
 ) -> Result<Change, ReactionError> {
-    let name = emoji::canonical(name).ok_or(ReactionError::InvalidName)?;
-    live_message(&state.db, channel_id, seq).await?;
-    let (changed, count) = sqlx::query_as::<_, (bool, i64)>(&format!(
-        "with ins as (
-             insert into reactions (channel_id, seq, name, user_id)
-             select $1, $2, $3, $4
-             where exists (select 1 from messages m
-                           where m.channel_id = $1 and m.seq = $2 and m.deleted_at is null)
-             on conflict do nothing
-             returning channel_id, seq),
-         {events}
-         select exists (select 1 from ins),
-                (select count(*) from reactions r
-                 where r.channel_id = $1 and r.seq = $2 and r.name = $3)
-                + (select count(*) from ins)",
-        events = bot_events("ins", "reaction_added")
-    ))
-    .bind(channel_id)
-    .bind(seq)
-    .bind(&name)
-    .bind(user_id)
-    .fetch_one(&state.db)
-    .await?;
-    if !changed {
-        return Err(ReactionError::AlreadyReacted);
-    }
-    let change = Change {
-        name,
-        count,
-        added: true,
-    };
-    publish(state, channel_id, seq, user_id, &change);
-    Ok(change)
+    change(state, channel_id, seq, user_id, name, true).await
 }
 
 /// Takes one person's reaction away; refused if they do not have it.
@@ -125,19 +93,47 @@ pub async fn remove(
     user_id: i64,
     name: &str,
 ) -> Result<Change, ReactionError> {
+    change(state, channel_id, seq, user_id, name, false).await
+}
+
+/// Adds or removes one person's reaction in one statement, with the bots' events; the count is
+/// what that statement saw, and the live frame follows ([`publish`]).
+async fn change(
+    state: &AppState,
+    channel_id: i64,
+    seq: i64,
+    user_id: i64,
+    name: &str,
+    add: bool,
+) -> Result<Change, ReactionError> {
     let name = emoji::canonical(name).ok_or(ReactionError::InvalidName)?;
     live_message(&state.db, channel_id, seq).await?;
+    let (write, event, sign) = if add {
+        (
+            "insert into reactions (channel_id, seq, name, user_id)
+             select $1, $2, $3, $4
+             where exists (select 1 from messages m
+                           where m.channel_id = $1 and m.seq = $2 and m.deleted_at is null)
+             on conflict do nothing",
+            "reaction_added",
+            "+",
+        )
+    } else {
+        (
+            "delete from reactions
+             where channel_id = $1 and seq = $2 and name = $3 and user_id = $4",
+            "reaction_removed",
+            "-",
+        )
+    };
     let (changed, count) = sqlx::query_as::<_, (bool, i64)>(&format!(
-        "with del as (
-             delete from reactions
-             where channel_id = $1 and seq = $2 and name = $3 and user_id = $4
-             returning channel_id, seq),
+        "with changed as ({write} returning channel_id, seq),
          {events}
-         select exists (select 1 from del),
+         select exists (select 1 from changed),
                 (select count(*) from reactions r
                  where r.channel_id = $1 and r.seq = $2 and r.name = $3)
-                - (select count(*) from del)",
-        events = bot_events("del", "reaction_removed")
+                {sign} (select count(*) from changed)",
+        events = bot_events("changed", event)
     ))
     .bind(channel_id)
     .bind(seq)
@@ -146,12 +142,16 @@ pub async fn remove(
     .fetch_one(&state.db)
     .await?;
     if !changed {
-        return Err(ReactionError::NoReaction);
+        return Err(if add {
+            ReactionError::AlreadyReacted
+        } else {
+            ReactionError::NoReaction
+        });
     }
     let change = Change {
         name,
         count,
-        added: false,
+        added: add,
     };
     publish(state, channel_id, seq, user_id, &change);
     Ok(change)
@@ -171,9 +171,17 @@ pub async fn toggle(
     }
 }
 
+/// Whether the message is there and not deleted: one probe by key, nothing rendered.
 async fn live_message(pool: &PgPool, channel_id: i64, seq: i64) -> Result<(), ReactionError> {
-    match db::message(pool, channel_id, seq).await? {
-        Some(row) if row.message.deleted_at.is_none() => Ok(()),
+    let live: Option<bool> = sqlx::query_scalar(
+        "select deleted_at is null from messages where channel_id = $1 and seq = $2",
+    )
+    .bind(channel_id)
+    .bind(seq)
+    .fetch_optional(pool)
+    .await?;
+    match live {
+        Some(true) => Ok(()),
         _ => Err(ReactionError::MessageNotFound),
     }
 }

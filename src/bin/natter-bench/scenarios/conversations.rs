@@ -25,7 +25,7 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::client::{self, Socket};
 use crate::report::{Metric, Row};
 use crate::scenarios::Bench;
-use crate::scenarios::send::ws_senders;
+use crate::scenarios::send::{ws_loop, ws_senders};
 use crate::stats::{Progress, Recorder};
 
 /// Threads the `threads` senders reply into.
@@ -60,68 +60,19 @@ pub async fn threads(b: &Bench<'_>) -> anyhow::Result<Vec<Row>> {
     }
     let shape = format!("{} senders, {} channels", b.args.senders, channels.len());
     let baseline = ws_senders(b, "thread-baseline-ws", &shape, channels).await?;
-    let replies = ws_repliers(b, &roots).await?;
+    let targets: Vec<(i64, Option<i64>)> = roots.iter().map(|&(c, r)| (c, Some(r))).collect();
+    let what = format!(
+        "/ws replies → ack, {} senders into {} threads",
+        b.args.senders,
+        roots.len()
+    );
+    let replies = ws_loop(b, "reply-ws", "threads", what, &targets).await?;
     Ok(vec![
         baseline.limit(),
         replies
             .compare("thread-baseline-ws", Metric::PerSecond)
             .rate_at_least(0.8, "thread-baseline-ws"),
     ])
-}
-
-/// Each sender replies over its own socket into a random one of `roots`, waiting for each ack.
-async fn ws_repliers(b: &Bench<'_>, roots: &[(i64, i64)]) -> anyhow::Result<Row> {
-    let id = "reply-ws";
-    let mut sockets = Vec::new();
-    for (i, sender) in b.world.senders.iter().enumerate().take(b.args.senders) {
-        let (socket, _) =
-            client::connect(b.deployment.base(i), &sender.token, &HashMap::new()).await?;
-        sockets.push(socket);
-    }
-    let recorder = Recorder::new();
-    let progress = Progress::start(id, &recorder, &b.deployment.pids());
-    let deadline = Instant::now() + b.duration();
-    let mut tasks = Vec::new();
-    for (i, mut socket) in sockets.into_iter().enumerate() {
-        let (roots, recorder) = (roots.to_vec(), recorder.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut n = 0u64;
-            while Instant::now() < deadline {
-                n += 1;
-                let id = format!("reply-{i}-{n}");
-                let (channel, root) = roots[rand::random_range(0..roots.len())];
-                let started = Instant::now();
-                let sent = async {
-                    client::send_in_thread(&mut socket, channel, Some(root), &id, "a reply")
-                        .await?;
-                    client::await_ack(&mut socket, &id).await
-                };
-                match sent.await {
-                    Ok(_) => recorder.record(started.elapsed()),
-                    Err(e) => {
-                        recorder.error(e);
-                        return;
-                    }
-                }
-            }
-        }));
-    }
-    for task in tasks {
-        task.await?;
-    }
-    let (elapsed, usage) = progress.finish();
-    Ok(Row::measured(
-        id,
-        "threads",
-        format!(
-            "/ws replies → ack, {} senders into {} threads",
-            b.args.senders,
-            roots.len()
-        ),
-        &recorder,
-        elapsed,
-        Some(usage),
-    ))
 }
 
 pub async fn reactions(b: &Bench<'_>) -> anyhow::Result<Vec<Row>> {

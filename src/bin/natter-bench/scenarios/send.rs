@@ -163,6 +163,20 @@ pub async fn ws_senders(
     shape: &str,
     channels: &[i64],
 ) -> anyhow::Result<Row> {
+    let targets: Vec<(i64, Option<i64>)> = channels.iter().map(|&c| (c, None)).collect();
+    let what = format!("/ws send → ack, {shape}; each socket also receives every message");
+    ws_loop(b, id, "send", what, &targets).await
+}
+
+/// Each sender, on its own socket, sends to a random one of `targets` (a channel, and a
+/// thread's root for a reply) and waits for the `ack`, until time is up.
+pub async fn ws_loop(
+    b: &Bench<'_>,
+    id: &str,
+    scenario: &'static str,
+    what: String,
+    targets: &[(i64, Option<i64>)],
+) -> anyhow::Result<Row> {
     let mut sockets = Vec::new();
     for (i, sender) in b.world.senders.iter().enumerate().take(b.args.senders) {
         let (socket, _) =
@@ -174,15 +188,20 @@ pub async fn ws_senders(
     let deadline = Instant::now() + b.duration();
     let mut tasks = Vec::new();
     for (i, mut socket) in sockets.into_iter().enumerate() {
-        let (channels, recorder) = (channels.to_vec(), recorder.clone());
+        let (targets, recorder) = (targets.to_vec(), recorder.clone());
         tasks.push(tokio::spawn(async move {
             let mut n = 0u64;
             while Instant::now() < deadline {
                 n += 1;
                 let id = format!("ws-{i}-{n}");
-                let channel = channels[rand::random_range(0..channels.len())];
+                let (channel, root) = targets[rand::random_range(0..targets.len())];
                 let started = Instant::now();
-                match client::send_and_ack(&mut socket, channel, &id, "a load test message").await {
+                let sent = async {
+                    client::send_in_thread(&mut socket, channel, root, &id, "a load test message")
+                        .await?;
+                    client::await_ack(&mut socket, &id).await
+                };
+                match sent.await {
                     Ok(_) => recorder.record(started.elapsed()),
                     Err(e) => {
                         recorder.error(e);
@@ -198,8 +217,8 @@ pub async fn ws_senders(
     let (elapsed, usage) = progress.finish();
     Ok(Row::measured(
         id,
-        "send",
-        format!("/ws send → ack, {shape}; each socket also receives every message"),
+        scenario,
+        what,
         &recorder,
         elapsed,
         Some(usage),
