@@ -62,6 +62,20 @@ enum Command {
     /// Manage the search index.
     #[command(subcommand)]
     Search(SearchCommand),
+    /// Manage stored files.
+    #[command(subcommand)]
+    Files(FilesCommand),
+}
+
+#[derive(Subcommand)]
+enum FilesCommand {
+    /// Remove what no message can reach: unfinished uploads, deleted files past their grace
+    /// period, and stored objects no file names.
+    Gc {
+        /// How long deleted files are kept first, in seconds (default a day).
+        #[arg(long, default_value_t = crate::files::gc::GRACE.whole_seconds())]
+        grace_secs: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -408,6 +422,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "created webhook {name:?} for #{channel_name}; its URL is shown only this once:"
             );
             println!("{}/hooks/{token}", config.public_url);
+            Ok(())
+        }
+        Command::Files(FilesCommand::Gc { grace_secs }) => {
+            let db = pool(&config).await?;
+            let state = AppState::for_command_line(db, config)?;
+            let c = crate::files::gc::collect(&state, time::Duration::seconds(grace_secs.max(0)))
+                .await?;
+            println!(
+                "removed {} file records and {} stored objects ({} of objects no record named) from {}",
+                c.rows,
+                c.objects,
+                crate::files::size_label(c.bytes as i64),
+                state.storage.description
+            );
             Ok(())
         }
         Command::Search(SearchCommand::Reindex) => {

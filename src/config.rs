@@ -45,7 +45,49 @@ pub struct Config {
     /// Reverse proxies whose `X-Forwarded-For` / `Forwarded` name the client
     /// (`NATTER_TRUSTED_PROXIES`, comma-separated CIDRs; none by default).
     pub trusted_proxies: Vec<crate::web::client::Cidr>,
+    /// Where files are kept and how large an upload may be.
+    pub files: FilesConfig,
 }
+
+/// Files: a directory by default, an S3-compatible bucket when `NATTER_S3_BUCKET` is set (with
+/// the usual `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`).
+#[derive(Clone, Debug)]
+pub struct FilesConfig {
+    /// `NATTER_FILES_DIR`, default `./data/files`.
+    pub dir: std::path::PathBuf,
+    /// `NATTER_S3_BUCKET`, `NATTER_S3_ENDPOINT` (for S3-compatible servers) and `NATTER_S3_REGION`.
+    pub s3_bucket: Option<String>,
+    pub s3_endpoint: Option<String>,
+    pub s3_region: Option<String>,
+    /// The bucket's credentials (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`); unset, the
+    /// usual AWS sources (instance metadata, web identity) are asked.
+    pub s3_access_key_id: Option<String>,
+    pub s3_secret_access_key: Option<String>,
+    /// `NATTER_MAX_UPLOAD_MB`, default 100.
+    pub max_upload_mb: u64,
+}
+
+impl FilesConfig {
+    /// Files in this directory, up to the default size.
+    pub fn in_dir(dir: impl Into<std::path::PathBuf>) -> Self {
+        Self {
+            dir: dir.into(),
+            s3_bucket: None,
+            s3_endpoint: None,
+            s3_region: None,
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            max_upload_mb: DEFAULT_MAX_UPLOAD_MB,
+        }
+    }
+
+    /// The largest upload, in bytes.
+    pub fn max_upload_bytes(&self) -> u64 {
+        self.max_upload_mb * 1024 * 1024
+    }
+}
+
+pub const DEFAULT_MAX_UPLOAD_MB: u64 = 100;
 
 /// Who may make an account on this instance.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -124,6 +166,22 @@ impl Config {
                     })
                 })
                 .collect::<anyhow::Result<_>>()?,
+            files: FilesConfig {
+                dir: var("NATTER_FILES_DIR")
+                    .unwrap_or_else(|| "./data/files".to_owned())
+                    .into(),
+                s3_bucket: var("NATTER_S3_BUCKET"),
+                s3_endpoint: var("NATTER_S3_ENDPOINT"),
+                s3_region: var("NATTER_S3_REGION"),
+                s3_access_key_id: var("AWS_ACCESS_KEY_ID"),
+                s3_secret_access_key: var("AWS_SECRET_ACCESS_KEY"),
+                max_upload_mb: match var("NATTER_MAX_UPLOAD_MB") {
+                    None => DEFAULT_MAX_UPLOAD_MB,
+                    Some(text) => text.trim().parse().ok().filter(|mb| *mb > 0).with_context(|| {
+                        format!("NATTER_MAX_UPLOAD_MB={text:?} is not a positive whole number of megabytes")
+                    })?,
+                },
+            },
         })
     }
 

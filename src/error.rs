@@ -25,6 +25,9 @@ pub enum AppError {
     /// The input cannot be accepted; the message says what to fix.
     #[error("{0}")]
     Validation(String),
+    /// The upload is larger than the limit or the workspace's quota allows: 413, saying which.
+    #[error("{0}")]
+    TooLarge(String),
     /// The request collides with what exists (a taken name, an archived channel).
     #[error("{0}")]
     Conflict(String),
@@ -110,6 +113,7 @@ impl AppError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Busy { .. } | Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -136,6 +140,7 @@ impl IntoResponse for AppError {
             Self::Forbidden(m) => ("Not allowed", m.clone()),
             Self::Validation(m) => ("Check your input", m.clone()),
             Self::Conflict(m) => ("That did not work", m.clone()),
+            Self::TooLarge(m) => ("Too large", m.clone()),
             Self::RateLimited { message, .. } => ("Slow down", message.clone()),
             Self::Busy { .. } => ("Busy", this.to_string()),
             Self::Unavailable => ("Try again shortly", this.to_string()),

@@ -7,12 +7,14 @@
 //!   tokens, hashes), [`markdown`] (message text to safe HTML), [`emoji`] (the standard set by
 //!   shortcode), [`audit`], [`db`] (pool and
 //!   migrations), [`web`] (rendering, rate limits, static files), [`outbound`] (the one
-//!   HTTP client for URLs users give, guarded against the server's own network).
+//!   HTTP client for URLs users give, guarded against the server's own network), [`storage`]
+//!   (files' bytes in a directory or an S3-compatible bucket).
 //! - Engines: [`realtime`] (the live transport: hub, bus, presence, frames) and [`index`]
 //!   (the search engine and its outbox).
 //! - [`state`]: what every handler can reach.
 //! - Domains: [`auth`] (accounts, sessions, tokens, CSRF, workspace membership),
-//!   [`channels`] (channels, DMs, the sidebar and page frame), [`messages`] (the ordered log,
+//!   [`channels`] (channels, DMs, the sidebar and page frame), [`files`] (uploads, thumbnails,
+//!   checked downloads, garbage collection), [`messages`] (the ordered log,
 //!   sending, the conversation page), [`workspaces`] (creating, members, invites), [`search`]
 //!   (the query language and page), [`integrations`] (bots, webhooks, the Slack Web API),
 //!   [`admin`] (the workspace's administration pages), [`scim`] (SCIM 2.0 provisioning).
@@ -28,6 +30,7 @@ pub mod config;
 pub mod db;
 pub mod emoji;
 pub mod error;
+pub mod files;
 pub mod index;
 pub mod integrations;
 pub mod markdown;
@@ -39,6 +42,7 @@ pub mod search;
 pub mod secrets;
 pub mod server;
 pub mod state;
+pub mod storage;
 pub mod web;
 pub mod workspaces;
 pub mod ws;

@@ -84,6 +84,7 @@ impl Server {
         tokio::spawn(crate::integrations::events::run_worker(self.state.clone()));
         self.state.search.spawn_worker(&self.state.db);
         tokio::spawn(workspaces::settings::run_retention(self.state.db.clone()));
+        tokio::spawn(crate::files::gc::worker(self.state.clone()));
         let store = PostgresStore::new(self.state.db.clone());
         // Expired sessions are removed in the background; any node may do it.
         tokio::spawn(async move {
@@ -129,6 +130,7 @@ fn router(state: AppState) -> Router {
         .merge(workspaces::router())
         .merge(channels::router())
         .merge(messages::router())
+        .merge(crate::files::router())
         .merge(ws::router())
         .merge(integrations::router())
         .merge(admin::router())

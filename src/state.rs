@@ -1,7 +1,8 @@
 //! What every handler can reach: [`AppState`], built once by `server` and handed down.
 //!
 //! It sits below every domain and imports only what it holds (the pool, the config, the rate
-//! limiters, the search engine, the live-delivery transport and the outbound HTTP client),
+//! limiters, the search engine, the live-delivery transport, the outbound HTTP client and file
+//! storage),
 //! never a domain: a domain that needs another's state reaches it through that domain's
 //! functions, not through here.
 
@@ -13,6 +14,7 @@ use crate::config::Config;
 use crate::index;
 use crate::outbound::Outbound;
 use crate::realtime::Realtime;
+use crate::storage::Storage;
 use crate::web::rate_limit::RateLimiter;
 
 /// Cheap to clone: everything inside is shared.
@@ -36,6 +38,10 @@ pub struct AppState {
     pub realtime: Arc<Realtime>,
     /// The one client for requests Natter makes to URLs users give it.
     pub outbound: Outbound,
+    /// Where files' bytes live: a directory or an S3-compatible bucket.
+    pub storage: Storage,
+    /// File uploads per user, like sends: each one can be large.
+    pub upload_limiter: Arc<RateLimiter>,
 }
 
 impl AppState {
@@ -68,6 +74,8 @@ impl AppState {
             hook_limiter: limiter("posting to this webhook", 10, 1),
             api_limiter: limiter("calling the API", 100, 20),
             search_limiter: limiter("searching", 20, 2),
+            upload_limiter: limiter("uploading files", 20, 2),
+            storage: Storage::from_config(&config.files)?,
             outbound: Outbound::new(config.outbound_allow_private),
             config: Arc::new(config),
             realtime,

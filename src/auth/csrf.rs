@@ -151,6 +151,7 @@ pub async fn verify(session: Session, request: Request, next: Next) -> Response 
                 .map(|(_, v)| v.into_owned());
             (token, Body::from(bytes))
         }
+        None if is_multipart(&parts.headers) => first_field_token(body).await,
         None => (None, body),
     };
     match (expected, provided) {
@@ -163,6 +164,56 @@ pub async fn verify(session: Session, request: Request, next: Next) -> Response 
         )
         .into_response(),
     }
+}
+
+fn is_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"))
+}
+
+/// The most of a multipart body read to find the token: its first field, which every form
+/// with files puts first (a hidden input before the file inputs), is a few hundred bytes.
+const MULTIPART_PEEK: usize = 16 * 1024;
+
+/// A multipart form's token, from its first field (`csrf_token`), without reading the files
+/// that follow: the bytes read to find it are put back in front of the rest of the body,
+/// which then streams on to the handler.
+async fn first_field_token(body: Body) -> (Option<String>, Body) {
+    use futures_util::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut head = Vec::new();
+    let mut token = None;
+    while head.len() < MULTIPART_PEEK {
+        match stream.next().await {
+            Some(Ok(chunk)) => head.extend_from_slice(&chunk),
+            _ => break,
+        }
+        if let Some(found) = token_in_first_part(&head) {
+            token = found;
+            break;
+        }
+    }
+    let rest = futures_util::stream::once(async move {
+        Ok::<_, axum::Error>(axum::body::Bytes::from(head))
+    })
+    .chain(stream);
+    (token, Body::from_stream(rest))
+}
+
+/// `Some(token)` once the first part is complete and is `csrf_token`; `Some(None)` once it is
+/// complete and is not; `None` while it is still arriving.
+fn token_in_first_part(head: &[u8]) -> Option<Option<String>> {
+    let text = String::from_utf8_lossy(head);
+    let boundary_end = text.find("\r\n")?;
+    let boundary = &text[..boundary_end];
+    let headers_end = text[boundary_end..].find("\r\n\r\n")? + boundary_end;
+    let part_headers = &text[boundary_end..headers_end];
+    let value_start = headers_end + 4;
+    let value_end = text[value_start..].find(&format!("\r\n{boundary}"))? + value_start;
+    let named = part_headers.contains(&format!("name=\"{FORM_FIELD}\""));
+    Some(named.then(|| text[value_start..value_end].to_owned()))
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -31,6 +31,12 @@ pub struct Doc {
     /// A reply in a thread (`is:thread`).
     #[serde(default)]
     pub is_reply: bool,
+    /// The names of the files it shares (searched like its text), and whether it shares any
+    /// (`has:file`).
+    #[serde(default)]
+    pub files: String,
+    #[serde(default)]
+    pub has_file: bool,
 }
 
 pub struct Meili {
@@ -60,6 +66,7 @@ struct Source {
     created_at: time::OffsetDateTime,
     deleted: bool,
     is_reply: bool,
+    file_names: Option<String>,
 }
 
 /// Changes sent per Meilisearch task: fewer, larger tasks index much faster than many small.
@@ -106,10 +113,11 @@ impl Meili {
                 "created_at",
                 "has_link",
                 "is_reply",
+                "has_file",
             ])
             // seq breaks ties between messages of one second, in the order they were sent.
             .with_sortable_attributes(["created_at", "seq"])
-            .with_searchable_attributes(["text"]);
+            .with_searchable_attributes(["text", "files"]);
         let task = self.client.index(index).set_settings(&settings).await?;
         self.wait(task, Duration::from_secs(60)).await?;
         Ok(())
@@ -214,11 +222,18 @@ fn doc(source: &Source) -> Doc {
         created_at: source.created_at.unix_timestamp(),
         has_link: rendered.has_link,
         is_reply: source.is_reply,
+        has_file: source.file_names.is_some(),
+        files: source.file_names.clone().unwrap_or_default(),
     }
 }
 
 const SOURCE_COLUMNS: &str = "m.channel_id, m.seq, c.workspace_id, m.user_id, m.body, m.created_at, m.deleted_at is not null as deleted,
-     m.thread_root_seq is not null as is_reply";
+     m.thread_root_seq is not null as is_reply,
+     case when m.file_count > 0 then
+         (select string_agg(f.name || ' ' || f.title, ' ' order by s.position)
+          from file_shares s join files f on f.id = s.file_id and f.state = 'ready'
+          where s.channel_id = m.channel_id and s.seq = m.seq)
+     end as file_names";
 
 /// One round of the outbox worker: up to `batch` changes sent and confirmed. Returns how many
 /// changes were applied; an error leaves them to be retried.

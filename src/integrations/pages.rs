@@ -237,12 +237,13 @@ async fn live_bot_for_admin(
 }
 
 /// The events a bot may subscribe to.
-const EVENTS: [&str; 5] = [
+const EVENTS: [&str; 6] = [
     "message.channels",
     "message.groups",
     "message.im",
     "message.mpim",
     "app_mention",
+    "file_shared",
 ];
 
 /// `POST …/bots/<id>/events` with `request_url` and any number of `events` fields: Natter

@@ -1,5 +1,8 @@
 //! SQL for the message log. Rows are keyed by (channel_id, seq); every read is a range scan.
 
+use sqlx::types::Json;
+
+use crate::files::db::MESSAGE_FILES;
 use sqlx::{PgConnection, PgExecutor};
 use time::OffsetDateTime;
 
@@ -27,6 +30,29 @@ pub struct StoredMessage {
     pub reply_users: Vec<i64>,
     pub latest_reply_seq: Option<i64>,
     pub latest_reply_at: Option<OffsetDateTime>,
+    /// How many files it shares (their details are in [`MessageRow::files`]).
+    pub file_count: i16,
+    /// Link previews the preview worker attached (Slack's unfurls).
+    pub previews: Option<Json<Vec<Preview>>>,
+    /// Its author removed the previews (or asked for none).
+    pub previews_off: bool,
+}
+
+/// A link preview card: the page's title, description, image and site.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct Preview {
+    pub url: String,
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    /// The key of the image's copy the server fetched (`/icons/<key>`), if any.
+    #[serde(default)]
+    pub image_key: Option<String>,
+    /// The image's address on its site (Slack's `image_url`).
+    #[serde(default)]
+    pub image_url: Option<String>,
+    #[serde(default)]
+    pub site: String,
 }
 
 impl StoredMessage {
@@ -54,12 +80,20 @@ pub struct MessageRow {
     pub thread_root_at: Option<OffsetDateTime>,
     /// On a root with replies: the display names of its first three repliers.
     pub replier_names: Option<Vec<String>>,
+    /// The files it shares, in order (those still there).
+    pub files: Option<Json<Vec<crate::files::FileRef>>>,
+}
+
+impl MessageRow {
+    pub fn files(&self) -> &[crate::files::FileRef] {
+        self.files.as_ref().map(|f| f.0.as_slice()).unwrap_or_default()
+    }
 }
 
 const COLUMNS: &str = "m.channel_id, m.seq, m.user_id, m.body, m.client_msg_id, m.created_at, m.edited_at, m.deleted_at,
      m.thread_root_seq, m.reply_broadcast, m.reply_index, m.shown_count,
      coalesce(t.reply_count, 0) as reply_count, coalesce(t.reply_users, '{}') as reply_users,
-     t.latest_reply_seq, t.latest_reply_at";
+     t.latest_reply_seq, t.latest_reply_at, m.file_count, m.previews, m.previews_off";
 /// Messages with their authors and, for roots, their thread's summary (`t`).
 const FROM: &str = "messages m join users u on u.id = m.user_id
      left join threads t on t.channel_id = m.channel_id and t.root_seq = m.seq";
@@ -90,7 +124,7 @@ pub async fn by_client_msg_id(
     client_msg_id: &str,
 ) -> sqlx::Result<Option<MessageRow>> {
     sqlx::query_as(&format!(
-        "select {COLUMNS}, {AUTHOR} from {FROM}
+        "select {COLUMNS}, {AUTHOR}, {MESSAGE_FILES} from {FROM}
          where m.channel_id = $1 and m.user_id = $2 and m.client_msg_id = $3"
     ))
     .bind(channel_id)
@@ -142,6 +176,7 @@ pub async fn insert_sent(
                     or exists (select 1 from messages r
                                where r.channel_id = $1 and r.seq = $9
                                  and r.thread_root_seq is null and r.deleted_at is null))
+               and (cardinality($13::text[]) = 0 or ({shareable}))
              returning c.id, c.kind, c.last_seq, c.shown_total),
          root as (
              insert into threads as t (channel_id, root_seq, reply_total, reply_count,
@@ -158,11 +193,16 @@ pub async fn insert_sent(
          m as (
              insert into messages (channel_id, seq, user_id, body, client_msg_id, sender_name,
                                    sender_icon, thread_root_seq, reply_broadcast, shown_count,
-                                   reply_index, mention_all)
+                                   reply_index, mention_all, file_count, previews_off)
              select next.id, next.last_seq, $2, $3, $4, $5, $6, $9, $9 is not null and $10,
-                    next.shown_total, (select reply_total from root), $11
+                    next.shown_total, (select reply_total from root), $11, cardinality($13),
+                    not $14
              from next
              returning *),
+         shared as (
+             insert into file_shares (file_id, channel_id, seq, position)
+             select k.id, m.channel_id, m.seq, k.n from m
+             cross join unnest($13::text[]) with ordinality as k(id, n)),
          read_point as (
              update channel_members cm set last_read_seq = greatest(cm.last_read_seq, m.seq),
                     read_shown = greatest(cm.read_shown, m.shown_count)
@@ -219,15 +259,18 @@ pub async fn insert_sent(
              join live_bots b on exists (select 1 from channel_members cm
                                          where cm.channel_id = m.channel_id
                                            and cm.user_id = b.user_id)
-             cross join lateral (values ('message'), ('app_mention')) as e(event_type)
+             cross join lateral (values ('message'), ('app_mention'), ('file_shared'))
+                 as e(event_type)
              where (e.event_type = 'message'
                     and b.events && case next.kind
                                       when 'public' then array['message.channels']
                                       when 'private' then array['message.groups']
                                       else array['message.im', 'message.mpim'] end)
                 or (e.event_type = 'app_mention'
-                    and 'app_mention' = any(b.events) and b.username = any($7)))
-         select {COLUMNS}, {AUTHOR},
+                    and 'app_mention' = any(b.events) and b.username = any($7))
+                or (e.event_type = 'file_shared'
+                    and 'file_shared' = any(b.events) and cardinality($13::text[]) > 0))
+         select {COLUMNS}, {AUTHOR}, null::json as files,
                 (select reply_count from root) as root_reply_count,
                 (select latest_reply_at from root) as root_latest_reply_at,
                 (select array_agg(id order by n) from repliers) as root_replier_ids,
@@ -243,6 +286,7 @@ pub async fn insert_sent(
             "$2"
         ),
         live_bots = live_bots("$2"),
+        shareable = shareable("$1", "$2", "$13"),
     ))
     .bind(new.channel_id)
     .bind(new.user_id)
@@ -256,6 +300,8 @@ pub async fn insert_sent(
     .bind(new.broadcast)
     .bind(mentioned.all)
     .bind(mentioned.online)
+    .bind(new.file_ids)
+    .bind(new.unfurl)
     .fetch_optional(db)
     .await
 }
@@ -395,7 +441,7 @@ pub async fn message(
     seq: i64,
 ) -> sqlx::Result<Option<MessageRow>> {
     sqlx::query_as(&format!(
-        "select {COLUMNS}, {AUTHOR}
+        "select {COLUMNS}, {AUTHOR}, {MESSAGE_FILES}
          from {FROM}
          where m.channel_id = $1 and m.seq = $2"
     ))
@@ -413,7 +459,7 @@ pub async fn history_before(
     limit: i64,
 ) -> sqlx::Result<Vec<MessageRow>> {
     let mut rows: Vec<MessageRow> = sqlx::query_as(&format!(
-        "select {COLUMNS}, {AUTHOR}
+        "select {COLUMNS}, {AUTHOR}, {MESSAGE_FILES}
          from {FROM}
          where m.channel_id = $1 and m.seq < $2 and {IN_CHANNEL_VIEW}
          order by m.seq desc limit $3"
@@ -456,7 +502,7 @@ async fn range_where(
     (channel_id, after, upto, limit): (i64, i64, i64, i64),
 ) -> sqlx::Result<Vec<MessageRow>> {
     sqlx::query_as(&format!(
-        "select {COLUMNS}, {AUTHOR}
+        "select {COLUMNS}, {AUTHOR}, {MESSAGE_FILES}
          from {FROM}
          where m.channel_id = $1 and m.seq > $2 and m.seq <= $3 and {filter}
          order by m.seq limit $4"
@@ -480,7 +526,7 @@ pub async fn window(
     limit: i64,
 ) -> sqlx::Result<Vec<MessageRow>> {
     sqlx::query_as(&format!(
-        "select {COLUMNS}, {AUTHOR}
+        "select {COLUMNS}, {AUTHOR}, {MESSAGE_FILES}
          from {FROM}
          where m.channel_id = $1 and m.seq > $2 and m.seq < $3 and {IN_CHANNEL_VIEW}
            and (m.deleted_at is null or t.reply_count > 0)
@@ -531,7 +577,7 @@ pub async fn listed(
     tail: &str,
     params: &[i64],
 ) -> sqlx::Result<Vec<MessageRow>> {
-    let sql = format!("select {COLUMNS}, {AUTHOR} from {FROM} {tail}");
+    let sql = format!("select {COLUMNS}, {AUTHOR}, {MESSAGE_FILES} from {FROM} {tail}");
     let mut query = sqlx::query_as(&sql);
     for p in params {
         query = query.bind(p);
@@ -549,7 +595,7 @@ pub async fn thread(
     limit: i64,
 ) -> sqlx::Result<Vec<MessageRow>> {
     sqlx::query_as(&format!(
-        "select {COLUMNS}, {AUTHOR}
+        "select {COLUMNS}, {AUTHOR}, {MESSAGE_FILES}
          from {FROM}
          where m.channel_id = $1
            and ((m.seq = $2 and m.thread_root_seq is null)
@@ -565,12 +611,8 @@ pub async fn thread(
 }
 
 /// Why [`insert_sent`] wrote nothing: read only on that path, never on a send that works.
-pub async fn refusal(
-    db: &sqlx::PgPool,
-    channel_id: i64,
-    user_id: i64,
-    thread_root_seq: Option<i64>,
-) -> sqlx::Result<Refusal> {
+pub async fn refusal(db: &sqlx::PgPool, new: &super::NewMessage<'_>) -> sqlx::Result<Refusal> {
+    let (channel_id, user_id, thread_root_seq) = (new.channel_id, new.user_id, new.thread_root_seq);
     let archived: Option<bool> = sqlx::query_scalar(&format!(
         "select c.archived_at is not null from channels c
          where c.id = $1 and exists (select 1 from channel_members cm
@@ -582,6 +624,17 @@ pub async fn refusal(
     .bind(user_id)
     .fetch_optional(db)
     .await?;
+    if archived == Some(false) && !new.file_ids.is_empty() {
+        let shareable: bool = sqlx::query_scalar(&shareable("$1", "$2", "$3"))
+            .bind(channel_id)
+            .bind(user_id)
+            .bind(new.file_ids)
+            .fetch_one(db)
+            .await?;
+        if !shareable {
+            return Ok(Refusal::FileNotFound);
+        }
+    }
     Ok(match (archived, thread_root_seq) {
         (Some(true), _) => Refusal::Archived,
         (None, _) => Refusal::NotMember,
@@ -599,4 +652,50 @@ pub enum Refusal {
     NotMember,
     ThreadNotFound,
     ReplyToReply,
+    FileNotFound,
+}
+
+/// SQL that holds when every file of `ids` is ready, uploaded by `user`, and of `channel`'s
+/// workspace: a message shares only its sender's own files, and only where they uploaded them.
+fn shareable(channel: &str, user: &str, ids: &str) -> String {
+    format!(
+        "select cardinality({ids}::text[]) = (
+             select count(*) from files f
+             where f.id = any({ids}) and f.user_id = {user} and f.state = 'ready'
+               and f.workspace_id = (select w.workspace_id from channels w where w.id = {channel}))"
+    )
+}
+
+/// A message's files, as its reads give them.
+pub async fn files_of(
+    db: impl PgExecutor<'_>,
+    channel_id: i64,
+    seq: i64,
+) -> sqlx::Result<Option<Json<Vec<crate::files::FileRef>>>> {
+    sqlx::query_scalar(&format!(
+        "select {MESSAGE_FILES} from messages m where m.channel_id = $1 and m.seq = $2"
+    ))
+    .bind(channel_id)
+    .bind(seq)
+    .fetch_one(db)
+    .await
+}
+
+/// Turns off a message's link previews, if `author_id` wrote it; whether it did.
+pub async fn turn_off_previews(
+    db: impl PgExecutor<'_>,
+    channel_id: i64,
+    seq: i64,
+    author_id: i64,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "update messages set previews_off = true
+         where channel_id = $1 and seq = $2 and user_id = $3 and deleted_at is null",
+    )
+    .bind(channel_id)
+    .bind(seq)
+    .bind(author_id)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

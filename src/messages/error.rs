@@ -30,6 +30,13 @@ pub enum SendError {
     /// A reply to a root that is not there (never was, or was deleted).
     #[error("That thread is gone: its first message was deleted or never existed.")]
     ThreadNotFound,
+    /// A file to share that is not the sender's, not in this workspace, or not (or no longer)
+    /// there.
+    #[error("One of those files is gone, or was never uploaded. Upload it again.")]
+    FileNotFound,
+    /// More files than one message carries.
+    #[error("A message can share at most {} files.", super::MAX_FILES)]
+    TooManyFiles,
     /// A reply to a reply: threads are one level deep, as in Slack.
     #[error("Reply in the thread itself: a reply cannot have replies of its own.")]
     ReplyToReply,
@@ -67,6 +74,8 @@ impl SendError {
             Self::NotMember => "not_in_channel",
             Self::ThreadNotFound => "thread_not_found",
             Self::ReplyToReply => "cannot_reply_to_message",
+            Self::FileNotFound => "file_not_found",
+            Self::TooManyFiles => "too_many_files",
             Self::MentionAllRestricted { .. } => "restricted_action",
             Self::RateLimited { .. } => "ratelimited",
             Self::Internal(cause) if crate::error::chain_is_outage(cause) => "service_unavailable",
@@ -94,6 +103,8 @@ impl From<SendError> for AppError {
             | SendError::TooLong { .. }
             | SendError::ClientMsgIdTooLong
             | SendError::ThreadNotFound
+            | SendError::FileNotFound
+            | SendError::TooManyFiles
             | SendError::ReplyToReply => AppError::Validation(error.to_string()),
         }
     }

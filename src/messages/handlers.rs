@@ -4,7 +4,7 @@
 //! ask for JSON get the stored message and its rendered HTML.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Form, Json};
@@ -20,18 +20,33 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::templates::{render, render_page};
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 pub struct PostForm {
     #[serde(default)]
-    text: String,
+    pub(super) text: String,
     #[serde(default)]
-    client_msg_id: Option<String>,
+    pub(super) client_msg_id: Option<String>,
     /// A reply: the thread's root.
     #[serde(default)]
-    thread_root_seq: Option<i64>,
+    pub(super) thread_root_seq: Option<i64>,
     /// "Also send to #channel", a checkbox: present when ticked.
     #[serde(default)]
-    broadcast: Option<String>,
+    pub(super) broadcast: Option<String>,
+    /// Files the script uploaded first (`POST /w/<slug>/files`), comma-separated ids.
+    #[serde(default)]
+    pub(super) files: Option<String>,
+}
+
+impl PostForm {
+    fn file_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = Vec::new();
+        for id in self.files.iter().flat_map(|f| f.split(',')).map(str::trim) {
+            if !id.is_empty() && !ids.iter().any(|seen| seen == id) {
+                ids.push(id.to_owned());
+            }
+        }
+        ids
+    }
 }
 
 #[derive(Deserialize)]
@@ -67,13 +82,32 @@ pub async fn post(
     State(state): State<AppState>,
     me: CurrentUser,
     Path((slug, channel_id)): Path<(String, i64)>,
-    headers: HeaderMap,
-    Form(form): Form<PostForm>,
+    request: Request,
 ) -> Result<Response, AppError> {
-    require_member(&state.db, &slug, channel_id, me.id).await?;
+    let (workspace, _) = require_member(&state.db, &slug, channel_id, me.id).await?;
+    let headers = request.headers().clone();
+    // A form with files (without the script, the composer's file input) is multipart, and
+    // its files are stored as they arrive; otherwise the script uploaded them first and
+    // names them in `files`.
+    let (form, mut file_ids) = if super::files::is_multipart(&headers) {
+        super::files::read_form(&state, workspace.id, me.id, request).await?
+    } else {
+        // The route streams uploads, so its body is bounded here, not by the router.
+        let (parts, body) = request.into_parts();
+        let bytes = axum::body::to_bytes(body, crate::auth::csrf::MAX_FORM_BYTES)
+            .await
+            .map_err(|_| AppError::Validation("That form is too large.".into()))?;
+        let request = Request::from_parts(parts, axum::body::Body::from(bytes));
+        let Form(form) = Form::<PostForm>::from_request(request, &state)
+            .await
+            .map_err(|e| AppError::Validation(e.body_text()))?;
+        (form, Vec::new())
+    };
+    file_ids.extend(form.file_ids());
     let new = NewMessage::new(channel_id, me.id, &form.text)
         .with_client_msg_id(form.client_msg_id.as_deref())
-        .in_thread(form.thread_root_seq, form.broadcast.is_some());
+        .in_thread(form.thread_root_seq, form.broadcast.is_some())
+        .with_files(&file_ids);
     let back = match form.thread_root_seq {
         Some(root) => format!("{}?thread={root}", channels::path(&slug, channel_id)),
         None => channels::path(&slug, channel_id),

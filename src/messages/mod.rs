@@ -9,6 +9,7 @@
 
 pub mod db;
 mod error;
+mod files;
 mod handlers;
 pub mod live;
 pub mod page;
@@ -17,11 +18,13 @@ pub mod threads;
 pub mod view;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{self, get};
 use sqlx::PgPool;
 
 pub use db::{MessageRow, StoredMessage};
 pub use error::SendError;
+pub use files::delete_file;
 
 use crate::error::{AppError, violated_constraint};
 use crate::index::outbox::{self, Op};
@@ -30,6 +33,8 @@ use crate::state::AppState;
 
 /// The longest message Natter stores, in characters.
 pub const MAX_CHARS: usize = 40_000;
+/// The most files one message shares (as in Slack).
+pub const MAX_FILES: usize = 10;
 /// The longest idempotency key a client may send.
 const MAX_CLIENT_MSG_ID: usize = 64;
 
@@ -38,7 +43,11 @@ pub fn router() -> Router<AppState> {
         .route("/w/{slug}/c/{channel_id}", get(page::show))
         .route(
             "/w/{slug}/c/{channel_id}/messages",
-            get(handlers::history).post(handlers::post),
+            get(handlers::history)
+                .post(handlers::post)
+                // A form with files streams them to storage, counted against
+                // NATTER_MAX_UPLOAD_MB there; a form without is bounded by the CSRF check.
+                .layer(DefaultBodyLimit::disable()),
         )
         .route(
             "/w/{slug}/c/{channel_id}/messages/{seq}/edit",
@@ -52,6 +61,11 @@ pub fn router() -> Router<AppState> {
             "/w/{slug}/c/{channel_id}/messages/{seq}/reactions",
             routing::post(handlers::react),
         )
+        .route(
+            "/w/{slug}/c/{channel_id}/messages/{seq}/previews",
+            routing::post(files::remove_previews),
+        )
+        .route("/files/{id}/delete", routing::post(files::delete))
         .route(
             "/w/{slug}/c/{channel_id}/messages/{seq}/pin",
             routing::post(handlers::pin),
@@ -86,6 +100,10 @@ pub struct NewMessage<'a> {
     pub thread_root_seq: Option<i64>,
     /// A reply that is also shown in the channel ("Also send to #channel").
     pub broadcast: bool,
+    /// Uploaded files (ready, the sender's) that the message shares, in order.
+    pub file_ids: &'a [String],
+    /// Whether the message's links get previews (Slack's `unfurl_links`; on by default).
+    pub unfurl: bool,
 }
 
 impl<'a> NewMessage<'a> {
@@ -99,7 +117,15 @@ impl<'a> NewMessage<'a> {
             sender_icon: None,
             thread_root_seq: None,
             broadcast: false,
+            file_ids: &[],
+            unfurl: true,
         }
+    }
+
+    /// Shares these uploaded files; the text may then be empty.
+    pub fn with_files(mut self, file_ids: &'a [String]) -> Self {
+        self.file_ids = file_ids;
+        self
     }
 
     /// A reply in the thread under `root` (`None`: a top-level message), shown in the channel
@@ -209,6 +235,10 @@ pub fn check_body(text: &str) -> Result<(), SendError> {
     if text.trim().is_empty() {
         return Err(SendError::Empty);
     }
+    check_length(text)
+}
+
+fn check_length(text: &str) -> Result<(), SendError> {
     let chars = text.chars().count();
     if chars > MAX_CHARS {
         return Err(SendError::TooLong { chars });
@@ -220,7 +250,15 @@ pub fn check_body(text: &str) -> Result<(), SendError> {
 /// caller has checked membership.
 pub async fn send(state: &AppState, new: NewMessage<'_>) -> Result<Sent, SendError> {
     let pool = &state.db;
-    check_body(new.text)?;
+    if new.file_ids.is_empty() {
+        check_body(new.text)?;
+    } else {
+        // A file's own message may say nothing (its comment is optional).
+        check_length(new.text)?;
+        if new.file_ids.len() > MAX_FILES {
+            return Err(SendError::TooManyFiles);
+        }
+    }
     let client_msg_id = new.client_msg_id.map(str::trim).filter(|id| !id.is_empty());
     if client_msg_id.is_some_and(|id| id.len() > MAX_CLIENT_MSG_ID) {
         return Err(SendError::ClientMsgIdTooLong);
@@ -238,13 +276,21 @@ pub async fn send(state: &AppState, new: NewMessage<'_>) -> Result<Sent, SendErr
     };
     let outbox = state.search.reads_outbox();
     match db::insert_sent(pool, &new, client_msg_id, &mentioned, outbox).await {
-        Ok(Some(sent)) => Ok(Sent::from(sent)),
+        Ok(Some(mut sent)) => {
+            // The statement cannot read back the shares it wrote; a message with files reads
+            // its files once more.
+            if !new.file_ids.is_empty() {
+                sent.row.files = db::files_of(pool, new.channel_id, sent.row.message.seq).await?;
+            }
+            Ok(Sent::from(sent))
+        }
         Ok(None) => Err(
-            match db::refusal(pool, new.channel_id, new.user_id, new.thread_root_seq).await? {
+            match db::refusal(pool, &new).await? {
                 db::Refusal::Archived => SendError::Archived,
                 db::Refusal::NotMember => SendError::NotMember,
                 db::Refusal::ThreadNotFound => SendError::ThreadNotFound,
                 db::Refusal::ReplyToReply => SendError::ReplyToReply,
+                db::Refusal::FileNotFound => SendError::FileNotFound,
             },
         ),
         // A retry of a stored message: the statement rolled back whole (its seq too), and the

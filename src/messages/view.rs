@@ -61,6 +61,10 @@ pub struct MessageView {
     pub saved: bool,
     /// Drawn in a thread panel: no "Reply in thread" of its own.
     pub in_thread: bool,
+    /// The files it shares: images and video inline, the rest as cards.
+    pub files: Vec<crate::files::FileRef>,
+    /// Link previews, unless its author removed them.
+    pub previews: Vec<db::Preview>,
 }
 
 /// One emoji's reactions on a message, as the reader sees them.
@@ -189,7 +193,12 @@ fn view(row: MessageRow, me: i64, base_path: &str, csrf: &str) -> MessageView {
         .zip(row.replier_names.iter().flatten())
         .map(|(id, name)| (id.rem_euclid(12), initials(name)))
         .collect();
+    let files = row.files.map(|f| f.0).unwrap_or_default();
     let m = row.message;
+    let previews = match (&m.previews, m.previews_off || m.deleted_at.is_some()) {
+        (Some(cards), false) => cards.0.clone(),
+        _ => Vec::new(),
+    };
     let html = if m.deleted_at.is_some() {
         String::new()
     } else {
@@ -234,6 +243,8 @@ fn view(row: MessageRow, me: i64, base_path: &str, csrf: &str) -> MessageView {
         pinned: false,
         saved: false,
         in_thread: false,
+        files: if m.deleted_at.is_some() { Vec::new() } else { files },
+        previews,
     }
 }
 

@@ -71,6 +71,9 @@ pub enum ClientFrame {
         /// A reply also shown in the channel.
         #[serde(default)]
         broadcast: bool,
+        /// Files uploaded first (`POST /w/<slug>/files`) that the message shares.
+        #[serde(default)]
+        file_ids: Vec<String>,
     },
 }
 

@@ -159,6 +159,7 @@ impl From<AppError> for ScimError {
             AppError::NotFound => Self::not_found("resource"),
             AppError::Validation(why) => Self::invalid_value(&why),
             AppError::Conflict(why) => Self::new(StatusCode::CONFLICT, None, &why),
+            AppError::TooLarge(why) => Self::new(StatusCode::PAYLOAD_TOO_LARGE, None, &why),
             AppError::Forbidden(why) => Self::new(StatusCode::FORBIDDEN, None, &why),
             AppError::RateLimited { message, .. } => {
                 Self::new(StatusCode::TOO_MANY_REQUESTS, None, &message)

@@ -63,6 +63,7 @@ pub struct Filters<'a> {
     pub before: Option<OffsetDateTime>,
     pub after: Option<OffsetDateTime>,
     pub has_link: bool,
+    pub has_file: bool,
     pub in_thread: bool,
     pub best_match: bool,
     pub limit: i64,
@@ -79,13 +80,27 @@ pub const COUNT_CAP: i64 = 1000;
 /// SQLSTATE 57014 past that).
 pub async fn search(db: &PgPool, f: &Filters<'_>) -> sqlx::Result<Vec<Row>> {
     sqlx::query_as(
-        r#"with hits as materialized (
+        r#"with named as materialized (
+              select s.channel_id, s.seq from files f join file_shares s on s.file_id = f.id
+              where $2 <> '' and f.state = 'ready' and s.channel_id = any($1)
+                and f.name_vector @@ websearch_to_tsquery('simple', $2)),
+          hits as materialized (
               select m.channel_id, m.seq, m.user_id, m.sender_name, m.created_at, m.body,
                      m.thread_root_seq,
                      case when $7 and $2 <> '' then ts_rank(m.search_vector, q) end as rank
               from messages m, websearch_to_tsquery('english', $2) q
               where m.channel_id = any($1) and m.deleted_at is null
-                and ($2 = '' or m.search_vector @@ q)
+                -- Words match the text, or the name of a file the message shares. The file
+                -- arm is written as two arrays on the partial index of messages with files,
+                -- so that Postgres can OR it with the text's GIN index (an EXISTS could not
+                -- be); the line after keeps only the exact (channel, seq) pairs.
+                and ($2 = '' or m.search_vector @@ q
+                     or (m.file_count > 0
+                         and m.channel_id = any(array(select channel_id from named))
+                         and m.seq = any(array(select seq from named))))
+                and ($2 = '' or m.search_vector @@ q
+                     or (m.channel_id, m.seq) in (select channel_id, seq from named))
+                and (not $12 or m.file_count > 0)
                 and (cardinality($3::bigint[]) = 0 or m.user_id = any($3))
                 and ($4::timestamptz is null or m.created_at < $4)
                 and ($5::timestamptz is null or m.created_at >= $5)
@@ -115,6 +130,7 @@ pub async fn search(db: &PgPool, f: &Filters<'_>) -> sqlx::Result<Vec<Row>> {
     .bind(f.offset)
     .bind(COUNT_CAP)
     .bind(f.in_thread)
+    .bind(f.has_file)
     .fetch_all(db)
     .await
 }

@@ -147,6 +147,7 @@ pub async fn search(
         before,
         after,
         has_link: q.has_link,
+        has_file: q.has_file,
         in_thread: q.in_thread,
         best_match: sort == Sort::BestMatch,
         limit: per_page,
@@ -239,6 +240,9 @@ async fn meili_search(
     }
     if f.in_thread {
         filter.push_str(" AND is_reply = true");
+    }
+    if f.has_file {
+        filter.push_str(" AND has_file = true");
     }
     let page = (f.offset / f.limit.max(1) + 1) as usize;
     let (hits, total) = meili

@@ -1,5 +1,5 @@
 //! The search query language: free words, `"exact phrases"`, `from:@name`, `in:#channel`,
-//! `before:` / `after:` / `on:` dates (YYYY-MM-DD), `has:link` and `is:thread` (replies).
+//! `before:` / `after:` / `on:` dates (YYYY-MM-DD), `has:link`, `has:file` and `is:thread` (replies).
 //!
 //! Parsing only splits the query; names are resolved against Postgres by the caller, so that
 //! an unknown person or channel can be reported instead of silently matching nothing.
@@ -23,6 +23,8 @@ pub struct Query {
     /// Messages on this day (UTC).
     pub on: Option<Date>,
     pub has_link: bool,
+    /// `has:file`: messages that share files.
+    pub has_file: bool,
     /// `is:thread`: only replies in threads.
     pub in_thread: bool,
 }
@@ -68,12 +70,15 @@ pub fn parse(input: &str) -> Result<Query, String> {
             Some(("after", day)) => query.after = Some(date(day, "after")?),
             Some(("on", day)) => query.on = Some(date(day, "on")?),
             Some(("has", "link")) => query.has_link = true,
+            Some(("has", "file")) => query.has_file = true,
             Some(("is", "thread")) => query.in_thread = true,
             Some(("is", other)) => {
                 return Err(format!("is:{other} is not a filter; try is:thread."));
             }
             Some(("has", other)) => {
-                return Err(format!("has:{other} is not a filter; try has:link."));
+                return Err(format!(
+                    "has:{other} is not a filter; try has:link or has:file."
+                ));
             }
             _ => query.words.push(token.to_owned()),
         }
@@ -130,6 +135,7 @@ mod tests {
                 .unwrap_err()
                 .contains("on:yesterday is not a date")
         );
-        assert!(parse("has:file").unwrap_err().contains("has:link"));
+        assert!(parse("has:file").unwrap().has_file);
+        assert!(parse("has:pdf").unwrap_err().contains("has:file"));
     }
 }

@@ -65,10 +65,12 @@ impl Connection {
                 text,
                 thread_root_seq,
                 broadcast,
+                file_ids,
             } => {
                 let thread = (thread_root_seq, broadcast);
+                let body = (text.as_str(), file_ids.as_slice());
                 return self
-                    .send_message(socket, channel_id, client_msg_id, &text, thread)
+                    .send_message(socket, channel_id, client_msg_id, body, thread)
                     .await;
             }
         };
@@ -263,7 +265,7 @@ impl Connection {
         socket: &mut Outgoing,
         channel_id: Id,
         client_msg_id: Option<String>,
-        text: &str,
+        (text, file_ids): (&str, &[String]),
         (thread_root_seq, broadcast): (Option<i64>, bool),
     ) -> Result<(), Stop> {
         let Ok(channel_id) = self.member_of(channel_id) else {
@@ -272,7 +274,8 @@ impl Connection {
         };
         let new = NewMessage::new(channel_id, self.who.user_id, text)
             .with_client_msg_id(client_msg_id.as_deref())
-            .in_thread(thread_root_seq, broadcast);
+            .in_thread(thread_root_seq, broadcast)
+            .with_files(file_ids);
         let frame = match messages::post(&self.state, new).await {
             Ok(sent) => serde_json::json!({
                 "type": "ack",

@@ -6,6 +6,9 @@
 export const $ = (selector, root) => (root || document).querySelector(selector);
 export const $$ = (selector, root) => Array.from((root || document).querySelectorAll(selector));
 
+// The session's CSRF token, for requests a script makes (as `X-CSRF-Token` or a form field).
+export const csrfToken = () => $('meta[name="csrf-token"]')?.content || "";
+
 // A fresh copy of the element inside a server-rendered <template id="…">, so that markup is
 // written once, in an askama partial, and never again in JavaScript. Null if the page has no
 // such template (it is only drawn where it can be used).

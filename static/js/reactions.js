@@ -3,13 +3,11 @@
 // same form the page works with without scripts, as fetch; the frame that follows draws the
 // change for everyone, the clicker included, so there is one path for every change.
 
-import { $, $$, fromTemplate } from "./dom.js";
+import { $, $$, csrfToken, fromTemplate } from "./dom.js";
 import { page } from "./page.js";
 
-const csrf = () => $('meta[name="csrf-token"]')?.content || "";
-
 async function post(url, fields) {
-  const body = new URLSearchParams({ csrf_token: csrf(), ...fields });
+  const body = new URLSearchParams({ csrf_token: csrfToken(), ...fields });
   const response = await fetch(url, {
     method: "POST",
     body,

@@ -18,7 +18,7 @@ pub struct TestApp {
     /// The server's own state, to publish what test setup writes directly.
     pub state: AppState,
     admin_url: String,
-    db_name: String,
+    pub db_name: String,
 }
 
 impl TestApp {
@@ -47,6 +47,12 @@ impl TestApp {
                 vec![natter::web::client::Cidr::parse("127.0.0.1/32").unwrap()];
         })
         .await
+    }
+
+    /// A server with the usual search backend and its configuration changed by `configure`.
+    pub async fn spawn_configured_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+        let meili = std::env::var("MEILI_URL").ok().filter(|u| !u.is_empty());
+        TestApp::spawn_inner(None, meili, configure).await
     }
 
     /// A server with its own Redis and Meilisearch URLs.
@@ -90,6 +96,7 @@ impl TestApp {
             rate_limits: true,
             signup: natter::config::Signup::Open,
             trusted_proxies: Vec::new(),
+            files: natter::config::FilesConfig::in_dir(files_dir(&db_name)),
         };
         configure(&mut config);
         let server = Server::build(config)
@@ -161,6 +168,7 @@ impl TestApp {
             rate_limits: true,
             signup: natter::config::Signup::Open,
             trusted_proxies: Vec::new(),
+            files: natter::config::FilesConfig::in_dir(files_dir(&self.db_name)),
         };
         let server = Server::build(config).await.expect("a second node starts");
         let base = format!("http://{}", server.local_addr());
@@ -262,6 +270,12 @@ impl TestApp {
 /// migrations it holds, made once by whichever test gets there first (an advisory lock keeps
 /// the others waiting, across nextest's processes), and reused by later runs until the
 /// migrations change; the server still runs `migrate` on its copy, which finds nothing to do.
+/// The directory a test's server keeps files in: one per test database, under the system's
+/// temporary directory.
+pub fn files_dir(db_name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join("natter-test-files").join(db_name)
+}
+
 async fn fresh_database(admin_url: &str, db_name: &str) {
     use sqlx::Connection;
     let template = template_name();

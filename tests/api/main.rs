@@ -15,6 +15,7 @@ mod channels;
 mod cluster;
 mod crash;
 mod events;
+mod files;
 mod messages;
 mod outage;
 mod python;

@@ -78,6 +78,8 @@ pub async fn post_message(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
         .in_thread(thread_root, params.bool("reply_broadcast"));
     new.sender_name = username.as_deref();
     new.sender_icon = icon.as_deref();
+    // Slack's `unfurl_links: false` turns link previews off for this message.
+    new.unfurl = params.str("unfurl_links").is_none_or(|v| v != "false" && v != "0");
     let sent = messages::post(ctx.state, new).await.map_err(|e| match e {
         SendError::Internal(cause) => ApiError::from(AppError::Internal(cause)),
         other => ApiError(other.code()),
@@ -95,7 +97,7 @@ pub async fn post_message(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
 
 /// The root a `thread_ts` names. The send statement checks it is a live top-level message under
 /// the channel's lock; this checks the `ts` is that message's, not a seq of another channel.
-async fn thread_root(ctx: &Ctx<'_>, channel_id: i64, ts: &str) -> Result<i64, ApiError> {
+pub(super) async fn thread_root(ctx: &Ctx<'_>, channel_id: i64, ts: &str) -> Result<i64, ApiError> {
     let seq = ids::seq_of_ts(ts).ok_or(ApiError("thread_not_found"))?;
     match messages::db::message(ctx.db(), channel_id, seq).await? {
         Some(row) if ids::names(ts, row.message.created_at, seq) => Ok(seq),

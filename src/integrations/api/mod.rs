@@ -8,10 +8,11 @@
 
 mod chat;
 mod conversations;
+mod files;
 pub mod db;
 mod reactions;
 mod search;
-mod shapes;
+pub mod shapes;
 mod users;
 
 use axum::body::{Body, to_bytes};
@@ -53,6 +54,7 @@ impl From<AppError> for ApiError {
             AppError::RateLimited { .. } | AppError::Busy { .. } => ApiError("ratelimited"),
             AppError::Unauthorized => ApiError("not_authed"),
             AppError::Validation(_) => ApiError("invalid_arguments"),
+            AppError::TooLarge(_) => ApiError("file_too_large"),
             AppError::Unavailable => ApiError(UNAVAILABLE),
             AppError::Internal(e) if crate::error::chain_is_outage(&e) => ApiError(UNAVAILABLE),
             AppError::Internal(e) => {
@@ -66,9 +68,15 @@ impl From<AppError> for ApiError {
 pub type ApiResult = Result<Map<String, Value>, ApiError>;
 
 /// The arguments of a call, from the query string and the body.
+#[derive(Default)]
 pub struct Params(Map<String, Value>);
 
 impl Params {
+    /// Sets an argument (to call a helper that reads one another way).
+    pub fn set(&mut self, name: &str, value: &str) {
+        self.0.insert(name.to_owned(), Value::String(value.to_owned()));
+    }
+
     /// A string argument (numbers and booleans are read as their text).
     pub fn str(&self, name: &str) -> Option<String> {
         match self.0.get(name)? {
@@ -247,6 +255,11 @@ pub async fn dispatch(
         "users.list" => users::list(&ctx, &params).await,
         "users.info" => users::info(&ctx, &params).await,
         "search.messages" => search::messages(&ctx, &params).await,
+        "files.getUploadURLExternal" => files::get_upload_url(&ctx, &params).await,
+        "files.completeUploadExternal" => files::complete_upload(&ctx, &params).await,
+        "files.info" => files::info(&ctx, &params).await,
+        "files.list" => files::list(&ctx, &params).await,
+        "files.delete" => files::delete(&ctx, &params).await,
         _ => Err(ApiError("unknown_method")),
     };
     match result {

@@ -95,6 +95,65 @@ pub fn message(ctx: &Ctx<'_>, row: &MessageRow, reactions: &[Group]) -> Value {
     if !reactions.is_empty() {
         value["reactions"] = reactions.iter().map(reaction).collect();
     }
+    let files = row.files();
+    if !files.is_empty() && m.deleted_at.is_none() {
+        value["files"] = files.iter().map(|f| file(ctx.state, f)).collect();
+        value["upload"] = json!(true);
+    }
+    if let Some(cards) = m.previews.as_ref().filter(|_| !m.previews_off) {
+        value["attachments"] = cards.0.iter().map(|p| preview(ctx.state, p)).collect();
+    }
+    value
+}
+
+/// A file in Slack's shape. `url_private` needs the token (or the browser's session).
+pub fn file(state: &crate::state::AppState, f: &crate::files::FileRef) -> Value {
+    let base = &state.config.public_url;
+    let mut value = json!({
+        "id": f.id,
+        "created": f.created,
+        "timestamp": f.created,
+        "name": f.name,
+        "title": f.title,
+        "mimetype": f.mimetype,
+        "filetype": crate::files::types::slack_filetype(&f.mimetype, &f.name),
+        "pretty_type": f.kind_label(),
+        "user": ids::user_id(f.user_id),
+        "size": f.size,
+        "mode": "hosted",
+        "is_external": false,
+        "is_public": false,
+        "public_url_shared": false,
+        "url_private": format!("{base}{}", f.url()),
+        "url_private_download": format!("{base}{}", f.download_url()),
+        "permalink": format!("{base}{}", f.url()),
+    });
+    if let Some(thumb) = f.thumb_url() {
+        let (w, h) = f.thumb_dimensions();
+        value["thumb_360"] = json!(format!("{base}{thumb}"));
+        value["thumb_360_w"] = json!(w);
+        value["thumb_360_h"] = json!(h);
+        value["original_w"] = json!(f.width);
+        value["original_h"] = json!(f.height);
+    }
+    value
+}
+
+/// A link preview as Slack's unfurl attachment.
+fn preview(state: &crate::state::AppState, p: &crate::messages::db::Preview) -> Value {
+    let mut value = json!({
+        "from_url": p.url,
+        "original_url": p.url,
+        "title": p.title,
+        "title_link": p.url,
+        "text": p.description,
+        "service_name": p.site,
+    });
+    if let Some(key) = &p.image_key {
+        value["image_url"] = json!(format!("{}/icons/{key}", state.config.public_url));
+    } else if let Some(url) = &p.image_url {
+        value["image_url"] = json!(url);
+    }
     value
 }
 

@@ -140,7 +140,20 @@ async fn callback(
             "item": { "type": "message", "channel": channel, "ts": ts },
             "event_ts": ids::ts(time::OffsetDateTime::now_utc(), due.id),
         }),
-        _ => message_event(due, &row, &channel, channel_type, target),
+        _ if due.event_type == "file_shared" => {
+            let Some(file) = row.files().first() else {
+                return Ok(None);
+            };
+            json!({
+                "type": "file_shared",
+                "channel_id": channel,
+                "file_id": file.id,
+                "user_id": ids::user_id(message.user_id),
+                "file": { "id": file.id },
+                "event_ts": ts,
+            })
+        }
+        _ => message_event(state, due, &row, &channel, channel_type, target),
     };
     let body = json!({
         "token": "",
@@ -157,6 +170,7 @@ async fn callback(
 
 /// A `message` or `app_mention` event: a reply carries its root's `thread_ts`.
 fn message_event(
+    state: &AppState,
     due: &db::Due,
     row: &crate::messages::MessageRow,
     channel: &str,
@@ -180,6 +194,14 @@ fn message_event(
     }
     if row.is_bot {
         event["bot_id"] = json!(format!("B{}", message.user_id));
+    }
+    if !row.files().is_empty() {
+        event["subtype"] = json!("file_share");
+        event["files"] = row
+            .files()
+            .iter()
+            .map(|f| crate::integrations::api::shapes::file(state, f))
+            .collect();
     }
     if let (Some(root), Some(root_at)) = (message.thread_root_seq, row.thread_root_at) {
         event["thread_ts"] = json!(ids::ts(root_at, root));

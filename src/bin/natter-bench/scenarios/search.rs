@@ -227,6 +227,7 @@ async fn straight(
                 before: None,
                 after: None,
                 has_link: false,
+                has_file: false,
                 in_thread: false,
                 best_match: false,
                 limit: 20,
