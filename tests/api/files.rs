@@ -303,7 +303,7 @@ async fn bad_uploads_say_why_and_store_nothing() {
         .await
         .unwrap();
     let collected = natter::files::gc::collect(&app.state, natter::files::gc::GRACE).await.unwrap();
-    assert_eq!(collected.rows, 3);
+    assert_eq!(collected.rows, 2);
 }
 
 #[tokio::test]

@@ -246,3 +246,42 @@ async fn a_slack_bolt_app_receives_a_mention_from_natter_and_answers_through_the
         ("Thanks for the :tada:, @ada", Some(mention))
     );
 }
+
+#[tokio::test]
+async fn slacks_python_sdk_uploads_files_with_files_upload_v2() {
+    let Some(python) = helpers::python_with("import slack_sdk") else {
+        helpers::skipped(
+            "a Python with slack_sdk",
+            ".ci/run makes .venv; or set NATTER_TEST_PYTHON",
+        );
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let (slug, general) = app.workspace(&ada, "Acme").await;
+    let workspace = helpers::workspace_id(&app, &slug).await;
+    let bot = natter::integrations::create_bot(&app.db, workspace, "Files Bot", None)
+        .await
+        .unwrap();
+    natter::channels::db::add_member(&app.db, general, bot.user_id)
+        .await
+        .unwrap();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/slack_sdk_files.py");
+    let output = tokio::process::Command::new(&python)
+        .arg(&script)
+        .env("NATTER_API_URL", format!("{}/api/", app.base))
+        .env("NATTER_TOKEN", &bot.token)
+        .env("NATTER_CHANNEL", format!("C{general}"))
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.trim().ends_with("ok"),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    // Ada sees the two-file message in the page, the picture as a thumbnail.
+    let (_, page) = ada.page(&format!("/w/{slug}/c/{general}")).await;
+    assert!(page.contains("table.csv") && page.contains("/thumb\""), "the files are on the page");
+}
