@@ -63,14 +63,16 @@ impl Storage {
             if let Some(region) = &config.s3_region {
                 builder = builder.with_region(region);
             }
-            if let (Some(id), Some(secret)) = (&config.s3_access_key_id, &config.s3_secret_access_key) {
+            if let (Some(id), Some(secret)) =
+                (&config.s3_access_key_id, &config.s3_secret_access_key)
+            {
                 builder = builder
                     .with_access_key_id(id)
                     .with_secret_access_key(secret);
             }
-            let store = builder.build().map_err(|e| {
-                anyhow::anyhow!("NATTER_S3_BUCKET={bucket:?} cannot be used: {e}")
-            })?;
+            let store = builder
+                .build()
+                .map_err(|e| anyhow::anyhow!("NATTER_S3_BUCKET={bucket:?} cannot be used: {e}"))?;
             return Ok(Self {
                 store: Arc::new(store),
                 description: format!("s3://{bucket}"),

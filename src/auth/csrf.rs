@@ -195,10 +195,11 @@ async fn first_field_token(body: Body) -> (Option<String>, Body) {
             break;
         }
     }
-    let rest = futures_util::stream::once(async move {
-        Ok::<_, axum::Error>(axum::body::Bytes::from(head))
-    })
-    .chain(stream);
+    let rest =
+        futures_util::stream::once(
+            async move { Ok::<_, axum::Error>(axum::body::Bytes::from(head)) },
+        )
+        .chain(stream);
     (token, Body::from_stream(rest))
 }
 

@@ -367,7 +367,11 @@ pub async fn is_workspace_admin(
 
 /// Gives a file its title (Slack's `files.completeUploadExternal`).
 pub async fn set_title(db: impl PgExecutor<'_>, id: &str, title: &str) -> sqlx::Result<()> {
-    let title: String = title.trim().chars().take(super::names::MAX_NAME_CHARS).collect();
+    let title: String = title
+        .trim()
+        .chars()
+        .take(super::names::MAX_NAME_CHARS)
+        .collect();
     sqlx::query("update files set title = $2 where id = $1")
         .bind(id)
         .bind(title)

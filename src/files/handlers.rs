@@ -84,7 +84,11 @@ pub async fn upload_external(
                 Ok(Some(field)) if field.file_name().is_some() => break field,
                 Ok(Some(_)) => continue,
                 Ok(None) => return Err(AppError::Validation("The form has no file in it.".into())),
-                Err(e) => return Err(AppError::Validation(format!("That form cannot be read: {e}"))),
+                Err(e) => {
+                    return Err(AppError::Validation(format!(
+                        "That form cannot be read: {e}"
+                    )));
+                }
             }
         };
         upload::receive_external(&state, &id, &secret, field).await?

@@ -73,7 +73,8 @@ pub fn thumbnail(bytes: &[u8]) -> Result<Thumbnail, ImageRefusal> {
     if small.color().has_alpha() {
         small.write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
     } else {
-        DynamicImage::ImageRgb8(small.to_rgb8()).write_to(&mut Cursor::new(&mut out), ImageFormat::Jpeg)
+        DynamicImage::ImageRgb8(small.to_rgb8())
+            .write_to(&mut Cursor::new(&mut out), ImageFormat::Jpeg)
     }
     .map_err(unreadable)?;
     Ok(Thumbnail {
@@ -325,7 +326,11 @@ mod tests {
             for &b in &png[12..29] {
                 crc ^= u32::from(b);
                 for _ in 0..8 {
-                    crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+                    crc = if crc & 1 == 1 {
+                        (crc >> 1) ^ 0xEDB8_8320
+                    } else {
+                        crc >> 1
+                    };
                 }
             }
             !crc

@@ -34,8 +34,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 
-pub use db::FileRow;
 use crate::error::AppError;
+pub use db::FileRow;
 pub use names::check_name;
 
 use crate::state::AppState;
@@ -148,7 +148,14 @@ pub async fn delete(
             ));
         }
         let target = format!("file {} ({}) by user {}", file.id, file.name, file.user_id);
-        crate::audit::record(&mut *tx, file.workspace_id, actor_id, "file.delete", &target).await?;
+        crate::audit::record(
+            &mut *tx,
+            file.workspace_id,
+            actor_id,
+            "file.delete",
+            &target,
+        )
+        .await?;
     }
     let messages = db::mark_deleted(&mut *tx, &file.id).await?;
     tx.commit().await?;

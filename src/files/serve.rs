@@ -38,7 +38,11 @@ pub struct DownloadQuery {
 
 /// The user asking: the session's, or the bearer token's (Slack's `url_private` is read with
 /// the token).
-pub async fn reader(state: &AppState, session: &Session, headers: &HeaderMap) -> Result<i64, AppError> {
+pub async fn reader(
+    state: &AppState,
+    session: &Session,
+    headers: &HeaderMap,
+) -> Result<i64, AppError> {
     if let Some(token) = tokens::bearer(headers) {
         return tokens::user_for_token(&state.db, token)
             .await?
@@ -65,7 +69,15 @@ pub async fn download(
         .ok_or(AppError::NotFound)?;
     let inline = types::shown_inline(&file.mimetype) && query.download.is_none();
     let range = requested_range(&headers, file.size as u64);
-    serve(&state, &file, &file.storage_key, types::served_as(&file.mimetype), inline, range).await
+    serve(
+        &state,
+        &file,
+        &file.storage_key,
+        types::served_as(&file.mimetype),
+        inline,
+        range,
+    )
+    .await
 }
 
 /// `GET /files/<id>/thumb`: the thumbnail of an image file.
@@ -94,7 +106,11 @@ async fn serve(
     let read = match state.storage.read(key, range.clone()).await {
         Ok(read) => read,
         Err(object_store::Error::NotFound { .. }) => {
-            tracing::warn!(file = file.id, key, "a ready file's bytes are missing from storage");
+            tracing::warn!(
+                file = file.id,
+                key,
+                "a ready file's bytes are missing from storage"
+            );
             return Err(AppError::NotFound);
         }
         Err(e) => return Err(anyhow::anyhow!("reading a file: {e}").into()),
@@ -113,7 +129,10 @@ async fn serve(
         }
     };
     set(header::CONTENT_TYPE, content_type.to_owned());
-    set(header::CONTENT_LENGTH, (read.range.end - read.range.start).to_string());
+    set(
+        header::CONTENT_LENGTH,
+        (read.range.end - read.range.start).to_string(),
+    );
     set(
         header::CONTENT_DISPOSITION,
         names::content_disposition(if inline { "inline" } else { "attachment" }, &file.name),
@@ -125,7 +144,12 @@ async fn serve(
     if partial {
         set(
             header::CONTENT_RANGE,
-            format!("bytes {}-{}/{}", read.range.start, read.range.end - 1, read.size),
+            format!(
+                "bytes {}-{}/{}",
+                read.range.start,
+                read.range.end - 1,
+                read.size
+            ),
         );
     }
     Ok(response)

@@ -138,20 +138,36 @@ mod tests {
         let kind = decide(html, "cat.png");
         assert!(kind == "text/html" || kind == "text/plain", "{kind}");
         assert!(served_as(&kind) != "text/html" && !served_as(&kind).starts_with("image/"));
-        assert_eq!(decide(b"<svg xmlns='http://www.w3.org/2000/svg'/>", "a.svg"), "image/svg+xml");
+        assert_eq!(
+            decide(b"<svg xmlns='http://www.w3.org/2000/svg'/>", "a.svg"),
+            "image/svg+xml"
+        );
         assert!(!shown_inline("image/svg+xml"));
-        assert_eq!(decide(b"\0\x01\x02binary", "x.bin"), "application/octet-stream");
+        assert_eq!(
+            decide(b"\0\x01\x02binary", "x.bin"),
+            "application/octet-stream"
+        );
         assert_eq!(decide(b"hello, world\n", "notes"), "text/plain");
         assert_eq!(decide(b"%PDF-1.7\n", "x"), "application/pdf");
     }
 
     #[test]
     fn only_safe_kinds_are_shown_in_place() {
-        for unsafe_kind in ["text/html", "image/svg+xml", "application/xml", "text/javascript", "application/octet-stream", "application/pdf"] {
+        for unsafe_kind in [
+            "text/html",
+            "image/svg+xml",
+            "application/xml",
+            "text/javascript",
+            "application/octet-stream",
+            "application/pdf",
+        ] {
             assert!(!shown_inline(unsafe_kind), "{unsafe_kind}");
         }
         assert_eq!(served_as("text/html"), "application/octet-stream");
-        assert_eq!(served_as("application/x-msdownload"), "application/octet-stream");
+        assert_eq!(
+            served_as("application/x-msdownload"),
+            "application/octet-stream"
+        );
         assert_eq!(served_as("image/png"), "image/png");
     }
 }

@@ -46,7 +46,11 @@ fn new_id() -> String {
 }
 
 /// Receives a file from the composer: checks, streams, thumbnails; the ready row.
-pub async fn receive<S, E>(state: &AppState, upload: Upload<'_>, body: S) -> Result<FileRow, AppError>
+pub async fn receive<S, E>(
+    state: &AppState,
+    upload: Upload<'_>,
+    body: S,
+) -> Result<FileRow, AppError>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
@@ -193,7 +197,11 @@ struct Stored {
     image: Option<Vec<u8>>,
 }
 
-async fn stream_to_storage<S, E>(state: &AppState, key: &str, mut body: S) -> Result<Stored, AppError>
+async fn stream_to_storage<S, E>(
+    state: &AppState,
+    key: &str,
+    mut body: S,
+) -> Result<Stored, AppError>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
@@ -209,7 +217,9 @@ where
     let outcome: Result<(), AppError> = async {
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| {
-                AppError::Validation(format!("The upload did not arrive whole ({e}). Nothing was kept; try again."))
+                AppError::Validation(format!(
+                    "The upload did not arrive whole ({e}). Nothing was kept; try again."
+                ))
             })?;
             stored.size += chunk.len() as u64;
             if stored.size > max {
@@ -264,7 +274,10 @@ async fn write(writer: &mut Writer, bytes: Vec<u8>) -> Result<(), AppError> {
     if bytes.is_empty() {
         return Ok(());
     }
-    writer.write(Bytes::from(bytes)).await.map_err(storage_error)
+    writer
+        .write(Bytes::from(bytes))
+        .await
+        .map_err(storage_error)
 }
 
 fn thumb_key_for(key: &str, extension: &str) -> String {

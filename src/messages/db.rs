@@ -86,7 +86,10 @@ pub struct MessageRow {
 
 impl MessageRow {
     pub fn files(&self) -> &[crate::files::FileRef] {
-        self.files.as_ref().map(|f| f.0.as_slice()).unwrap_or_default()
+        self.files
+            .as_ref()
+            .map(|f| f.0.as_slice())
+            .unwrap_or_default()
     }
 }
 

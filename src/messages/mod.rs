@@ -284,15 +284,13 @@ pub async fn send(state: &AppState, new: NewMessage<'_>) -> Result<Sent, SendErr
             }
             Ok(Sent::from(sent))
         }
-        Ok(None) => Err(
-            match db::refusal(pool, &new).await? {
-                db::Refusal::Archived => SendError::Archived,
-                db::Refusal::NotMember => SendError::NotMember,
-                db::Refusal::ThreadNotFound => SendError::ThreadNotFound,
-                db::Refusal::ReplyToReply => SendError::ReplyToReply,
-                db::Refusal::FileNotFound => SendError::FileNotFound,
-            },
-        ),
+        Ok(None) => Err(match db::refusal(pool, &new).await? {
+            db::Refusal::Archived => SendError::Archived,
+            db::Refusal::NotMember => SendError::NotMember,
+            db::Refusal::ThreadNotFound => SendError::ThreadNotFound,
+            db::Refusal::ReplyToReply => SendError::ReplyToReply,
+            db::Refusal::FileNotFound => SendError::FileNotFound,
+        }),
         // A retry of a stored message: the statement rolled back whole (its seq too), and the
         // answer is the message the first attempt stored.
         Err(e) if violated_constraint(&e) == Some("messages_client_msg_id_key") => {

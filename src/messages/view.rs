@@ -243,7 +243,11 @@ fn view(row: MessageRow, me: i64, base_path: &str, csrf: &str) -> MessageView {
         pinned: false,
         saved: false,
         in_thread: false,
-        files: if m.deleted_at.is_some() { Vec::new() } else { files },
+        files: if m.deleted_at.is_some() {
+            Vec::new()
+        } else {
+            files
+        },
         previews,
     }
 }

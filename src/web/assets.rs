@@ -25,6 +25,8 @@ const MODULES: &[(&str, &str)] = &[
     ("threads.js", include_str!("../../static/js/threads.js")),
     ("reactions.js", include_str!("../../static/js/reactions.js")),
     ("complete.js", include_str!("../../static/js/complete.js")),
+    ("uploads.js", include_str!("../../static/js/uploads.js")),
+    ("lightbox.js", include_str!("../../static/js/lightbox.js")),
 ];
 
 /// The routes of the static files; they need no state, so any router can mount them.

@@ -624,3 +624,99 @@ async fn two_people_reply_in_a_thread_and_react_in_two_browsers() {
     ada_browser.close().await.unwrap();
     bob_browser.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_pasted_image_shows_as_a_thumbnail_in_the_other_persons_window() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let bob = app.signup("bob").await;
+    let (slug, general) = app.workspace(&ada, "Acme").await;
+    app.join_by_invite(&ada, &bob, &slug).await;
+    let channel = format!("{}/w/{slug}/c/{general}", app.base);
+    let ada_browser = browser(&driver).await;
+    let bob_browser = browser(&driver).await;
+    log_in(&ada_browser, &app.base, "ada@example.com").await;
+    log_in(&bob_browser, &app.base, "bob@example.com").await;
+    ada_browser.goto(&channel).await.unwrap();
+    bob_browser.goto(&channel).await.unwrap();
+    for (who, name) in [(&ada_browser, "Ada"), (&bob_browser, "Bob")] {
+        until(
+            who,
+            "document.body.dataset.live === 'ready'",
+            &format!("{name}'s page is live"),
+        )
+        .await;
+    }
+
+    // Ada pastes a screenshot (a canvas drawn as a PNG, put on a paste event as the clipboard
+    // would), waits for its upload, and sends it with a comment.
+    ada_browser
+        .execute(
+            r##"const canvas = document.createElement("canvas");
+               canvas.width = 800; canvas.height = 400;
+               const g = canvas.getContext("2d");
+               g.fillStyle = "#3366cc"; g.fillRect(0, 0, 800, 400);
+               g.fillStyle = "#ffffff"; g.fillRect(100, 100, 200, 100);
+               canvas.toBlob((blob) => {
+                 const data = new DataTransfer();
+                 data.items.add(new File([blob], "screenshot.png", { type: "image/png" }));
+                 const box = document.querySelector("form.composer textarea[name=text]");
+                 box.focus();
+                 box.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true }));
+               }, "image/png");"##,
+            vec![],
+        )
+        .await
+        .unwrap();
+    until(
+        &ada_browser,
+        "document.querySelector('.composer-files [data-state=done]') !== null",
+        "the pasted image is uploaded",
+    )
+    .await;
+    screenshot(&ada_browser, "upload-chip").await;
+    let composer = ada_browser
+        .find(Locator::Css("form.composer textarea[name=text]"))
+        .await
+        .unwrap();
+    composer.send_keys("the new layout\u{E007}").await.unwrap();
+
+    // Bob's window shows the server's thumbnail live, and it has loaded.
+    until(
+        &bob_browser,
+        "(() => { const img = document.querySelector('.message-files img[src$=\"/thumb\"]'); return img !== null && img.complete && img.naturalWidth === 360; })()",
+        "Bob sees the thumbnail, 360 px wide",
+    )
+    .await;
+    screenshot(&bob_browser, "pasted-image").await;
+    // The lightbox opens on a click and closes with Esc.
+    click_css(&bob_browser, ".message-files a.lightbox-link").await;
+    until(
+        &bob_browser,
+        "document.querySelector('dialog.lightbox[open]') !== null",
+        "the lightbox opens",
+    )
+    .await;
+    screenshot(&bob_browser, "lightbox").await;
+    bob_browser
+        .find(Locator::Css("dialog.lightbox[open]"))
+        .await
+        .unwrap()
+        .send_keys("\u{E00C}")
+        .await
+        .unwrap();
+    until(
+        &bob_browser,
+        "document.querySelector('dialog.lightbox[open]') === null",
+        "Esc closes the lightbox",
+    )
+    .await;
+    let shared: i64 = sqlx::query_scalar("select count(*) from file_shares")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(shared, 1);
+}

@@ -70,7 +70,11 @@ fn crc32(bytes: &[u8]) -> u32 {
     for &b in bytes {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -88,7 +92,11 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
         .flatten()
         .flat_map(|e| {
             let path = e.path();
-            if path.is_dir() { walk(&path) } else { vec![path] }
+            if path.is_dir() {
+                walk(&path)
+            } else {
+                vec![path]
+            }
         })
         .collect()
 }
@@ -109,9 +117,19 @@ async fn a_shared_image_is_served_with_its_thumbnail_to_readers_and_404_to_every
     assert_eq!(response.status(), StatusCode::OK);
     let headers = response.headers().clone();
     assert_eq!(headers[CONTENT_TYPE], "image/png");
-    assert!(headers[CONTENT_DISPOSITION].to_str().unwrap().starts_with("inline"));
+    assert!(
+        headers[CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .starts_with("inline")
+    );
     assert_eq!(headers["x-content-type-options"], "nosniff");
-    assert!(headers["content-security-policy"].to_str().unwrap().starts_with("sandbox"));
+    assert!(
+        headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .starts_with("sandbox")
+    );
     assert_eq!(response.bytes().await.unwrap().to_vec(), original);
     // The thumbnail is the server's, 360 px wide, the same shape.
     let thumb = ada.get(&format!("/files/{id}/thumb")).await;
@@ -120,12 +138,19 @@ async fn a_shared_image_is_served_with_its_thumbnail_to_readers_and_404_to_every
     assert_eq!((thumb.width(), thumb.height()), (360, 180));
     // The conversation shows the thumbnail.
     let (_, page) = ada.page(&format!("/w/{slug}/c/{secret}")).await;
-    assert!(page.contains(&format!("src=\"/files/{id}/thumb\"")), "{page}");
+    assert!(
+        page.contains(&format!("src=\"/files/{id}/thumb\"")),
+        "{page}"
+    );
 
     // Bob is in the workspace but not the private channel: the file does not exist for him,
     // by cookie or by token, nor in the Web API.
     for path in [format!("/files/{id}/cat.png"), format!("/files/{id}/thumb")] {
-        assert_eq!(bob.get(&path).await.status(), StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(
+            bob.get(&path).await.status(),
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
     }
     let bob_token = token(&app, "bob").await;
     let by_token = reqwest::Client::new()
@@ -138,7 +163,9 @@ async fn a_shared_image_is_served_with_its_thumbnail_to_readers_and_404_to_every
     let (_, info) = api(&app, &bob_token, "files.info", json!({ "file": id })).await;
     assert_eq!(info["error"], "file_not_found");
     // Nobody logged in gets the same.
-    let anonymous = reqwest::get(format!("{}/files/{id}/x", app.base)).await.unwrap();
+    let anonymous = reqwest::get(format!("{}/files/{id}/x", app.base))
+        .await
+        .unwrap();
     assert_eq!(anonymous.status(), StatusCode::NOT_FOUND);
 
     // Ada's token reads it through the Web API's url_private.
@@ -157,35 +184,83 @@ async fn a_shared_image_is_served_with_its_thumbnail_to_readers_and_404_to_every
     assert_eq!(private.bytes().await.unwrap().to_vec(), original);
 
     // Search finds it by has:file and by its name, for Ada only.
-    let (_, found) = api(&app, &ada_token, "search.messages", json!({ "query": "has:file" })).await;
+    let (_, found) = api(
+        &app,
+        &ada_token,
+        "search.messages",
+        json!({ "query": "has:file" }),
+    )
+    .await;
     assert_eq!(found["messages"]["total"], 1, "{found}");
-    let (_, found) = api(&app, &ada_token, "search.messages", json!({ "query": "picture" })).await;
+    let (_, found) = api(
+        &app,
+        &ada_token,
+        "search.messages",
+        json!({ "query": "picture" }),
+    )
+    .await;
     assert_eq!(found["messages"]["total"], 1, "{found}");
-    let (_, found) = api(&app, &bob_token, "search.messages", json!({ "query": "picture" })).await;
+    let (_, found) = api(
+        &app,
+        &bob_token,
+        "search.messages",
+        json!({ "query": "picture" }),
+    )
+    .await;
     assert_eq!(found["messages"]["total"], 0, "{found}");
 
     // Once Bob joins #general and Ada shares a file there, he reads it, may not delete it,
     // and Ada deleting it takes it from everyone at once.
     let notes = share(&ada, &slug, general, "notes.txt", b"minutes\n".to_vec()).await;
-    assert_eq!(bob.get(&format!("/files/{notes}/notes.txt")).await.status(), StatusCode::OK);
+    assert_eq!(
+        bob.get(&format!("/files/{notes}/notes.txt")).await.status(),
+        StatusCode::OK
+    );
     let (_, refused) = api(&app, &bob_token, "files.delete", json!({ "file": notes })).await;
     assert_eq!(refused["error"], "cant_delete_file");
-    let (_, history) = api(&app, &bob_token, "conversations.history", json!({ "channel": format!("C{general}") })).await;
-    assert_eq!(history["messages"][0]["files"][0]["id"], notes.as_str(), "{history}");
+    let (_, history) = api(
+        &app,
+        &bob_token,
+        "conversations.history",
+        json!({ "channel": format!("C{general}") }),
+    )
+    .await;
+    assert_eq!(
+        history["messages"][0]["files"][0]["id"],
+        notes.as_str(),
+        "{history}"
+    );
     let deleted = ada.post_form(&format!("/files/{notes}/delete"), &[]).await;
     assert!(deleted.status().is_redirection());
-    assert_eq!(bob.get(&format!("/files/{notes}/notes.txt")).await.status(), StatusCode::NOT_FOUND);
-    assert_eq!(ada.get(&format!("/files/{notes}/notes.txt")).await.status(), StatusCode::NOT_FOUND);
-    let (_, history) = api(&app, &bob_token, "conversations.history", json!({ "channel": format!("C{general}") })).await;
+    assert_eq!(
+        bob.get(&format!("/files/{notes}/notes.txt")).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        ada.get(&format!("/files/{notes}/notes.txt")).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let (_, history) = api(
+        &app,
+        &bob_token,
+        "conversations.history",
+        json!({ "channel": format!("C{general}") }),
+    )
+    .await;
     assert!(history["messages"][0].get("files").is_none(), "{history}");
 
     // Garbage collection removes its bytes once the grace period is over; the image stays.
     let dir = helpers::files_dir(&app.db_name);
     let before = file_count(&dir);
-    let collected = natter::files::gc::collect(&app.state, time::Duration::ZERO).await.unwrap();
+    let collected = natter::files::gc::collect(&app.state, time::Duration::ZERO)
+        .await
+        .unwrap();
     assert_eq!(collected.rows, 1);
     assert_eq!(file_count(&dir), before - 1);
-    assert_eq!(ada.get(&format!("/files/{id}/cat.png")).await.status(), StatusCode::OK);
+    assert_eq!(
+        ada.get(&format!("/files/{id}/cat.png")).await.status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -207,20 +282,35 @@ async fn files_a_browser_could_run_are_only_ever_downloaded() {
         assert_eq!(status, StatusCode::OK, "{name}: {answer}");
         let id = answer["file"]["id"].as_str().unwrap().to_owned();
         let sent = ada
-            .post_form(&format!("/w/{slug}/c/{general}/messages"), &[("text", ""), ("files", &id)])
+            .post_form(
+                &format!("/w/{slug}/c/{general}/messages"),
+                &[("text", ""), ("files", &id)],
+            )
             .await;
         assert!(sent.status().is_redirection(), "{name}");
         let response = ada.get(&format!("/files/{id}/{name}")).await;
         assert_eq!(response.status(), StatusCode::OK, "{name}");
         let h = response.headers();
         let disposition = h[CONTENT_DISPOSITION].to_str().unwrap();
-        assert!(disposition.starts_with("attachment"), "{name}: {disposition}");
+        assert!(
+            disposition.starts_with("attachment"),
+            "{name}: {disposition}"
+        );
         assert_eq!(h["x-content-type-options"], "nosniff", "{name}");
-        assert!(h["content-security-policy"].to_str().unwrap().contains("sandbox"), "{name}");
+        assert!(
+            h["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("sandbox"),
+            "{name}"
+        );
         let served = h[CONTENT_TYPE].to_str().unwrap();
         assert!(
-            !served.contains("html") && !served.contains("svg") && !served.contains("xml")
-                && !served.contains("javascript") && !served.starts_with("image/"),
+            !served.contains("html")
+                && !served.contains("svg")
+                && !served.contains("xml")
+                && !served.contains("javascript")
+                && !served.starts_with("image/"),
             "{name} served as {served}"
         );
         // The page shows it as a card to download, never as an image or frame.
@@ -238,14 +328,30 @@ async fn bad_uploads_say_why_and_store_nothing() {
 
     let (status, answer) = upload(&ada, &slug, "empty.txt", Vec::new(), "text/plain").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(answer["error"].as_str().unwrap().contains("empty"), "{answer}");
-    let (status, answer) = upload(&ada, &slug, "big.bin", vec![7; 2 * 1024 * 1024], "application/octet-stream").await;
+    assert!(
+        answer["error"].as_str().unwrap().contains("empty"),
+        "{answer}"
+    );
+    let (status, answer) = upload(
+        &ada,
+        &slug,
+        "big.bin",
+        vec![7; 2 * 1024 * 1024],
+        "application/octet-stream",
+    )
+    .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
-    assert!(answer["error"].as_str().unwrap().contains("1 MB"), "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains("1 MB"),
+        "{answer}"
+    );
     for name in ["../../etc/passwd", "a\u{1}b.txt", &"n".repeat(4000)] {
         let (status, answer) = upload(&ada, &slug, name, b"x".to_vec(), "text/plain").await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {answer}");
-        assert!(answer["error"].as_str().unwrap().contains("file name"), "{answer}");
+        assert!(
+            answer["error"].as_str().unwrap().contains("file name"),
+            "{answer}"
+        );
     }
     // A few hundred bytes that claim 100,000 × 100,000 pixels.
     let mut bomb = png(1, 1);
@@ -255,27 +361,61 @@ async fn bad_uploads_say_why_and_store_nothing() {
     bomb[29..33].copy_from_slice(&crc.to_be_bytes());
     let (status, answer) = upload(&ada, &slug, "bomb.png", bomb, "image/png").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
-    assert!(answer["error"].as_str().unwrap().contains("too large"), "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains("too large"),
+        "{answer}"
+    );
 
     // Slack's flow: an upload URL works once, and not after it expires; completing a file
     // never sent is refused.
-    let (_, got) = api(&app, &ada_token, "files.getUploadURLExternal", json!({ "filename": "a.txt", "length": 5 })).await;
+    let (_, got) = api(
+        &app,
+        &ada_token,
+        "files.getUploadURLExternal",
+        json!({ "filename": "a.txt", "length": 5 }),
+    )
+    .await;
     let url = got["upload_url"].as_str().unwrap().to_owned();
     let post = |body: &'static [u8]| {
         let url = url.clone();
-        async move { reqwest::Client::new().post(url).body(body).send().await.unwrap().status() }
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
     };
     assert_eq!(post(b"hello").await, StatusCode::OK);
     assert_eq!(post(b"again").await, StatusCode::NOT_FOUND);
-    let (_, late) = api(&app, &ada_token, "files.getUploadURLExternal", json!({ "filename": "b.txt", "length": 5 })).await;
+    let (_, late) = api(
+        &app,
+        &ada_token,
+        "files.getUploadURLExternal",
+        json!({ "filename": "b.txt", "length": 5 }),
+    )
+    .await;
     sqlx::query("update files set upload_expires_at = now() - interval '1 second' where id = $1")
         .bind(late["file_id"].as_str().unwrap())
         .execute(&app.db)
         .await
         .unwrap();
-    let expired = reqwest::Client::new().post(late["upload_url"].as_str().unwrap()).body("hello").send().await.unwrap();
+    let expired = reqwest::Client::new()
+        .post(late["upload_url"].as_str().unwrap())
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(expired.status(), StatusCode::NOT_FOUND);
-    let (_, never) = api(&app, &ada_token, "files.getUploadURLExternal", json!({ "filename": "c.txt", "length": 5 })).await;
+    let (_, never) = api(
+        &app,
+        &ada_token,
+        "files.getUploadURLExternal",
+        json!({ "filename": "c.txt", "length": 5 }),
+    )
+    .await;
     let (_, completed) = api(
         &app,
         &ada_token,
@@ -284,7 +424,13 @@ async fn bad_uploads_say_why_and_store_nothing() {
     )
     .await;
     assert_eq!(completed["error"], "file_not_found", "{completed}");
-    let (_, zero) = api(&app, &ada_token, "files.getUploadURLExternal", json!({ "filename": "z.txt", "length": 0 })).await;
+    let (_, zero) = api(
+        &app,
+        &ada_token,
+        "files.getUploadURLExternal",
+        json!({ "filename": "z.txt", "length": 0 }),
+    )
+    .await;
     assert_eq!(zero["ok"], false);
 
     // Only the one good upload is ready, and storage holds only its bytes; no message was
@@ -295,26 +441,45 @@ async fn bad_uploads_say_why_and_store_nothing() {
         .unwrap();
     assert_eq!(ready, 1);
     assert_eq!(file_count(&helpers::files_dir(&app.db_name)), 1);
-    let shared: i64 = sqlx::query_scalar("select count(*) from file_shares").fetch_one(&app.db).await.unwrap();
+    let shared: i64 = sqlx::query_scalar("select count(*) from file_shares")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
     assert_eq!(shared, 0);
     // The pending rows of the expired and never-sent uploads go with garbage collection.
     sqlx::query("update files set created_at = now() - interval '2 hours' where state = 'pending'")
         .execute(&app.db)
         .await
         .unwrap();
-    let collected = natter::files::gc::collect(&app.state, natter::files::gc::GRACE).await.unwrap();
+    let collected = natter::files::gc::collect(&app.state, natter::files::gc::GRACE)
+        .await
+        .unwrap();
     assert_eq!(collected.rows, 2);
 }
 
 #[tokio::test]
 async fn files_live_in_s3_compatible_storage_when_a_bucket_is_set() {
     let Some(python) = helpers::python_with("import moto.server") else {
-        helpers::skipped("a Python with moto[server]", ".ci/run makes .venv; or set NATTER_TEST_PYTHON");
+        helpers::skipped(
+            "a Python with moto[server]",
+            ".ci/run makes .venv; or set NATTER_TEST_PYTHON",
+        );
         return;
     };
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut moto = tokio::process::Command::new(&python)
-        .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+        .args([
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
@@ -348,7 +513,10 @@ async fn files_live_in_s3_compatible_storage_when_a_bucket_is_set() {
     let image_id = share(&ada, &slug, general, "dot.png", png(40, 20)).await;
     let read = ada.get(&format!("/files/{big_id}/dump.bin")).await;
     assert_eq!(read.status(), StatusCode::OK);
-    assert!(read.bytes().await.unwrap().to_vec() == big, "the bytes read back differ");
+    assert!(
+        read.bytes().await.unwrap().to_vec() == big,
+        "the bytes read back differ"
+    );
     let ranged = ada
         .client
         .get(format!("{}/files/{big_id}/dump.bin", ada.base))
@@ -357,18 +525,43 @@ async fn files_live_in_s3_compatible_storage_when_a_bucket_is_set() {
         .await
         .unwrap();
     assert_eq!(ranged.status(), StatusCode::PARTIAL_CONTENT);
-    assert_eq!(ranged.bytes().await.unwrap().to_vec(), big[1000..1010].to_vec());
-    assert_eq!(ada.get(&format!("/files/{image_id}/thumb")).await.status(), StatusCode::OK);
+    assert_eq!(
+        ranged.bytes().await.unwrap().to_vec(),
+        big[1000..1010].to_vec()
+    );
+    assert_eq!(
+        ada.get(&format!("/files/{image_id}/thumb")).await.status(),
+        StatusCode::OK
+    );
     // The objects are in the bucket, under keys that say nothing about the files.
-    let listing = http.get(format!("{endpoint}/natter-files")).send().await.unwrap().text().await.unwrap();
+    let listing = http
+        .get(format!("{endpoint}/natter-files"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(listing.matches("<Key>").count(), 3, "{listing}");
-    assert!(!listing.contains("dump") && !listing.contains("dot"), "{listing}");
+    assert!(
+        !listing.contains("dump") && !listing.contains("dot"),
+        "{listing}"
+    );
     // Deleted and collected: gone from the bucket too.
     let token = token(&app, "ada").await;
     let (_, deleted) = api(&app, &token, "files.delete", json!({ "file": big_id })).await;
     assert_eq!(deleted["ok"], true, "{deleted}");
-    natter::files::gc::collect(&app.state, time::Duration::ZERO).await.unwrap();
-    let listing = http.get(format!("{endpoint}/natter-files")).send().await.unwrap().text().await.unwrap();
+    natter::files::gc::collect(&app.state, time::Duration::ZERO)
+        .await
+        .unwrap();
+    let listing = http
+        .get(format!("{endpoint}/natter-files"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(listing.matches("<Key>").count(), 2, "{listing}");
     moto.kill().await.ok();
 }
@@ -382,9 +575,18 @@ async fn the_composer_form_without_a_script_uploads_and_shares_in_one_post() {
     let form = reqwest::multipart::Form::new()
         .text("csrf_token", ada.csrf.clone())
         .text("text", "the report and a picture")
-        .part("file", reqwest::multipart::Part::bytes(b"%PDF-1.7\n%%EOF\n".to_vec()).file_name("report.pdf"))
-        .part("file", reqwest::multipart::Part::bytes(png(10, 10)).file_name("dot.png"))
-        .part("file", reqwest::multipart::Part::bytes(Vec::new()).file_name(""));
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(b"%PDF-1.7\n%%EOF\n".to_vec()).file_name("report.pdf"),
+        )
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(png(10, 10)).file_name("dot.png"),
+        )
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(Vec::new()).file_name(""),
+        );
     let response = ada
         .client
         .post(format!("{}/w/{slug}/c/{general}/messages", ada.base))
@@ -394,11 +596,20 @@ async fn the_composer_form_without_a_script_uploads_and_shares_in_one_post() {
         .unwrap();
     assert!(response.status().is_redirection(), "{}", response.status());
     let (_, page) = ada.page(&format!("/w/{slug}/c/{general}")).await;
-    assert!(page.contains("report.pdf") && page.contains("PDF"), "the card is on the page");
-    assert!(page.contains("/thumb\""), "the picture's thumbnail is on the page");
+    assert!(
+        page.contains("report.pdf") && page.contains("PDF"),
+        "the card is on the page"
+    );
+    assert!(
+        page.contains("/thumb\""),
+        "the picture's thumbnail is on the page"
+    );
     // Without the token first, the form is refused and nothing is kept.
     let form = reqwest::multipart::Form::new()
-        .part("file", reqwest::multipart::Part::bytes(b"x".to_vec()).file_name("x.txt"))
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(b"x".to_vec()).file_name("x.txt"),
+        )
         .text("csrf_token", ada.csrf.clone());
     let refused = ada
         .client
@@ -408,6 +619,9 @@ async fn the_composer_form_without_a_script_uploads_and_shares_in_one_post() {
         .await
         .unwrap();
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-    let files: i64 = sqlx::query_scalar("select count(*) from files").fetch_one(&app.db).await.unwrap();
+    let files: i64 = sqlx::query_scalar("select count(*) from files")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
     assert_eq!(files, 2);
 }

@@ -283,5 +283,8 @@ async fn slacks_python_sdk_uploads_files_with_files_upload_v2() {
     );
     // Ada sees the two-file message in the page, the picture as a thumbnail.
     let (_, page) = ada.page(&format!("/w/{slug}/c/{general}")).await;
-    assert!(page.contains("table.csv") && page.contains("/thumb\""), "the files are on the page");
+    assert!(
+        page.contains("table.csv") && page.contains("/thumb\""),
+        "the files are on the page"
+    );
 }

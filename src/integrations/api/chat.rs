@@ -79,7 +79,9 @@ pub async fn post_message(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
     new.sender_name = username.as_deref();
     new.sender_icon = icon.as_deref();
     // Slack's `unfurl_links: false` turns link previews off for this message.
-    new.unfurl = params.str("unfurl_links").is_none_or(|v| v != "false" && v != "0");
+    new.unfurl = params
+        .str("unfurl_links")
+        .is_none_or(|v| v != "false" && v != "0");
     let sent = messages::post(ctx.state, new).await.map_err(|e| match e {
         SendError::Internal(cause) => ApiError::from(AppError::Internal(cause)),
         other => ApiError(other.code()),

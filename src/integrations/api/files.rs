@@ -17,7 +17,9 @@ use crate::messages::{self, NewMessage, SendError};
 /// `files.getUploadURLExternal` (`filename`, `length`): a file id and a URL to POST the bytes
 /// to, valid ten minutes, once.
 pub async fn get_upload_url(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
-    let name = params.str("filename").ok_or(ApiError("invalid_arguments"))?;
+    let name = params
+        .str("filename")
+        .ok_or(ApiError("invalid_arguments"))?;
     let length = params
         .int("length")
         .filter(|l| *l > 0)
@@ -183,8 +185,8 @@ async fn readable_file(ctx: &Ctx<'_>, params: &Params) -> Result<FileRow, ApiErr
 async fn file_shape(ctx: &Ctx<'_>, file: &FileRow) -> Result<Value, ApiError> {
     let mut value = shapes::file(ctx.state, &file.as_ref());
     let shared = files::db::shared_in(ctx.db(), &file.id).await?;
-    let kinds = crate::search::db::readable_channels(ctx.db(), ctx.workspace_id, ctx.user.id)
-        .await?;
+    let kinds =
+        crate::search::db::readable_channels(ctx.db(), ctx.workspace_id, ctx.user.id).await?;
     let (mut channels, mut groups, mut ims) = (Vec::new(), Vec::new(), Vec::new());
     for (id, _, kind) in kinds.into_iter().filter(|(id, _, _)| shared.contains(id)) {
         let list = match kind {

@@ -8,8 +8,8 @@
 
 mod chat;
 mod conversations;
-mod files;
 pub mod db;
+mod files;
 mod reactions;
 mod search;
 pub mod shapes;
@@ -74,7 +74,8 @@ pub struct Params(Map<String, Value>);
 impl Params {
     /// Sets an argument (to call a helper that reads one another way).
     pub fn set(&mut self, name: &str, value: &str) {
-        self.0.insert(name.to_owned(), Value::String(value.to_owned()));
+        self.0
+            .insert(name.to_owned(), Value::String(value.to_owned()));
     }
 
     /// A string argument (numbers and booleans are read as their text).
