@@ -62,6 +62,19 @@ alter table messages
     add column previews jsonb,
     add column previews_off boolean not null default false;
 
+-- Messages owed link previews, written by the send statement (a message with a link, its
+-- author not having said `unfurl_links: false`, in a workspace that shows previews); the
+-- preview worker (`integrations::previews`) claims them.
+create table preview_outbox (
+    id bigserial primary key,
+    channel_id bigint not null,
+    seq bigint not null,
+    attempts integer not null default 0,
+    next_attempt_at timestamptz not null default now(),
+    foreign key (channel_id, seq) references messages (channel_id, seq) on delete cascade
+);
+create index preview_outbox_due_idx on preview_outbox (next_attempt_at);
+
 -- What a URL's page said when it was last fetched (one fetch per URL per day, whoever posts it).
 create table link_previews (
     url text primary key,

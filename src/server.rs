@@ -85,6 +85,9 @@ impl Server {
         self.state.search.spawn_worker(&self.state.db);
         tokio::spawn(workspaces::settings::run_retention(self.state.db.clone()));
         tokio::spawn(crate::files::gc::worker(self.state.clone()));
+        tokio::spawn(crate::integrations::previews::run_worker(
+            self.state.clone(),
+        ));
         let store = PostgresStore::new(self.state.db.clone());
         // Expired sessions are removed in the background; any node may do it.
         tokio::spawn(async move {

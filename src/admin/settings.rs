@@ -1,5 +1,6 @@
 //! The settings page: name, who may create channels, who may join without an invite, and how
-//! long messages are kept (`workspaces::settings` holds the rules).
+//! long messages are kept, the file quota (beside what files take now) and link previews
+//! (`workspaces::settings` holds the rules).
 
 use askama::Template;
 use axum::Form;
@@ -21,6 +22,18 @@ struct SettingsPage {
     shell: Shell,
     form: SettingsForm,
     error: String,
+    /// "2.4 MB of 10.0 GB" or "2.4 MB (no quota)".
+    files_used: String,
+}
+
+/// What the workspace's files take, beside its quota.
+async fn files_used(state: &AppState, workspace_id: i64) -> Result<String, AppError> {
+    let (quota, used) = crate::files::db::usage(&state.db, workspace_id).await?;
+    let used = crate::files::size_label(used);
+    Ok(match quota {
+        Some(quota) => format!("{used} of {}", crate::files::size_label(quota)),
+        None => format!("{used} (no quota)"),
+    })
 }
 
 pub async fn index(
@@ -37,6 +50,7 @@ pub async fn index(
             shell,
             form,
             error: String::new(),
+            files_used: files_used(&state, workspace.id).await?,
         },
     )
 }
@@ -55,7 +69,12 @@ pub async fn save(
             let shell = Shell::load(&state, &me, &workspace, 0).await?;
             render_page(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                &SettingsPage { shell, form, error },
+                &SettingsPage {
+                    shell,
+                    form,
+                    error,
+                    files_used: files_used(&state, workspace.id).await?,
+                },
             )
         }
         Err(e) => Err(e),

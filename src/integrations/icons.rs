@@ -41,10 +41,33 @@ pub fn fetch_soon(state: &AppState, url: &str) {
     });
 }
 
+/// Fetches `url` now (up to `max_bytes`) unless it is known already, and returns its key once
+/// it is stored: link previews' images, which a background worker fetches anyway.
+pub async fn fetch_now(state: &AppState, url: &str, max_bytes: usize) -> Option<String> {
+    if !acceptable(url) {
+        return None;
+    }
+    match claim(&state.db, url).await {
+        Ok(Some(id)) => fetch_sized(state, id, url, max_bytes).await,
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot queue an image"),
+    }
+    sqlx::query_scalar("select key from remote_icons where url = $1 and bytes is not null")
+        .bind(url)
+        .fetch_optional(&state.db)
+        .await
+        .ok()
+        .flatten()
+}
+
 async fn fetch(state: &AppState, id: i64, url: &str) {
+    fetch_sized(state, id, url, MAX_BYTES).await
+}
+
+async fn fetch_sized(state: &AppState, id: i64, url: &str, max_bytes: usize) {
     let request = Request::get(url)
         .header("accept", "image/png, image/jpeg, image/gif, image/webp")
-        .max_body(MAX_BYTES)
+        .max_body(max_bytes)
         .follow_redirects();
     let kept = match state.outbound.send(request).await {
         Ok(answer) if answer.status == 200 => match image_type(&answer.body) {

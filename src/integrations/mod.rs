@@ -17,6 +17,7 @@ pub mod icons;
 pub mod ids;
 pub mod mrkdwn;
 mod pages;
+pub mod previews;
 pub mod render;
 pub mod webhooks;
 

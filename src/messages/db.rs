@@ -254,6 +254,12 @@ pub async fn insert_sent(
          search as (
              insert into search_outbox (channel_id, seq, op)
              select channel_id, seq, 'upsert' from m where $8),
+         previews as (
+             insert into preview_outbox (channel_id, seq)
+             select m.channel_id, m.seq from m
+             where $14 and m.body ~* 'https?://'
+               and (select w.link_previews from workspaces w join channels c
+                    on c.workspace_id = w.id where c.id = $1)),
          live_bots as materialized ({live_bots}),
          bot_events as (
              insert into event_outbox (bot_id, channel_id, seq, event_type)

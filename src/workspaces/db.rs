@@ -354,7 +354,8 @@ pub async fn settings(
     workspace_id: i64,
 ) -> sqlx::Result<super::settings::Settings> {
     sqlx::query_as(
-        "select name, channel_creators, allowed_domains, retention_days, mention_all_limit
+        "select name, channel_creators, allowed_domains, retention_days, mention_all_limit,
+                file_quota_mb, link_previews
          from workspaces where id = $1",
     )
     .bind(workspace_id)
@@ -369,7 +370,8 @@ pub async fn set_settings(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "update workspaces set name = $2, channel_creators = $3, allowed_domains = $4,
-                retention_days = $5, mention_all_limit = $6
+                retention_days = $5, mention_all_limit = $6, file_quota_mb = $7,
+                link_previews = $8
          where id = $1",
     )
     .bind(workspace_id)
@@ -378,6 +380,8 @@ pub async fn set_settings(
     .bind(&settings.allowed_domains)
     .bind(settings.retention_days)
     .bind(settings.mention_all_limit)
+    .bind(settings.file_quota_mb)
+    .bind(settings.link_previews)
     .execute(db)
     .await?;
     Ok(())

@@ -1,6 +1,7 @@
 //! A workspace's settings: its name, who may create channels, who may join without an invite
 //! (people whose email is in an allowed domain), how long messages are kept, and who may
-//! notify a whole big channel with @channel, @everyone or @here. Changed by
+//! notify a whole big channel with @channel, @everyone or @here, the file quota and whether
+//! links get previews. Changed by
 //! owners and admins, audited; the retention worker ([`run_retention`]) applies the last.
 
 use std::time::Duration;
@@ -29,6 +30,12 @@ pub struct SettingsForm {
     /// Members; empty: anyone may use @channel, @everyone and @here anywhere.
     #[serde(default)]
     pub mention_all_limit: String,
+    /// Megabytes of files the workspace may keep; empty: no quota.
+    #[serde(default)]
+    pub file_quota_mb: String,
+    /// A checkbox: present when link previews are on.
+    #[serde(default)]
+    pub link_previews: Option<String>,
 }
 
 /// The settings as stored.
@@ -41,6 +48,10 @@ pub struct Settings {
     /// In channels with more members, only owners and admins may use @channel, @everyone and
     /// @here.
     pub mention_all_limit: Option<i32>,
+    /// The most its files may take, in megabytes (`None`: no quota).
+    pub file_quota_mb: Option<i64>,
+    /// Whether messages' links get preview cards.
+    pub link_previews: bool,
 }
 
 impl Settings {
@@ -63,6 +74,11 @@ impl Settings {
                 .mention_all_limit
                 .map(|n| n.to_string())
                 .unwrap_or_default(),
+            file_quota_mb: self
+                .file_quota_mb
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
+            link_previews: self.link_previews.then(|| "1".to_owned()),
         }
     }
 }
@@ -126,12 +142,26 @@ impl SettingsForm {
                 }
             },
         };
+        let file_quota_mb = match self.file_quota_mb.trim() {
+            "" => None,
+            n => match n.parse::<i64>() {
+                Ok(n) if (1..=1_000_000_000).contains(&n) => Some(n),
+                _ => {
+                    return Err(AppError::Validation(
+                        "Give the file quota in whole megabytes (1 or more), or leave it empty for no quota."
+                            .into(),
+                    ));
+                }
+            },
+        };
         Ok(Settings {
             name: name.to_owned(),
             channel_creators: self.channel_creators.clone(),
             allowed_domains: domains,
             retention_days,
             mention_all_limit,
+            file_quota_mb,
+            link_previews: self.link_previews.is_some(),
         })
     }
 }
@@ -172,6 +202,16 @@ pub async fn update(
             format!("admins only in channels over {n} members")
         });
         changed.push(format!("@channel, @everyone, @here: {who}"));
+    }
+    if old.file_quota_mb != new.file_quota_mb {
+        let quota = new
+            .file_quota_mb
+            .map_or("none".to_owned(), |mb| format!("{mb} MB"));
+        changed.push(format!("file quota: {quota}"));
+    }
+    if old.link_previews != new.link_previews {
+        let on = if new.link_previews { "on" } else { "off" };
+        changed.push(format!("link previews: {on}"));
     }
     if changed.is_empty() {
         return Ok(new);

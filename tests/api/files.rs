@@ -625,3 +625,163 @@ async fn the_composer_form_without_a_script_uploads_and_shares_in_one_post() {
         .unwrap();
     assert_eq!(files, 2);
 }
+
+/// A web site on localhost: a page with Open Graph tags, its image, and a page without any.
+async fn spawn_site() -> String {
+    use axum::routing::get;
+    let image = png(120, 60);
+    let site = axum::Router::new()
+        .route(
+            "/launch",
+            get(|| async {
+                axum::response::Html(
+                    r#"<!doctype html><html><head><title>Fallback title</title>
+                    <meta property="og:title" content="Natter 1.0 is out">
+                    <meta property="og:description" content="Files, threads &amp; more.">
+                    <meta property="og:image" content="/cover.png">
+                    <meta property="og:site_name" content="Natter Blog">
+                    </head><body>…</body></html>"#,
+                )
+            }),
+        )
+        .route(
+            "/cover.png",
+            get(move || {
+                let image = image.clone();
+                async move { ([(CONTENT_TYPE, "image/png")], image) }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, site).await.unwrap() });
+    base
+}
+
+/// The newest message of #general as the Web API gives it, once `ready` holds for it (or
+/// after ten seconds).
+async fn newest_when(
+    app: &TestApp,
+    token: &str,
+    general: i64,
+    ready: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    for _ in 0..100 {
+        let (_, history) = api(
+            app,
+            token,
+            "conversations.history",
+            json!({ "channel": format!("C{general}"), "limit": 1 }),
+        )
+        .await;
+        let newest = history["messages"][0].clone();
+        if ready(&newest) {
+            return newest;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the message never became what was waited for");
+}
+
+#[tokio::test]
+async fn links_get_a_preview_card_that_the_author_can_remove_and_a_workspace_can_turn_off() {
+    let site = spawn_site().await;
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let (slug, general) = app.workspace(&ada, "Acme").await;
+    let token = token(&app, "ada").await;
+    let (_, sent) = api(
+        &app,
+        &token,
+        "chat.postMessage",
+        json!({ "channel": format!("C{general}"), "text": format!("Read this: {site}/launch") }),
+    )
+    .await;
+    assert_eq!(sent["ok"], true, "{sent}");
+    let newest = newest_when(&app, &token, general, |m| m.get("attachments").is_some()).await;
+    let card = &newest["attachments"][0];
+    assert_eq!(card["from_url"], format!("{site}/launch"));
+    assert_eq!(card["title"], "Natter 1.0 is out");
+    assert_eq!(card["text"], "Files, threads & more.");
+    assert_eq!(card["service_name"], "Natter Blog");
+    // The image is the server's copy, never the site's address.
+    let image = card["image_url"].as_str().unwrap();
+    assert!(image.contains("/icons/"), "{image}");
+    let served = ada.get(&image[app.base.len()..]).await;
+    assert_eq!(served.headers()[CONTENT_TYPE], "image/png");
+    let (_, page) = ada.page(&format!("/w/{slug}/c/{general}")).await;
+    assert!(
+        page.contains("link-preview") && page.contains("Natter 1.0 is out"),
+        "the card is on the page"
+    );
+
+    // Its author removes it.
+    let seq = natter::integrations::ids::seq_of_ts(newest["ts"].as_str().unwrap()).unwrap();
+    let removed = ada
+        .post_form(
+            &format!("/w/{slug}/c/{general}/messages/{seq}/previews"),
+            &[],
+        )
+        .await;
+    assert!(removed.status().is_redirection());
+    newest_when(&app, &token, general, |m| m.get("attachments").is_none()).await;
+
+    // `unfurl_links: false`, and a workspace with previews off, owe no preview at all.
+    api(&app, &token, "chat.postMessage", json!({ "channel": format!("C{general}"), "text": format!("quiet {site}/launch"), "unfurl_links": false })).await;
+    sqlx::query("update workspaces set link_previews = false")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    api(
+        &app,
+        &token,
+        "chat.postMessage",
+        json!({ "channel": format!("C{general}"), "text": format!("off {site}/launch") }),
+    )
+    .await;
+    let owed: i64 = sqlx::query_scalar("select count(*) from preview_outbox")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(owed, 0);
+}
+
+#[tokio::test]
+async fn previews_never_reach_private_addresses_unless_allowed() {
+    let site = spawn_site().await;
+    let app = TestApp::spawn_configured_with(|config| config.outbound_allow_private = false).await;
+    let ada = app.signup("ada").await;
+    let (_, general) = app.workspace(&ada, "Acme").await;
+    let token = token(&app, "ada").await;
+    api(
+        &app,
+        &token,
+        "chat.postMessage",
+        json!({ "channel": format!("C{general}"), "text": format!("{site}/launch") }),
+    )
+    .await;
+    // The worker tries, is refused, and keeps the refusal (no card) for the URL.
+    let mut refused = false;
+    for _ in 0..100 {
+        let row: Option<Option<serde_json::Value>> =
+            sqlx::query_scalar("select card from link_previews where url = $1")
+                .bind(format!("{site}/launch"))
+                .fetch_optional(&app.db)
+                .await
+                .unwrap();
+        if let Some(card) = row {
+            assert!(card.is_none(), "a private address was fetched: {card:?}");
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(refused, "the preview worker never looked at the link");
+    let (_, history) = api(
+        &app,
+        &token,
+        "conversations.history",
+        json!({ "channel": format!("C{general}") }),
+    )
+    .await;
+    assert!(history["messages"][0].get("attachments").is_none());
+}
