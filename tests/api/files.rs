@@ -785,3 +785,36 @@ async fn previews_never_reach_private_addresses_unless_allowed() {
     .await;
     assert!(history["messages"][0].get("attachments").is_none());
 }
+
+#[tokio::test]
+async fn a_workspace_quota_is_set_and_shown_on_the_admin_page_and_enforced() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let (slug, _) = app.workspace(&ada, "Acme").await;
+    let saved = ada
+        .post_form(
+            &format!("/w/{slug}/admin/settings"),
+            &[
+                ("name", "Acme"),
+                ("channel_creators", "members"),
+                ("file_quota_mb", "1"),
+                ("link_previews", "1"),
+            ],
+        )
+        .await;
+    assert!(saved.status().is_redirection(), "{}", saved.status());
+    let (status, first) = upload(&ada, &slug, "a.bin", vec![1; 600 * 1024], "application/octet-stream").await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let (_, page) = ada.page(&format!("/w/{slug}/admin/settings")).await;
+    assert!(page.contains("600 KB of 1.0 MB"), "the admin page shows the use beside the quota");
+    let (status, second) = upload(&ada, &slug, "b.bin", vec![2; 600 * 1024], "application/octet-stream").await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(second["error"].as_str().unwrap().contains("used its 1.0 MB"), "{second}");
+    let ready: i64 = sqlx::query_scalar("select count(*) from files where state = 'ready'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(ready, 1);
+    let (_, audit) = ada.page(&format!("/w/{slug}/admin/audit")).await;
+    assert!(audit.contains("file quota: 1 MB"), "the change is audited");
+}
