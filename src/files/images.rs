@@ -316,26 +316,26 @@ mod tests {
 
     #[test]
     fn a_bomb_is_refused_before_it_is_decoded() {
-        // A PNG header claiming 100,000 × 100,000 pixels.
-        let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
-        png.extend_from_slice(&100_000u32.to_be_bytes());
-        png.extend_from_slice(&100_000u32.to_be_bytes());
-        png.extend_from_slice(&[8, 2, 0, 0, 0]);
-        let crc = {
-            let mut crc = !0u32;
-            for &b in &png[12..29] {
-                crc ^= u32::from(b);
-                for _ in 0..8 {
-                    crc = if crc & 1 == 1 {
-                        (crc >> 1) ^ 0xEDB8_8320
-                    } else {
-                        crc >> 1
-                    };
-                }
+        // A real 1 × 1 PNG whose header is made to claim 100,000 × 100,000 pixels (with the
+        // header's checksum made right, as a bomb's is).
+        let mut png = Vec::new();
+        DynamicImage::new_rgb8(1, 1)
+            .write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
+            .unwrap();
+        png[16..20].copy_from_slice(&100_000u32.to_be_bytes());
+        png[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+        let mut crc = !0u32;
+        for &b in &png[12..29] {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
             }
-            !crc
-        };
-        png.extend_from_slice(&crc.to_be_bytes());
+        }
+        png[29..33].copy_from_slice(&(!crc).to_be_bytes());
         assert!(matches!(
             check_size(&png),
             Err(ImageRefusal::TooLarge {
@@ -343,6 +343,7 @@ mod tests {
                 height: 100_000
             })
         ));
+        assert!(thumbnail(&png).is_err());
     }
 
     #[test]

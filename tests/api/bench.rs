@@ -70,6 +70,11 @@ fn the_harness_runs_every_scenario_beside_its_limits() {
         "hot-send-reacting",
         "reactions-paced",
         "reactions-max",
+        "raw-write-1mb",
+        "upload-1mb",
+        "raw-write-20mb",
+        "upload-20mb",
+        "upload-10mb-memory",
     ] {
         let r = row(id);
         assert!(r["ops"].as_u64().unwrap() > 0, "{id} measured nothing: {r}");
@@ -86,6 +91,8 @@ fn the_harness_runs_every_scenario_beside_its_limits() {
         ("search", "search-direct"),
         ("reply-ws", "thread-baseline-ws"),
         ("hot-send-reacting", "hot-send-alone"),
+        ("upload-1mb", "raw-write-1mb"),
+        ("upload-20mb", "raw-write-20mb"),
     ] {
         let compare = &row(id)["compare"];
         assert_eq!(compare["to"], limit, "{id}");
@@ -95,6 +102,7 @@ fn the_harness_runs_every_scenario_beside_its_limits() {
         );
     }
     assert!(row("idle")["kib_per_socket"].as_f64().is_some());
+    assert!(row("upload-10mb-memory")["rss_kib"].as_u64().unwrap() > 0);
     // The table went to standard output, and the run's database is gone.
     assert!(
         stdout.contains("| send | HTTP chat.postMessage"),

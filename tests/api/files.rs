@@ -803,13 +803,36 @@ async fn a_workspace_quota_is_set_and_shown_on_the_admin_page_and_enforced() {
         )
         .await;
     assert!(saved.status().is_redirection(), "{}", saved.status());
-    let (status, first) = upload(&ada, &slug, "a.bin", vec![1; 600 * 1024], "application/octet-stream").await;
+    let (status, first) = upload(
+        &ada,
+        &slug,
+        "a.bin",
+        vec![1; 600 * 1024],
+        "application/octet-stream",
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{first}");
     let (_, page) = ada.page(&format!("/w/{slug}/admin/settings")).await;
-    assert!(page.contains("600 KB of 1.0 MB"), "the admin page shows the use beside the quota");
-    let (status, second) = upload(&ada, &slug, "b.bin", vec![2; 600 * 1024], "application/octet-stream").await;
+    assert!(
+        page.contains("600 KB of 1.0 MB"),
+        "the admin page shows the use beside the quota"
+    );
+    let (status, second) = upload(
+        &ada,
+        &slug,
+        "b.bin",
+        vec![2; 600 * 1024],
+        "application/octet-stream",
+    )
+    .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
-    assert!(second["error"].as_str().unwrap().contains("used its 1.0 MB"), "{second}");
+    assert!(
+        second["error"]
+            .as_str()
+            .unwrap()
+            .contains("used its 1.0 MB"),
+        "{second}"
+    );
     let ready: i64 = sqlx::query_scalar("select count(*) from files where state = 'ready'")
         .fetch_one(&app.db)
         .await

@@ -20,6 +20,8 @@ pub struct Deployment {
     pub db: PgPool,
     /// Meilisearch's index, when the run searches in Meilisearch.
     pub meili_index: String,
+    /// Where the nodes keep files (`NATTER_FILES_DIR`), removed with the run.
+    pub files_dir: PathBuf,
 }
 
 struct Node {
@@ -81,7 +83,10 @@ impl Deployment {
             database: args.database.clone(),
             db: PgPool::connect_lazy(&database_url)?,
             meili_index: format!("{}_messages", args.database),
+            files_dir: std::env::temp_dir().join(format!("{}-files", args.database)),
         };
+        // Files of an earlier run go with its database.
+        std::fs::remove_dir_all(&deployment.files_dir).ok();
         // Migrate once, before any node starts, so nodes never race to create the schema.
         deployment.cli(&["migrate"])?;
         deployment.spawn_nodes(args).await?;
@@ -115,6 +120,8 @@ impl Deployment {
                 .env("NATTER_RATE_LIMITS", "off")
                 .env("RUST_LOG", "error")
                 .env("MEILI_INDEX", &self.meili_index)
+                .env("NATTER_FILES_DIR", &self.files_dir)
+                .env_remove("NATTER_S3_BUCKET")
                 .stdout(Stdio::null())
                 .stderr(Stdio::inherit());
             if args.nodes > 1 {
@@ -325,6 +332,7 @@ async fn wait_until_healthy(node: &mut Node) -> anyhow::Result<()> {
 impl Drop for Deployment {
     fn drop(&mut self) {
         self.stop_nodes();
+        let _ = std::fs::remove_dir_all(&self.files_dir);
         // The run's database is scratch: drop it (a blocking psql, since Drop cannot await).
         let _ = Command::new("psql")
             .arg(format!("{}/postgres", self.postgres))

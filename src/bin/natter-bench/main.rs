@@ -10,11 +10,12 @@
 //! - [`deployment`] starts Natter (one node, or several sharing Redis) on a fresh database, with
 //!   rate limits off, and sets up users, a workspace and channels through Natter's own CLI.
 //! - [`scenarios`] drive it over HTTP and WebSocket exactly as clients do: `send`, `hot-channel`,
-//!   `latency`, `fanout`, `idle`, `resume`, `search`, `threads`, `reactions`.
+//!   `latency`, `fanout`, `idle`, `resume`, `search`, `threads`, `reactions`, `uploads`.
 //! - [`limits`] measure, in the same run and next to each scenario, what the parts underneath can
 //!   do on this machine: pgbench running Natter's own send statements, `redis-benchmark`
 //!   PUBLISH, a raw WebSocket broadcast server (this binary, as `raw-ws-server`), and the same
-//!   reads and searches sent straight to Postgres or Meilisearch.
+//!   reads and searches sent straight to Postgres or Meilisearch, and files written straight
+//!   to the files directory.
 //! - [`stats`] keeps HDR histograms, the progress line, and Natter's memory and CPU from /proc.
 //! - [`report`] prints the table (Markdown) with each Natter figure beside its limit, and writes
 //!   the JSON.
@@ -81,6 +82,9 @@ pub struct Args {
     /// Queries `search` times, through Natter and straight to the backend each.
     #[arg(long, default_value_t = 200)]
     pub search_queries: usize,
+    /// The size of the one upload whose server memory `uploads` measures, in MB.
+    #[arg(long, default_value_t = 100)]
+    pub upload_big_mb: usize,
     /// Tiny sizes for every scenario: a run of seconds that proves the harness works.
     #[arg(long)]
     pub smoke: bool,
@@ -122,6 +126,7 @@ pub enum Scenario {
     Search,
     Threads,
     Reactions,
+    Uploads,
 }
 
 impl Args {
@@ -131,6 +136,7 @@ impl Args {
         if self.scenarios.contains(&All) {
             return vec![
                 Send, HotChannel, Latency, Fanout, Idle, Resume, Search, Threads, Reactions,
+                Uploads,
             ];
         }
         self.scenarios.clone()
@@ -150,6 +156,7 @@ impl Args {
         self.resume_rounds = 2;
         self.search_messages = 2000;
         self.search_queries = 10;
+        self.upload_big_mb = 10;
     }
 }
 
@@ -198,6 +205,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             Scenario::Search => scenarios::search::search(&bench).await?,
             Scenario::Threads => scenarios::conversations::threads(&bench).await?,
             Scenario::Reactions => scenarios::conversations::reactions(&bench).await?,
+            Scenario::Uploads => scenarios::files::uploads(&bench).await?,
         };
         report.extend(rows);
     }

@@ -2,6 +2,7 @@
 //! (measured just before it, so both see the same machine) and Natter's figures.
 
 pub mod conversations;
+pub mod files;
 pub mod resume;
 pub mod search;
 pub mod send;
