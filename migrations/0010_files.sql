@@ -36,6 +36,8 @@ create table files (
         (to_tsvector('simple', regexp_replace(name || ' ' || title, '[._-]+', ' ', 'g'))) stored
 );
 create index files_workspace_idx on files (workspace_id, created_at desc) where state = 'ready';
+-- A quota's check sums a workspace's sizes from this index alone.
+create index files_usage_idx on files (workspace_id) include (size) where state = 'ready';
 create index files_user_idx on files (user_id, created_at desc) where state = 'ready';
 create index files_pending_idx on files (created_at) where state <> 'ready';
 create index files_name_idx on files using gin (name_vector);

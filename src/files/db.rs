@@ -298,6 +298,14 @@ pub async fn shared_in(db: impl PgExecutor<'_>, id: &str) -> sqlx::Result<Vec<i6
     .await
 }
 
+/// The workspace's quota in bytes, if it has one.
+pub async fn quota(db: impl PgExecutor<'_>, workspace_id: i64) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("select file_quota_mb * 1024 * 1024 from workspaces where id = $1")
+        .bind(workspace_id)
+        .fetch_one(db)
+        .await
+}
+
 /// The workspace's quota in bytes (`None`: no quota) and the bytes its ready files take.
 pub async fn usage(db: impl PgExecutor<'_>, workspace_id: i64) -> sqlx::Result<(Option<i64>, i64)> {
     sqlx::query_as(
