@@ -334,3 +334,45 @@ async fn a_failed_delivery_shows_one_word_not_the_connections_error() {
         assert!(!page.contains(internal), "the page shows {internal:?}");
     }
 }
+
+#[tokio::test]
+async fn a_shared_file_reaches_bots_as_a_message_with_files_and_a_file_shared_event() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let (slug, general) = app.workspace(&ada, "Acme").await;
+    let workspace = crate::helpers::workspace_id(&app, &slug).await;
+    let bot = natter::integrations::create_bot(&app.db, workspace, "Files Bot", None)
+        .await
+        .unwrap();
+    natter::channels::db::add_member(&app.db, general, bot.user_id)
+        .await
+        .unwrap();
+    let (url, receiver) = start_receiver(0).await;
+    let events = vec!["message.channels".to_owned(), "file_shared".to_owned()];
+    natter::integrations::events::verify_and_save(&app.state, bot.bot_id, &url, &events)
+        .await
+        .expect("the challenge is answered");
+    let id =
+        crate::files::share(&ada, &slug, general, "chart.png", crate::files::png(20, 10)).await;
+    let got = wait_for(&receiver, 2).await;
+    let kinds: Vec<&str> = got
+        .iter()
+        .map(|c| c["event"]["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["message", "file_shared"], "{got:?}");
+    let message = &got[0]["event"];
+    assert_eq!(message["subtype"], "file_share");
+    assert_eq!(message["files"][0]["id"], id.as_str());
+    assert_eq!(message["files"][0]["name"], "chart.png");
+    let shared = &got[1]["event"];
+    assert_eq!(shared["file_id"], id.as_str());
+    assert_eq!(shared["channel_id"], format!("C{general}"));
+    // The bot reads the file with its token, as url_private says.
+    let read = reqwest::Client::new()
+        .get(message["files"][0]["url_private"].as_str().unwrap())
+        .bearer_auth(&bot.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), StatusCode::OK);
+}

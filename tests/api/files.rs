@@ -14,7 +14,7 @@ use crate::helpers::{self, Browser, TestApp, api};
 use crate::ws::token;
 
 /// A PNG of `w` × `h` pixels.
-fn png(w: u32, h: u32) -> Vec<u8> {
+pub fn png(w: u32, h: u32) -> Vec<u8> {
     let image = image::DynamicImage::new_rgb8(w, h);
     let mut bytes = Vec::new();
     image
@@ -50,7 +50,7 @@ async fn upload(
 }
 
 /// Uploads and shares in a message; the file's id.
-async fn share(who: &Browser, slug: &str, channel: i64, name: &str, bytes: Vec<u8>) -> String {
+pub async fn share(who: &Browser, slug: &str, channel: i64, name: &str, bytes: Vec<u8>) -> String {
     let (status, answer) = upload(who, slug, name, bytes, "application/octet-stream").await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     let id = answer["file"]["id"].as_str().unwrap().to_owned();
@@ -840,4 +840,162 @@ async fn a_workspace_quota_is_set_and_shown_on_the_admin_page_and_enforced() {
     assert_eq!(ready, 1);
     let (_, audit) = ada.page(&format!("/w/{slug}/admin/audit")).await;
     assert!(audit.contains("file quota: 1 MB"), "the change is audited");
+}
+
+/// A JPEG with an EXIF block whose GPS IFD holds a latitude (51° 30′ 26.25″).
+fn jpeg_with_location() -> Vec<u8> {
+    let mut tiff = b"II*\0\x08\0\0\0".to_vec();
+    for (tag, kind, count, value) in [(0x8825u16, 4u16, 1u32, 26u32)] {
+        tiff.extend_from_slice(&1u16.to_le_bytes());
+        tiff.extend_from_slice(&tag.to_le_bytes());
+        tiff.extend_from_slice(&kind.to_le_bytes());
+        tiff.extend_from_slice(&count.to_le_bytes());
+        tiff.extend_from_slice(&value.to_le_bytes());
+        tiff.extend_from_slice(&0u32.to_le_bytes());
+    }
+    // The GPS IFD at 26: GPSLatitude, three rationals stored at 44.
+    tiff.extend_from_slice(&1u16.to_le_bytes());
+    tiff.extend_from_slice(&2u16.to_le_bytes());
+    tiff.extend_from_slice(&5u16.to_le_bytes());
+    tiff.extend_from_slice(&3u32.to_le_bytes());
+    tiff.extend_from_slice(&44u32.to_le_bytes());
+    tiff.extend_from_slice(&0u32.to_le_bytes());
+    for v in [51u32, 1, 30, 1, 2625, 100] {
+        tiff.extend_from_slice(&v.to_le_bytes());
+    }
+    let mut plain = Vec::new();
+    image::DynamicImage::new_rgb8(64, 48)
+        .write_to(&mut Cursor::new(&mut plain), image::ImageFormat::Jpeg)
+        .unwrap();
+    let mut jpeg = plain[..2].to_vec();
+    jpeg.extend_from_slice(&[0xFF, 0xE1]);
+    jpeg.extend_from_slice(&((tiff.len() + 8) as u16).to_be_bytes());
+    jpeg.extend_from_slice(b"Exif\0\0");
+    jpeg.extend_from_slice(&tiff);
+    jpeg.extend_from_slice(&plain[2..]);
+    jpeg
+}
+
+#[tokio::test]
+async fn a_messages_files_follow_it_into_threads_the_files_list_and_away_when_it_is_deleted() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let bob = app.signup("bob").await;
+    let (slug, general) = app.workspace(&ada, "Acme").await;
+    app.join_by_invite(&ada, &bob, &slug).await;
+    let root = ada.send(&slug, general, "holiday photos?", None).await["seq"]
+        .as_i64()
+        .unwrap();
+
+    // Bob answers in the thread with a photo whose EXIF says where it was taken.
+    let photo = jpeg_with_location();
+    let latitude = 2625u32.to_le_bytes();
+    assert!(photo.windows(4).any(|w| w == latitude));
+    let (status, answer) = upload(&bob, &slug, "beach.jpg", photo, "image/jpeg").await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let id = answer["file"]["id"].as_str().unwrap().to_owned();
+    let root_text = root.to_string();
+    let replied = bob
+        .post_form(
+            &format!("/w/{slug}/c/{general}/messages"),
+            &[
+                ("text", ""),
+                ("files", &id),
+                ("thread_root_seq", &root_text),
+            ],
+        )
+        .await;
+    assert!(replied.status().is_redirection());
+    let (_, thread) = ada
+        .page(&format!("/w/{slug}/c/{general}?thread={root}"))
+        .await;
+    assert!(
+        thread.contains(&format!("/files/{id}/thumb")),
+        "the photo is in the thread"
+    );
+    // What Ada downloads has no location, and is otherwise the same picture.
+    let served = ada
+        .get(&format!("/files/{id}/beach.jpg"))
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert!(
+        !served.windows(4).any(|w| w == latitude),
+        "the GPS block was emptied"
+    );
+    assert_eq!(image::load_from_memory(&served).unwrap().width(), 64);
+
+    // The channel's Files list has it, with its uploader.
+    let (status, list) = ada.page(&format!("/w/{slug}/c/{general}/files")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        list.contains("beach.jpg") && list.contains("shared by Bob"),
+        "{list}"
+    );
+
+    // Bob deletes his reply: the photo is gone for everyone, at once.
+    let reply_seq: i64 = sqlx::query_scalar("select seq from file_shares where file_id = $1")
+        .bind(&id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let deleted = bob
+        .post_form(
+            &format!("/w/{slug}/c/{general}/messages/{reply_seq}/delete"),
+            &[],
+        )
+        .await;
+    assert!(deleted.status().is_redirection() || deleted.status().is_success());
+    for who in [&ada, &bob] {
+        assert_eq!(
+            who.get(&format!("/files/{id}/beach.jpg")).await.status(),
+            StatusCode::NOT_FOUND
+        );
+    }
+    let (_, list) = ada.page(&format!("/w/{slug}/c/{general}/files")).await;
+    assert!(!list.contains("beach.jpg"));
+
+    // An object that no row names (a crash between writing bytes and the row) is collected
+    // once it is an hour old; the deleted message's file goes after the grace period.
+    let dir = helpers::files_dir(&app.db_name);
+    let stray = dir.join("stray-object");
+    std::fs::write(&stray, b"left by a crash").unwrap();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&stray)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let kept = natter::files::gc::collect(&app.state, natter::files::gc::GRACE)
+        .await
+        .unwrap();
+    assert_eq!(
+        (kept.rows, kept.objects),
+        (0, 1),
+        "only the stray object goes"
+    );
+    assert!(!stray.exists());
+    let (ok, printed) = {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_natter"))
+            .args(["files", "gc", "--grace-secs", "0"])
+            .env(
+                "DATABASE_URL",
+                format!("{}/{}", app.admin_url(), app.db_name),
+            )
+            .env("NATTER_FILES_DIR", &dir)
+            .env("RUST_LOG", "error")
+            .env_remove("REDIS_URL")
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    };
+    assert!(
+        ok && printed.contains("removed 1 file records and 2 stored objects"),
+        "{printed}"
+    );
 }

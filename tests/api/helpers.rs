@@ -135,6 +135,11 @@ impl TestApp {
         )
     }
 
+    /// The Postgres server the test's database is on.
+    pub fn admin_url(&self) -> &str {
+        &self.admin_url
+    }
+
     /// Another node on the same database (sessions live in Postgres); returns its base URL.
     pub async fn second_node(&self) -> String {
         self.node_with(None).await
