@@ -845,13 +845,16 @@ async fn a_workspace_quota_is_set_and_shown_on_the_admin_page_and_enforced() {
 /// A JPEG with an EXIF block whose GPS IFD holds a latitude (51° 30′ 26.25″).
 fn jpeg_with_location() -> Vec<u8> {
     let mut tiff = b"II*\0\x08\0\0\0".to_vec();
-    for (tag, kind, count, value) in [(0x8825u16, 4u16, 1u32, 26u32)] {
-        tiff.extend_from_slice(&1u16.to_le_bytes());
-        tiff.extend_from_slice(&tag.to_le_bytes());
-        tiff.extend_from_slice(&kind.to_le_bytes());
-        tiff.extend_from_slice(&count.to_le_bytes());
-        tiff.extend_from_slice(&value.to_le_bytes());
-        tiff.extend_from_slice(&0u32.to_le_bytes());
+    // IFD0 at 8: one entry, the GPS IFD's pointer (tag 0x8825, a LONG) → 26.
+    for part in [
+        1u16.to_le_bytes(),
+        0x8825u16.to_le_bytes(),
+        4u16.to_le_bytes(),
+    ] {
+        tiff.extend_from_slice(&part);
+    }
+    for part in [1u32.to_le_bytes(), 26u32.to_le_bytes(), 0u32.to_le_bytes()] {
+        tiff.extend_from_slice(&part);
     }
     // The GPS IFD at 26: GPSLatitude, three rationals stored at 44.
     tiff.extend_from_slice(&1u16.to_le_bytes());
