@@ -929,7 +929,9 @@ async fn a_messages_files_follow_it_into_threads_the_files_list_and_away_when_it
     );
     assert_eq!(image::load_from_memory(&served).unwrap().width(), 64);
 
-    // The channel's Files list has it, with its uploader.
+    // The channel's Files list has it, with its uploader; the conversation links to it.
+    let (_, channel_page) = ada.page(&format!("/w/{slug}/c/{general}")).await;
+    assert!(channel_page.contains(&format!("href=\"/w/{slug}/c/{general}/files\">Files</a>")));
     let (status, list) = ada.page(&format!("/w/{slug}/c/{general}/files")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
