@@ -1004,3 +1004,65 @@ async fn a_messages_files_follow_it_into_threads_the_files_list_and_away_when_it
         "{printed}"
     );
 }
+
+#[tokio::test]
+async fn video_plays_in_place_with_ranges_and_uploads_are_rate_limited_like_sending() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let (slug, general) = app.workspace(&ada, "Acme").await;
+    // The start of an MP4 (an `ftyp` box), then bytes: recognised as video by its bytes.
+    let mut mp4 = vec![0, 0, 0, 0x18];
+    mp4.extend_from_slice(b"ftypisom\0\0\x02\0isomiso2");
+    mp4.extend(std::iter::repeat_n(7u8, 5000));
+    let id = share(&ada, &slug, general, "demo.mp4", mp4.clone()).await;
+    let (_, page) = ada.page(&format!("/w/{slug}/c/{general}")).await;
+    assert!(
+        page.contains(&format!(
+            "<video controls preload=\"metadata\" src=\"/files/{id}/demo.mp4\""
+        )),
+        "the video plays in place"
+    );
+    let ranged = ada
+        .client
+        .get(format!("{}/files/{id}/demo.mp4", ada.base))
+        .header("range", "bytes=-100")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ranged.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(ranged.headers()[CONTENT_TYPE], "video/mp4");
+    assert_eq!(
+        ranged.headers()["content-range"],
+        format!("bytes {}-{}/{}", mp4.len() - 100, mp4.len() - 1, mp4.len())
+    );
+    assert_eq!(
+        ranged.bytes().await.unwrap().to_vec(),
+        mp4[mp4.len() - 100..].to_vec()
+    );
+
+    // A burst of uploads meets the same kind of limit as a burst of sends: a clear 429.
+    let mut limited = None;
+    for n in 0..40 {
+        let (status, answer) = upload(
+            &ada,
+            &slug,
+            &format!("n{n}.txt"),
+            b"x".to_vec(),
+            "text/plain",
+        )
+        .await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(answer);
+            break;
+        }
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+    let answer = limited.expect("a burst of 40 uploads is limited");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("uploading files"),
+        "{answer}"
+    );
+}
