@@ -1066,3 +1066,54 @@ async fn video_plays_in_place_with_ranges_and_uploads_are_rate_limited_like_send
         "{answer}"
     );
 }
+
+#[tokio::test]
+async fn a_file_sent_over_the_socket_arrives_live_and_its_deletion_too() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let bob = app.signup("bob").await;
+    let (slug, general) = app.workspace(&ada, "Acme").await;
+    app.join_by_invite(&ada, &bob, &slug).await;
+    let (ada_token, bob_token) = (token(&app, "ada").await, token(&app, "bob").await);
+    let (mut ada_ws, _) = crate::ws::Ws::hello(&app.base, &ada_token, json!({})).await;
+    let (mut bob_ws, _) = crate::ws::Ws::hello(&app.base, &bob_token, json!({})).await;
+    let (_, answer) = upload(&ada, &slug, "plan.png", png(400, 200), "image/png").await;
+    let id = answer["file"]["id"].as_str().unwrap().to_owned();
+    // As the composer's script sends it: the uploaded file's id beside an empty text.
+    ada_ws
+        .send(json!({ "type": "send", "channel_id": general, "client_msg_id": "f1", "text": "", "file_ids": [id] }))
+        .await;
+    let ack = ada_ws.next_of("ack").await;
+    let seq = ack["seq"].as_i64().unwrap();
+    let message = bob_ws.next_of("message").await;
+    assert_eq!(message["seq"], seq);
+    assert!(
+        message["html"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("/files/{id}/thumb")),
+        "{message}"
+    );
+    // Someone else's file id is refused, with nothing stored.
+    let (_, theirs) = upload(&bob, &slug, "mine.txt", b"bob's".to_vec(), "text/plain").await;
+    ada_ws
+        .send(json!({ "type": "send", "channel_id": general, "client_msg_id": "f2", "text": "", "file_ids": [theirs["file"]["id"]] }))
+        .await;
+    let refused = ada_ws.next_of("error").await;
+    assert_eq!(refused["code"], "file_not_found", "{refused}");
+    // Deleting the file redraws the message for everyone, without it.
+    let deleted = ada.post_form(&format!("/files/{id}/delete"), &[]).await;
+    assert!(deleted.status().is_redirection());
+    let updated = bob_ws.next_of("message.updated").await;
+    assert_eq!(updated["seq"], seq);
+    assert!(
+        !updated["html"].as_str().unwrap().contains(&id),
+        "{updated}"
+    );
+    let last: i64 = sqlx::query_scalar("select last_seq from channels where id = $1")
+        .bind(general)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(last, seq, "the refused send used no seq");
+}
