@@ -60,7 +60,13 @@ pub async fn read_form(
             file_ids.push(file.id);
             continue;
         }
-        let value = field.text().await.map_err(unreadable)?;
+        if !matches!(
+            name.as_str(),
+            "text" | "client_msg_id" | "thread_root_seq" | "broadcast" | "files"
+        ) {
+            continue;
+        }
+        let value = bounded_text(field).await?;
         match name.as_str() {
             "text" => form.text = value,
             "client_msg_id" => form.client_msg_id = Some(value),
@@ -71,6 +77,22 @@ pub async fn read_form(
         }
     }
     Ok((form, file_ids))
+}
+
+/// A text field of the form, refused past the size any form field may have (the route streams
+/// files, so the router sets no limit of its own).
+async fn bounded_text(mut field: axum::extract::multipart::Field<'_>) -> Result<String, AppError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(|e| {
+        AppError::Validation(format!("That form did not arrive whole: {}", e.body_text()))
+    })? {
+        if bytes.len() + chunk.len() > crate::auth::csrf::MAX_FORM_BYTES {
+            return Err(AppError::Validation("That form is too large.".into()));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| AppError::Validation("That form's text is not UTF-8.".into()))
 }
 
 /// `POST /files/<id>/delete`: its uploader or an admin deletes a file; every message that

@@ -619,6 +619,18 @@ async fn the_composer_form_without_a_script_uploads_and_shares_in_one_post() {
         .await
         .unwrap();
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    // A text field larger than any form may hold is refused, not buffered.
+    let form = reqwest::multipart::Form::new()
+        .text("csrf_token", ada.csrf.clone())
+        .text("text", "x".repeat(2 * 1024 * 1024));
+    let too_big = ada
+        .client
+        .post(format!("{}/w/{slug}/c/{general}/messages", ada.base))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_big.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let files: i64 = sqlx::query_scalar("select count(*) from files")
         .fetch_one(&app.db)
         .await
