@@ -43,6 +43,7 @@ pub struct ChannelPage {
     error: String,
     /// The longest message, for the script to refuse before sending (the server checks too).
     max_chars: usize,
+    max_files: usize,
     /// The thread open beside the channel (`?thread=<root seq>`).
     thread: Option<ThreadPanel>,
 }
@@ -215,6 +216,7 @@ pub async fn render(
         draft: composer.draft,
         error: composer.error,
         max_chars: super::MAX_CHARS,
+        max_files: super::MAX_FILES,
         thread,
     };
     render_page(status, &page)

@@ -9,9 +9,6 @@
 import { $, csrfToken, fromTemplate } from "./dom.js";
 import { page } from "./page.js";
 
-/** The most files one message may share (messages::MAX_FILES). */
-const MAX_FILES = 10;
-
 /** form → its tray (see setUpUploads). */
 const trays = new WeakMap();
 
@@ -103,6 +100,8 @@ const uploaded = ({ id, name, sizeLabel, kind, thumbUrl }) => ({ id, name, sizeL
 // (no chip template, no list, no workspace): then the form's file input works as without
 // the script.
 export function setUpUploads(form) {
+  // The server's limit, from the form (messages::MAX_FILES), never written twice.
+  const maxFiles = Number(form.dataset.maxFiles) || Infinity;
   const list = $(".composer-files", form);
   const input = $("input[type=file]", form);
   if (!list || !input || !page.workspace || !document.getElementById("upload-chip")) return null;
@@ -157,8 +156,8 @@ export function setUpUploads(form) {
     // Counted before this one joins; failed chips send nothing, so they do not count.
     const counted = items.filter((other) => other.state !== "failed").length;
     show(item);
-    if (counted >= MAX_FILES) {
-      fail(item, `One message can share at most ${MAX_FILES} files.`);
+    if (counted >= maxFiles) {
+      fail(item, `One message can share at most ${maxFiles} files.`);
       return;
     }
     const xhr = new XMLHttpRequest();
