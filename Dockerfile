@@ -7,9 +7,10 @@ RUN cargo build --release --locked --bin natter
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
-    && rm -rf /var/lib/apt/lists/* && useradd --system --uid 10001 natter
+    && rm -rf /var/lib/apt/lists/* && useradd --system --uid 10001 natter \
+    && mkdir -p /data/files && chown -R natter /data
 COPY --from=build /src/target/release/natter /usr/local/bin/natter
 USER natter
-ENV NATTER_BIND=0.0.0.0:3000
+ENV NATTER_BIND=0.0.0.0:3000 NATTER_FILES_DIR=/data/files
 EXPOSE 3000
 CMD ["natter", "serve"]
