@@ -183,7 +183,9 @@ async fn a_shared_image_is_served_with_its_thumbnail_to_readers_and_404_to_every
         .unwrap();
     assert_eq!(private.bytes().await.unwrap().to_vec(), original);
 
-    // Search finds it by has:file and by its name, for Ada only.
+    // Search finds it by has:file and by its name, for Ada only (in Meilisearch too, once the
+    // index has taken the message).
+    app.search_settled().await;
     let (_, found) = api(
         &app,
         &ada_token,
