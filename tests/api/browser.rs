@@ -720,3 +720,141 @@ async fn a_pasted_image_shows_as_a_thumbnail_in_the_other_persons_window() {
         .unwrap();
     assert_eq!(shared, 1);
 }
+
+#[tokio::test]
+async fn dropped_files_can_be_cancelled_before_sending_and_the_lightbox_steps_with_the_arrows() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let bob = app.signup("bob").await;
+    let (slug, general) = app.workspace(&ada, "Acme").await;
+    app.join_by_invite(&ada, &bob, &slug).await;
+    let channel = format!("{}/w/{slug}/c/{general}", app.base);
+    let ada_browser = browser(&driver).await;
+    let bob_browser = browser(&driver).await;
+    log_in(&ada_browser, &app.base, "ada@example.com").await;
+    log_in(&bob_browser, &app.base, "bob@example.com").await;
+    ada_browser.goto(&channel).await.unwrap();
+    bob_browser.goto(&channel).await.unwrap();
+    for (who, name) in [(&ada_browser, "Ada"), (&bob_browser, "Bob")] {
+        until(
+            who,
+            "document.body.dataset.live === 'ready'",
+            &format!("{name}'s page is live"),
+        )
+        .await;
+    }
+
+    // Ada drops three files on the conversation (as a drag from the desktop delivers them):
+    // two pictures and a text file; she removes the text file's chip before sending.
+    ada_browser
+        .execute(
+            r##"const picture = (colour, name) => new Promise((done) => {
+                 const canvas = document.createElement("canvas");
+                 canvas.width = 500; canvas.height = 250;
+                 const g = canvas.getContext("2d");
+                 g.fillStyle = colour; g.fillRect(0, 0, 500, 250);
+                 canvas.toBlob((blob) => done(new File([blob], name, { type: "image/png" })), "image/png");
+               });
+               Promise.all([picture("#cc3333", "red.png"), picture("#33aa55", "green.png")]).then((pictures) => {
+                 const data = new DataTransfer();
+                 pictures.forEach((p) => data.items.add(p));
+                 data.items.add(new File(["not for sharing\n"], "draft.txt", { type: "text/plain" }));
+                 const target = document.querySelector(".conversation .messages") || document.querySelector(".conversation");
+                 for (const type of ["dragenter", "dragover", "drop"]) {
+                   target.dispatchEvent(new DragEvent(type, { dataTransfer: data, bubbles: true, cancelable: true }));
+                 }
+               });"##,
+            vec![],
+        )
+        .await
+        .unwrap();
+    until(
+        &ada_browser,
+        "document.querySelectorAll('.conversation .composer-files [data-state=done]').length === 3",
+        "the three dropped files are uploaded",
+    )
+    .await;
+    screenshot(&ada_browser, "dropped-files").await;
+    ada_browser
+        .execute(
+            r#"const chip = [...document.querySelectorAll(".conversation .upload-chip")]
+                 .find((c) => c.querySelector(".upload-name").textContent === "draft.txt");
+               chip.querySelector(".upload-remove").click();"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    until(
+        &ada_browser,
+        "document.querySelectorAll('.conversation .upload-chip').length === 2",
+        "the removed file's chip is gone",
+    )
+    .await;
+    let composer = ada_browser
+        .find(Locator::Css(
+            ".conversation form.composer textarea[name=text]",
+        ))
+        .await
+        .unwrap();
+    composer.send_keys("two colours\u{E007}").await.unwrap();
+
+    // Bob sees the two pictures and not the removed file; the lightbox steps between them.
+    until(
+        &bob_browser,
+        "document.querySelectorAll('.message-files a.lightbox-link').length === 2",
+        "Bob sees both pictures",
+    )
+    .await;
+    let page = bob_browser.source().await.unwrap();
+    assert!(
+        !page.contains("draft.txt"),
+        "the removed file was not shared"
+    );
+    click_css(&bob_browser, ".message-files a.lightbox-link").await;
+    until(
+        &bob_browser,
+        "document.querySelector('dialog.lightbox[open]') !== null",
+        "the lightbox opens",
+    )
+    .await;
+    let name = |client: &Client| {
+        let client = client.clone();
+        async move {
+            client
+                .execute(
+                    "return document.querySelector('dialog.lightbox .lightbox-name').textContent",
+                    vec![],
+                )
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(name(&bob_browser).await, "red.png");
+    let dialog = bob_browser
+        .find(Locator::Css("dialog.lightbox[open]"))
+        .await
+        .unwrap();
+    dialog.send_keys("\u{E014}").await.unwrap(); // →
+    until(
+        &bob_browser,
+        "document.querySelector('dialog.lightbox .lightbox-name').textContent === 'green.png'",
+        "→ shows the next picture",
+    )
+    .await;
+    screenshot(&bob_browser, "lightbox-second").await;
+    dialog.send_keys("\u{E012}").await.unwrap(); // ←
+    until(
+        &bob_browser,
+        "document.querySelector('dialog.lightbox .lightbox-name').textContent === 'red.png'",
+        "← shows the first again",
+    )
+    .await;
+    let shared: i64 = sqlx::query_scalar("select count(*) from file_shares")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(shared, 2);
+}
