@@ -22,7 +22,7 @@ pub struct FileRow {
 
 impl FileRow {
     /// What a message shows of it.
-    pub fn as_ref(&self) -> super::FileRef {
+    pub fn file_ref(&self) -> super::FileRef {
         super::FileRef {
             id: self.id.clone(),
             name: self.name.clone(),

@@ -47,7 +47,7 @@ pub async fn upload(
         body.into_data_stream(),
     )
     .await?;
-    let file = file.as_ref();
+    let file = file.file_ref();
     Ok(Json(serde_json::json!({
         "ok": true,
         "file": {
@@ -129,7 +129,7 @@ pub async fn list(
     let files = shared
         .into_iter()
         .map(|s| ListedFile {
-            file: s.file.as_ref(),
+            file: s.file.file_ref(),
             seq: s.seq,
             uploader: s.uploader,
             shared_at: s

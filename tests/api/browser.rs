@@ -625,24 +625,19 @@ async fn two_people_reply_in_a_thread_and_react_in_two_browsers() {
     bob_browser.close().await.unwrap();
 }
 
-#[tokio::test]
-async fn a_pasted_image_shows_as_a_thumbnail_in_the_other_persons_window() {
-    let Some(driver) = start_driver().await else {
-        return;
-    };
-    let app = TestApp::spawn().await;
+/// Ada and Bob in one workspace, each in a browser on #general with the page live.
+async fn two_live_in_general(app: &TestApp, driver: &Driver) -> (Client, Client) {
     let ada = app.signup("ada").await;
     let bob = app.signup("bob").await;
     let (slug, general) = app.workspace(&ada, "Acme").await;
     app.join_by_invite(&ada, &bob, &slug).await;
     let channel = format!("{}/w/{slug}/c/{general}", app.base);
-    let ada_browser = browser(&driver).await;
-    let bob_browser = browser(&driver).await;
+    let ada_browser = browser(driver).await;
+    let bob_browser = browser(driver).await;
     log_in(&ada_browser, &app.base, "ada@example.com").await;
     log_in(&bob_browser, &app.base, "bob@example.com").await;
-    ada_browser.goto(&channel).await.unwrap();
-    bob_browser.goto(&channel).await.unwrap();
     for (who, name) in [(&ada_browser, "Ada"), (&bob_browser, "Bob")] {
+        who.goto(&channel).await.unwrap();
         until(
             who,
             "document.body.dataset.live === 'ready'",
@@ -650,6 +645,16 @@ async fn a_pasted_image_shows_as_a_thumbnail_in_the_other_persons_window() {
         )
         .await;
     }
+    (ada_browser, bob_browser)
+}
+
+#[tokio::test]
+async fn a_pasted_image_shows_as_a_thumbnail_in_the_other_persons_window() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let (ada_browser, bob_browser) = two_live_in_general(&app, &driver).await;
 
     // Ada pastes a screenshot (a canvas drawn as a PNG, put on a paste event as the clipboard
     // would), waits for its upload, and sends it with a comment.
@@ -727,25 +732,7 @@ async fn dropped_files_can_be_cancelled_before_sending_and_the_lightbox_steps_wi
         return;
     };
     let app = TestApp::spawn().await;
-    let ada = app.signup("ada").await;
-    let bob = app.signup("bob").await;
-    let (slug, general) = app.workspace(&ada, "Acme").await;
-    app.join_by_invite(&ada, &bob, &slug).await;
-    let channel = format!("{}/w/{slug}/c/{general}", app.base);
-    let ada_browser = browser(&driver).await;
-    let bob_browser = browser(&driver).await;
-    log_in(&ada_browser, &app.base, "ada@example.com").await;
-    log_in(&bob_browser, &app.base, "bob@example.com").await;
-    ada_browser.goto(&channel).await.unwrap();
-    bob_browser.goto(&channel).await.unwrap();
-    for (who, name) in [(&ada_browser, "Ada"), (&bob_browser, "Bob")] {
-        until(
-            who,
-            "document.body.dataset.live === 'ready'",
-            &format!("{name}'s page is live"),
-        )
-        .await;
-    }
+    let (ada_browser, bob_browser) = two_live_in_general(&app, &driver).await;
 
     // Ada drops three files on the conversation (as a drag from the desktop delivers them):
     // two pictures and a text file; she removes the text file's chip before sending.

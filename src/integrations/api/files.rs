@@ -75,10 +75,11 @@ pub async fn complete_upload(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
     if let Some(arg) = channel_arg {
         share(ctx, params, arg, &ids).await?;
     }
+    let readable = readable_kinds(ctx).await?;
     let mut shaped = Vec::new();
     for id in &ids {
         if let Some(file) = files::db::find(ctx.db(), id, ctx.workspace_id).await? {
-            shaped.push(file_shape(ctx, &file).await?);
+            shaped.push(file_shape(ctx, &file, &readable).await?);
         }
     }
     Ok(fields! { "files" => shaped })
@@ -119,7 +120,7 @@ async fn share(ctx: &Ctx<'_>, params: &Params, arg: &str, ids: &[String]) -> Res
 pub async fn info(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
     let file = readable_file(ctx, params).await?;
     Ok(fields! {
-        "file" => file_shape(ctx, &file).await?,
+        "file" => file_shape(ctx, &file, &readable_kinds(ctx).await?).await?,
         "comments" => Vec::<Value>::new(),
         "response_metadata" => json!({ "next_cursor": "" }),
     })
@@ -128,14 +129,11 @@ pub async fn info(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
 /// `files.list` (`channel`, `user`, `count`, `page`): the files the caller may see, newest
 /// first.
 pub async fn list(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
+    let readable_channels = readable_kinds(ctx).await?;
     let channel_ids: Vec<i64> = if params.str("channel").is_some() {
         vec![readable(ctx, params).await?.id]
     } else {
-        crate::search::db::readable_channels(ctx.db(), ctx.workspace_id, ctx.user.id)
-            .await?
-            .into_iter()
-            .map(|(id, _, _)| id)
-            .collect()
+        readable_channels.iter().map(|&(id, _)| id).collect()
     };
     let uploader = match params.str("user") {
         Some(u) => Some(ids::parse_id(&u).ok_or(ApiError("user_not_found"))?),
@@ -155,7 +153,7 @@ pub async fn list(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
     .await?;
     let mut shaped = Vec::new();
     for file in &rows {
-        shaped.push(file_shape(ctx, file).await?);
+        shaped.push(file_shape(ctx, file, &readable_channels).await?);
     }
     Ok(fields! {
         "files" => shaped,
@@ -181,14 +179,17 @@ async fn readable_file(ctx: &Ctx<'_>, params: &Params) -> Result<FileRow, ApiErr
         .ok_or(ApiError("file_not_found"))
 }
 
-/// A file in Slack's shape, with the conversations it is shared in.
-async fn file_shape(ctx: &Ctx<'_>, file: &FileRow) -> Result<Value, ApiError> {
-    let mut value = shapes::file(ctx.state, &file.as_ref());
+/// A file in Slack's shape, with the conversations it is shared in that the caller may read
+/// (`readable`: [`readable_kinds`], read once per call however many files it shapes).
+async fn file_shape(
+    ctx: &Ctx<'_>,
+    file: &FileRow,
+    readable: &[(i64, crate::channels::ChannelKind)],
+) -> Result<Value, ApiError> {
+    let mut value = shapes::file(ctx.state, &file.file_ref());
     let shared = files::db::shared_in(ctx.db(), &file.id).await?;
-    let kinds =
-        crate::search::db::readable_channels(ctx.db(), ctx.workspace_id, ctx.user.id).await?;
     let (mut channels, mut groups, mut ims) = (Vec::new(), Vec::new(), Vec::new());
-    for (id, _, kind) in kinds.into_iter().filter(|(id, _, _)| shared.contains(id)) {
+    for &(id, kind) in readable.iter().filter(|(id, _)| shared.contains(id)) {
         let list = match kind {
             crate::channels::ChannelKind::Public => &mut channels,
             crate::channels::ChannelKind::Private => &mut groups,
@@ -200,4 +201,17 @@ async fn file_shape(ctx: &Ctx<'_>, file: &FileRow) -> Result<Value, ApiError> {
     value["groups"] = json!(groups);
     value["ims"] = json!(ims);
     Ok(value)
+}
+
+/// The channels the caller may read, with their kinds.
+async fn readable_kinds(
+    ctx: &Ctx<'_>,
+) -> Result<Vec<(i64, crate::channels::ChannelKind)>, ApiError> {
+    Ok(
+        crate::search::db::readable_channels(ctx.db(), ctx.workspace_id, ctx.user.id)
+            .await?
+            .into_iter()
+            .map(|(id, _, kind)| (id, kind))
+            .collect(),
+    )
 }
