@@ -47,7 +47,45 @@ pub struct Config {
     pub trusted_proxies: Vec<crate::web::client::Cidr>,
     /// Where files are kept and how large an upload may be.
     pub files: FilesConfig,
+    /// Mail and Web Push for notifications.
+    pub notify: NotifyConfig,
 }
+
+/// Notification mail (off without `NATTER_SMTP_URL`) and the contact Web Push services see.
+#[derive(Clone, Debug)]
+pub struct NotifyConfig {
+    /// `NATTER_SMTP_URL`: `smtp://host:587?tls=required` (STARTTLS), `smtps://user:pass@host`
+    /// (TLS), or `smtp://127.0.0.1:1025` (plain, for a relay on the same machine).
+    pub smtp_url: Option<String>,
+    /// `NATTER_MAIL_FROM`, default `Natter <natter@HOST>` with the public URL's host.
+    pub mail_from: String,
+    /// `NATTER_EMAIL_NOTIFY_DELAY_SECS`, default 900: how long a DM or mention stays unread
+    /// before it is mailed, and the least time between two mails to one person.
+    pub email_delay_secs: u64,
+    /// `NATTER_VAPID_SUBJECT`, default `mailto:` the sender address: how a push service
+    /// reaches whoever runs this instance (RFC 8292).
+    pub vapid_subject: String,
+}
+
+impl NotifyConfig {
+    /// No mail; pushes signed with a placeholder contact.
+    pub fn without_mail(public_url: &str) -> Self {
+        let host = public_url
+            .split("://")
+            .nth(1)
+            .and_then(|rest| rest.split([':', '/']).next())
+            .filter(|h| h.contains('.'))
+            .unwrap_or("localhost");
+        Self {
+            smtp_url: None,
+            mail_from: format!("Natter <natter@{host}>"),
+            email_delay_secs: DEFAULT_EMAIL_DELAY_SECS,
+            vapid_subject: format!("mailto:natter@{host}"),
+        }
+    }
+}
+
+pub const DEFAULT_EMAIL_DELAY_SECS: u64 = 900;
 
 /// Files: a directory by default, an S3-compatible bucket when `NATTER_S3_BUCKET` is set (with
 /// the usual `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`).
@@ -139,7 +177,28 @@ impl Config {
             format!("NATTER_BIND={bind_text:?} is not an address like {DEFAULT_BIND}")
         })?;
         let public_url = var("NATTER_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}"));
+        let mut notify = NotifyConfig::without_mail(&public_url);
+        notify.smtp_url = var("NATTER_SMTP_URL");
+        if let Some(from) = var("NATTER_MAIL_FROM") {
+            from.parse::<lettre::message::Mailbox>().map_err(|e| {
+                anyhow::anyhow!("NATTER_MAIL_FROM={from:?} is not an address like Natter <natter@example.com>: {e}")
+            })?;
+            notify.vapid_subject = format!(
+                "mailto:{}",
+                from.rsplit_once('<').map_or(from.as_str(), |(_, a)| a.trim_end_matches('>'))
+            );
+            notify.mail_from = from;
+        }
+        if let Some(subject) = var("NATTER_VAPID_SUBJECT") {
+            notify.vapid_subject = subject;
+        }
+        if let Some(text) = var("NATTER_EMAIL_NOTIFY_DELAY_SECS") {
+            notify.email_delay_secs = text.trim().parse().with_context(|| {
+                format!("NATTER_EMAIL_NOTIFY_DELAY_SECS={text:?} is not a whole number of seconds")
+            })?;
+        }
         Ok(Self {
+            notify,
             bind,
             public_url: public_url.trim_end_matches('/').to_owned(),
             database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),

@@ -35,6 +35,7 @@ pub mod index;
 pub mod integrations;
 pub mod markdown;
 pub mod messages;
+pub mod notifications;
 pub mod outbound;
 pub mod realtime;
 pub mod scim;

@@ -88,6 +88,7 @@ impl Server {
         tokio::spawn(crate::integrations::previews::run_worker(
             self.state.clone(),
         ));
+        crate::notifications::spawn_workers(&self.state);
         let store = PostgresStore::new(self.state.db.clone());
         // Expired sessions are removed in the background; any node may do it.
         tokio::spawn(async move {
@@ -139,6 +140,7 @@ fn router(state: AppState) -> Router {
         .merge(admin::router())
         .merge(scim::router())
         .merge(search::router())
+        .merge(crate::notifications::router())
         .merge(web::assets::router())
         .route("/healthz", get(healthz))
         .fallback(not_found)

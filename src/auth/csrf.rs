@@ -3,7 +3,9 @@
 //! Each session holds a random token. Pages put it in a `<meta name="csrf-token">` tag and a
 //! hidden `csrf_token` field of every form; scripts send it as `X-CSRF-Token`. The [`verify`]
 //! middleware refuses any state-changing request whose token does not match, before a handler
-//! runs. Token-authenticated doors (`/api/`, `/hooks/`, `/scim/`) carry no cookie and are exempt.
+//! runs. Token-authenticated doors (`/api/`, `/hooks/`, `/scim/`) carry no cookie and are exempt,
+//! as are mail's one-click links (`/notifications/email-off/<signed token>`, RFC 8058: a mail
+//! client posts them with no session, and the token in the path is the authority).
 //!
 //! A visitor without a session (the login and sign-up forms, an invite's landing page) gets
 //! its token in a cookie of its own instead ([`Visitor`], double-submit): storing a session
@@ -24,6 +26,9 @@ use crate::state::AppState;
 const SESSION_KEY: &str = "csrf";
 pub const FORM_FIELD: &str = "csrf_token";
 pub const HEADER: &str = "x-csrf-token";
+
+/// The prefix of mail's one-click links, authorised by the signed token in their path.
+const MAIL_LINKS: &str = "/notifications/email-off/";
 /// The most a form body may hold: a 40,000-character message, percent-encoded, fits easily.
 pub const MAX_FORM_BYTES: usize = 1024 * 1024;
 
@@ -122,6 +127,7 @@ pub async fn verify(session: Session, request: Request, next: Next) -> Response 
         || path.starts_with("/api/")
         || path.starts_with("/hooks/")
         || path.starts_with("/scim/")
+        || path.starts_with(MAIL_LINKS)
     {
         return next.run(request).await;
     }

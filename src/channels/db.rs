@@ -28,6 +28,20 @@ pub struct ChannelAccess {
     #[sqlx(flatten)]
     pub channel: Channel,
     pub last_read_seq: Option<i64>,
+    /// The asker's notification level here, if they chose one.
+    pub notify: Option<String>,
+}
+
+impl ChannelAccess {
+    /// The asker's notification level here, chosen or the default.
+    pub fn level(&self) -> super::levels::Level {
+        super::levels::Level::effective(self.notify.as_deref(), self.channel.kind)
+    }
+
+    /// Every level, for the channel's menu.
+    pub fn levels(&self) -> [super::levels::Level; 4] {
+        super::levels::Level::ALL
+    }
 }
 
 const CHANNEL_COLUMNS: &str = "c.id, c.workspace_id, c.kind, c.name, c.topic, c.is_general, c.archived_at is not null as archived, c.last_seq";
@@ -40,7 +54,7 @@ pub async fn channel_for(
     user_id: i64,
 ) -> sqlx::Result<Option<ChannelAccess>> {
     sqlx::query_as(&format!(
-        "select {CHANNEL_COLUMNS}, cm.last_read_seq
+        "select {CHANNEL_COLUMNS}, cm.last_read_seq, cm.notify
          from channels c
          left join channel_members cm on cm.channel_id = c.id and cm.user_id = $3
          where c.id = $2 and c.workspace_id = $1"
@@ -501,6 +515,8 @@ pub struct SidebarRow {
     pub other_ids: String,
     pub unread: i64,
     pub mentions: i64,
+    /// The person muted it: dimmed, never bold, a badge only for mentions.
+    pub muted: bool,
 }
 
 pub async fn sidebar_rows(
@@ -521,7 +537,8 @@ pub async fn sidebar_rows(
                 + (select count(*) from messages x
                    where x.channel_id = c.id and x.seq > cm.last_read_seq and x.user_id <> $2
                      and x.mention_all in ('channel', 'everyone')
-                     and (x.thread_root_seq is null or x.reply_broadcast)) as mentions
+                     and (x.thread_root_seq is null or x.reply_broadcast)) as mentions,
+                coalesce(cm.notify = 'mute', false) as muted
          from channel_members cm join channels c on c.id = cm.channel_id
          where cm.user_id = $2 and c.workspace_id = $1 and c.archived_at is null
          order by c.kind in ('dm', 'group_dm'), lower(coalesce(c.name, '')), c.id",

@@ -10,6 +10,7 @@ pub mod db;
 pub mod dms;
 mod handlers;
 pub mod kind;
+pub mod levels;
 pub mod live;
 pub mod manage;
 pub mod shell;

@@ -1,7 +1,8 @@
 //! The sidebar: every channel and DM the user is in, bold when unread, with a badge.
 //!
 //! In a channel the badge counts mentions of you; in a DM every message is for you, so it
-//! counts every unread message. Both come from seqs and the mentions table, never from counting
+//! counts every unread message. A muted conversation is dimmed and bold only when it has a
+//! badge, which then counts only mentions. Both come from seqs and the mentions table, never from counting
 //! messages.
 
 use sqlx::PgPool;
@@ -24,11 +25,13 @@ pub struct SidebarEntry {
     pub href: String,
     pub unread: i64,
     pub badge: i64,
+    /// Muted by the person (notification level `mute`): dimmed, bold only with a badge.
+    pub muted: bool,
 }
 
 impl SidebarEntry {
     pub fn is_unread(&self) -> bool {
-        self.unread > 0
+        self.unread > 0 && (!self.muted || self.badge > 0)
     }
 }
 
@@ -38,8 +41,9 @@ pub async fn load(db: &PgPool, workspace: &Membership, user_id: i64) -> sqlx::Re
         rows.into_iter().partition(|r| r.kind.is_dm());
     let entry = |row: SidebarRow| SidebarEntry {
         href: super::path(&workspace.slug, row.id),
-        // In a DM every message is for you; in a channel, only mentions are.
-        badge: if row.kind.is_dm() {
+        // In a DM every message is for you (unless you muted it); in a channel, only mentions
+        // are.
+        badge: if row.kind.is_dm() && !row.muted {
             row.unread
         } else {
             row.mentions
@@ -49,6 +53,7 @@ pub async fn load(db: &PgPool, workspace: &Membership, user_id: i64) -> sqlx::Re
         kind: row.kind,
         title: row.title,
         unread: row.unread,
+        muted: row.muted,
     };
     Ok(Sidebar {
         channels: channels.into_iter().map(entry).collect(),

@@ -221,6 +221,14 @@ pub async fn insert_sent(
                            where cm.channel_id = m.channel_id and cm.user_id = u.id)
              on conflict do nothing
              returning user_id),
+         notify as (
+             insert into notify_outbox (channel_id, seq)
+             select m.channel_id, m.seq from m join next on true
+             where next.kind in ('dm', 'group_dm') or m.mention_all in ('channel', 'everyone')
+                or m.thread_root_seq is not null or exists (select 1 from mentioned)
+                or exists (select 1 from channel_members cm
+                           where cm.channel_id = m.channel_id and cm.notify = 'all'
+                             and cm.user_id <> m.user_id)),
          replier_follows as (
              insert into thread_follows (user_id, channel_id, root_seq, read_index)
              select m.user_id, m.channel_id, m.thread_root_seq, m.reply_index from m

@@ -71,12 +71,7 @@ struct EditPage {
     error: String,
 }
 
-pub(super) fn wants_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("application/json"))
-}
+pub(super) use crate::web::wants_json;
 
 pub async fn post(
     State(state): State<AppState>,

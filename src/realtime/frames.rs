@@ -199,6 +199,20 @@ pub enum Event {
     },
     #[serde(rename = "presence")]
     Presence { user_id: i64, status: String },
+    /// A person's do not disturb: on until `until` (unix seconds), or off (`None`).
+    #[serde(rename = "dnd")]
+    Dnd { user_id: i64, until: Option<i64> },
+    /// To a person with a socket open: a message they should hear of (their browser shows it
+    /// as a desktop notification, from one tab).
+    #[serde(rename = "notification")]
+    Notification {
+        channel_id: i64,
+        seq: i64,
+        title: String,
+        body: String,
+        url: String,
+        tag: String,
+    },
     #[serde(rename = "channel.joined")]
     ChannelJoined { channel: WireChannel },
     #[serde(rename = "channel.left")]

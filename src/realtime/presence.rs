@@ -147,6 +147,16 @@ impl Presence {
     /// Those of `user_ids` online now on any node (away is not online): whom `@here` mentions.
     /// One Redis round trip for them all.
     pub async fn online_among(&self, user_ids: &[i64]) -> Vec<i64> {
+        self.among(user_ids, |s| s == Status::Online).await
+    }
+
+    /// Those of `user_ids` with a socket open on any node, online or away: who is here to be
+    /// told of something live rather than by push or mail.
+    pub async fn connected_among(&self, user_ids: &[i64]) -> Vec<i64> {
+        self.among(user_ids, |s| s != Status::Offline).await
+    }
+
+    async fn among(&self, user_ids: &[i64], wanted: impl Fn(Status) -> bool) -> Vec<i64> {
         let local: Vec<Option<Status>> = user_ids.iter().map(|&id| self.local_status(id)).collect();
         let remote: Vec<HashMap<String, String>> = match &self.redis {
             Some(redis) if !user_ids.is_empty() => {
@@ -166,7 +176,7 @@ impl Presence {
             .filter(|&(i, _)| {
                 let remote = remote.get(i).into_iter().flat_map(|f| unexpired(f, now));
                 let local = local[i].unwrap_or(Status::Offline);
-                Status::combine(remote.chain([local])) == Status::Online
+                wanted(Status::combine(remote.chain([local])))
             })
             .map(|(_, &id)| id)
             .collect()

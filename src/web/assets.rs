@@ -1,4 +1,5 @@
-//! The stylesheet, the script's modules and the icon, compiled into the binary so `natter`
+//! The stylesheet, the script's modules, the icons, the web app manifest and the service
+//! worker, compiled into the binary so `natter`
 //! runs from anywhere with no files beside it. No front-end build step: these are served as
 //! written. A new ES module under `static/js/` is one more line in [`MODULES`].
 
@@ -10,6 +11,18 @@ use axum::routing::get;
 
 const CSS: &str = include_str!("../../static/app.css");
 const ICON: &str = include_str!("../../static/icon.svg");
+/// The service worker (Web Push and notification clicks); served from the root so its scope is
+/// the whole site.
+const SERVICE_WORKER: &str = include_str!("../../static/sw.js");
+/// The web app manifest, so Natter installs as an app on phones and desktops.
+const MANIFEST: &str = include_str!("../../static/manifest.webmanifest");
+/// The app's icons in the sizes installs and notifications ask for.
+const ICONS: &[(&str, &[u8])] = &[
+    ("icon-192.png", include_bytes!("../../static/icons/icon-192.png")),
+    ("icon-512.png", include_bytes!("../../static/icons/icon-512.png")),
+    ("maskable-192.png", include_bytes!("../../static/icons/maskable-192.png")),
+    ("maskable-512.png", include_bytes!("../../static/icons/maskable-512.png")),
+];
 
 /// The live client, as ES modules: `/static/js/<name>`. `app.js` is the entry the layout loads.
 const MODULES: &[(&str, &str)] = &[
@@ -27,6 +40,7 @@ const MODULES: &[(&str, &str)] = &[
     ("complete.js", include_str!("../../static/js/complete.js")),
     ("uploads.js", include_str!("../../static/js/uploads.js")),
     ("lightbox.js", include_str!("../../static/js/lightbox.js")),
+    ("notify.js", include_str!("../../static/js/notify.js")),
 ];
 
 /// The routes of the static files; they need no state, so any router can mount them.
@@ -40,6 +54,29 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/static/icon.svg", get(|| asset("image/svg+xml", ICON)))
         // Browsers ask for this whatever the page says.
         .route("/favicon.ico", get(|| asset("image/svg+xml", ICON)))
+        .route("/static/icons/{name}", get(icon))
+        .route(
+            "/manifest.webmanifest",
+            get(|| asset("application/manifest+json", MANIFEST)),
+        )
+        .route(
+            "/sw.js",
+            get(|| asset("text/javascript; charset=utf-8", SERVICE_WORKER)),
+        )
+}
+
+async fn icon(Path(name): Path<String>) -> Response {
+    match ICONS.iter().find(|(n, _)| *n == name) {
+        Some((_, body)) => (
+            [
+                (header::CONTENT_TYPE, "image/png"),
+                (header::CACHE_CONTROL, "public, max-age=86400"),
+            ],
+            *body,
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 async fn module(Path(name): Path<String>) -> Response {

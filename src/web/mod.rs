@@ -7,3 +7,11 @@ pub mod assets;
 pub mod client;
 pub mod rate_limit;
 pub mod templates;
+
+/// Whether a script asked for JSON (`Accept: application/json`) rather than a page.
+pub fn wants_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"))
+}

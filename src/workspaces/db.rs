@@ -355,7 +355,7 @@ pub async fn settings(
 ) -> sqlx::Result<super::settings::Settings> {
     sqlx::query_as(
         "select name, channel_creators, allowed_domains, retention_days, mention_all_limit,
-                file_quota_mb, link_previews
+                file_quota_mb, link_previews, notification_text
          from workspaces where id = $1",
     )
     .bind(workspace_id)
@@ -371,7 +371,7 @@ pub async fn set_settings(
     sqlx::query(
         "update workspaces set name = $2, channel_creators = $3, allowed_domains = $4,
                 retention_days = $5, mention_all_limit = $6, file_quota_mb = $7,
-                link_previews = $8
+                link_previews = $8, notification_text = $9
          where id = $1",
     )
     .bind(workspace_id)
@@ -382,6 +382,7 @@ pub async fn set_settings(
     .bind(settings.mention_all_limit)
     .bind(settings.file_quota_mb)
     .bind(settings.link_previews)
+    .bind(settings.notification_text)
     .execute(db)
     .await?;
     Ok(())

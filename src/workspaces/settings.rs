@@ -1,7 +1,7 @@
 //! A workspace's settings: its name, who may create channels, who may join without an invite
 //! (people whose email is in an allowed domain), how long messages are kept, and who may
 //! notify a whole big channel with @channel, @everyone or @here, the file quota and whether
-//! links get previews. Changed by
+//! links get previews, and whether notifications carry messages' text. Changed by
 //! owners and admins, audited; the retention worker ([`run_retention`]) applies the last.
 
 use std::time::Duration;
@@ -36,6 +36,8 @@ pub struct SettingsForm {
     /// A checkbox: present when link previews are on.
     #[serde(default)]
     pub link_previews: Option<String>,
+    #[serde(default)]
+    pub notification_text: Option<String>,
 }
 
 /// The settings as stored.
@@ -52,6 +54,9 @@ pub struct Settings {
     pub file_quota_mb: Option<i64>,
     /// Whether messages' links get preview cards.
     pub link_previews: bool,
+    /// Whether notifications (desktop, push, mail) carry messages' text, or only "New message
+    /// from Alice".
+    pub notification_text: bool,
 }
 
 impl Settings {
@@ -79,6 +84,7 @@ impl Settings {
                 .map(|n| n.to_string())
                 .unwrap_or_default(),
             link_previews: self.link_previews.then(|| "1".to_owned()),
+            notification_text: self.notification_text.then(|| "1".to_owned()),
         }
     }
 }
@@ -162,6 +168,7 @@ impl SettingsForm {
             mention_all_limit,
             file_quota_mb,
             link_previews: self.link_previews.is_some(),
+            notification_text: self.notification_text.is_some(),
         })
     }
 }
@@ -212,6 +219,10 @@ pub async fn update(
     if old.link_previews != new.link_previews {
         let on = if new.link_previews { "on" } else { "off" };
         changed.push(format!("link previews: {on}"));
+    }
+    if old.notification_text != new.notification_text {
+        let on = if new.notification_text { "on" } else { "off" };
+        changed.push(format!("message text in notifications: {on}"));
     }
     if changed.is_empty() {
         return Ok(new);

@@ -240,6 +240,18 @@ impl Connection {
             .expect("events always serialise");
             send(socket, frame).await.map_err(FrameError::Stop)?;
         }
+        // And who of them asked not to be disturbed (a moon on their avatar).
+        let resting = crate::notifications::db::in_dnd(&self.state.db, &visible)
+            .await
+            .map_err(|e| internal(&e))?;
+        for (user_id, until) in resting {
+            let frame = serde_json::to_string(&Event::Dnd {
+                user_id,
+                until: Some(until.unix_timestamp()),
+            })
+            .expect("events always serialise");
+            send(socket, frame).await.map_err(FrameError::Stop)?;
+        }
         Ok(())
     }
 

@@ -129,6 +129,8 @@ impl Connection {
             Event::Read { .. }
             | Event::Receipt { .. }
             | Event::Presence { .. }
+            | Event::Dnd { .. }
+            | Event::Notification { .. }
             | Event::ThreadUnread { .. }
             | Event::Saved { .. } => send(socket, delivery.json.clone()).await,
         }

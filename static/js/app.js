@@ -15,6 +15,7 @@
 //   reactions.js reaction chips and the emoji picker, pins, saves, message tools
 //   complete.js  the composer's `@` and `:` completion
 //   lightbox.js  a message's image shown full size over the page, ←/→ through the others
+//   notify.js    desktop notifications from one tab, the push subscription, asking for both
 
 import { $$, confirmDestructive, localiseTimes, selectOnFocus } from "./dom.js";
 import { page, readPage } from "./page.js";
@@ -28,6 +29,7 @@ import { watchClicks } from "./reactions.js";
 import { setUpCompletion } from "./complete.js";
 import { watchDrops } from "./uploads.js";
 import { watchLightbox } from "./lightbox.js";
+import { setUpNotifications } from "./notify.js";
 
 document.addEventListener("DOMContentLoaded", () => {
   readPage();
@@ -41,6 +43,7 @@ document.addEventListener("DOMContentLoaded", () => {
   setUpPanel();
   watchClicks();
   watchLightbox();
+  setUpNotifications();
   // Live only inside the app shell; login and signup pages have no one to be live for.
   if (!page.me || !window.WebSocket) return;
   addOwnActionsToShown();

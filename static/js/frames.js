@@ -9,6 +9,7 @@ import * as composer from "./composer.js";
 import * as timeline from "./timeline.js";
 import * as threads from "./threads.js";
 import * as reactions from "./reactions.js";
+import * as notify from "./notify.js";
 
 // Where several modules answer one frame they run in the order listed. For `ready`: the socket
 // first (sends are allowed from then on), read state before anything that asks for it, and the
@@ -27,6 +28,8 @@ const handlers = {
   receipt: [presence.onReceipt],
   typing: [presence.onTyping],
   presence: [presence.onPresence],
+  dnd: [presence.onDnd],
+  notification: [notify.onNotification],
   "thread.updated": [threads.onThreadUpdated],
   "thread.unread": [threads.onThreadUnread],
   "reaction.added": [reactions.onReactionAdded],

@@ -63,6 +63,18 @@ export function onPresence(frame) {
   });
 }
 
+// Do not disturb: a moon on the person's dot until `until` (unix seconds), or none.
+const dndTimers = new Map();
+export function onDnd(frame) {
+  clearTimeout(dndTimers.get(frame.user_id));
+  const on = frame.until && frame.until * 1000 > Date.now();
+  $$(`[data-presence-user="${frame.user_id}"]`).forEach((dot) => {
+    if (on) dot.dataset.dnd = "1";
+    else delete dot.dataset.dnd;
+  });
+  if (on) dndTimers.set(frame.user_id, setTimeout(() => onDnd({ user_id: frame.user_id, until: null }), frame.until * 1000 - Date.now()));
+}
+
 // Typing frames come at most every 3 s while someone types; a name goes 5 s after the last.
 export function onTyping(frame) {
   if (frame.channel_id !== page.openChannel?.id) return;

@@ -20,7 +20,8 @@ function setBadge(link, unread, badge) {
   if (!link) return;
   link.dataset.unread = String(unread);
   link.dataset.badge = String(badge);
-  link.classList.toggle("unread", unread > 0);
+  // A muted conversation turns bold only for what badges it (a mention).
+  link.classList.toggle("unread", unread > 0 && (link.dataset.muted !== "1" || badge > 0));
   let el = $(".badge", link);
   if (badge > 0) {
     if (!el) {
@@ -51,7 +52,8 @@ export function countUnread(channelId, message) {
   if (!link || message.user_id === page.me.id) return;
   if (message.thread_root_seq && !message.reply_broadcast) return;
   const unread = Number(link.dataset.unread || 0) + 1;
-  const badge = Number(link.dataset.badge || 0) + (isDm(link.dataset.kind) || mentionsMe(message.text) ? 1 : 0);
+  const forMe = (isDm(link.dataset.kind) && link.dataset.muted !== "1") || mentionsMe(message.text);
+  const badge = Number(link.dataset.badge || 0) + (forMe ? 1 : 0);
   setBadge(link, unread, badge);
 }
 
@@ -88,7 +90,7 @@ export function onReady(frame) {
     const link = sidebarLink(c.id);
     if (!link) return;
     if (shown <= c.last_read_seq) setBadge(link, 0, 0);
-    else link.classList.add("unread");
+    else if (link.dataset.muted !== "1" || Number(link.dataset.badge || 0) > 0) link.classList.add("unread");
   });
 }
 

@@ -97,6 +97,7 @@ impl TestApp {
             signup: natter::config::Signup::Open,
             trusted_proxies: Vec::new(),
             files: natter::config::FilesConfig::in_dir(files_dir(&db_name)),
+            notify: natter::config::NotifyConfig::without_mail(""),
         };
         configure(&mut config);
         let server = Server::build(config)
@@ -174,6 +175,7 @@ impl TestApp {
             signup: natter::config::Signup::Open,
             trusted_proxies: Vec::new(),
             files: natter::config::FilesConfig::in_dir(files_dir(&self.db_name)),
+            notify: natter::config::NotifyConfig::without_mail(""),
         };
         let server = Server::build(config).await.expect("a second node starts");
         let base = format!("http://{}", server.local_addr());
