@@ -40,20 +40,21 @@ pub struct MessageFacts {
     pub author_id: i64,
     pub author_name: String,
     pub body: String,
-    pub file_count: i32,
+    pub file_count: i16,
     pub thread_root_seq: Option<i64>,
     pub reply_broadcast: bool,
     pub mention_all: Option<String>,
     pub created_at: OffsetDateTime,
 }
 
+/// The columns of [`MessageFacts`], over `m` (the message) joined by [`FACT_JOINS`].
 const FACTS: &str = "m.channel_id, m.seq, c.kind, c.name as channel_name,
        w.slug as workspace_slug, w.name as workspace_name, w.notification_text,
        m.user_id as author_id, coalesce(m.sender_name, a.display_name) as author_name, m.body,
-       m.file_count, m.thread_root_seq, m.reply_broadcast, m.mention_all, m.created_at
-  from messages m join channels c on c.id = m.channel_id
-  join workspaces w on w.id = c.workspace_id
-  join users a on a.id = m.user_id";
+       m.file_count, m.thread_root_seq, m.reply_broadcast, m.mention_all, m.created_at";
+const FACT_JOINS: &str = "join channels c on c.id = m.channel_id
+       join workspaces w on w.id = c.workspace_id
+       join users a on a.id = m.user_id";
 
 /// The message, unless it was deleted before its notifications went out.
 pub async fn message_facts(
@@ -62,7 +63,8 @@ pub async fn message_facts(
     seq: i64,
 ) -> sqlx::Result<Option<MessageFacts>> {
     sqlx::query_as(&format!(
-        "select {FACTS} where m.channel_id = $1 and m.seq = $2 and m.deleted_at is null"
+        "select {FACTS} from messages m {FACT_JOINS}
+         where m.channel_id = $1 and m.seq = $2 and m.deleted_at is null"
     ))
     .bind(channel_id)
     .bind(seq)
@@ -377,9 +379,7 @@ pub async fn mail_items(
                     as unread
          from mail_items i
          join messages m on m.channel_id = i.channel_id and m.seq = i.seq
-         join channels c on c.id = m.channel_id
-         join workspaces w on w.id = c.workspace_id
-         join users a on a.id = m.user_id
+         {FACT_JOINS}
          left join channel_members cm on cm.channel_id = i.channel_id and cm.user_id = i.user_id
          where i.user_id = $1
          order by w.name, c.id, m.seq

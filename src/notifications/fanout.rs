@@ -198,7 +198,21 @@ async fn round(state: &AppState) -> sqlx::Result<usize> {
     let claimed = db::claim_outbox(&mut tx, BATCH).await?;
     let mut frames = Vec::new();
     for &(channel_id, seq) in &claimed {
-        frames.extend(fan_out(state, &mut tx, channel_id, seq).await?);
+        // Each message in a savepoint: one that cannot be fanned out (a row that does not
+        // decode, a statement Postgres refuses) is logged and skipped rather than retried
+        // forever ahead of every other; losing the connection still rolls the batch back.
+        let mut one = sqlx::Acquire::begin(&mut tx).await?;
+        match fan_out(state, &mut one, channel_id, seq).await {
+            Ok(told) => {
+                one.commit().await?;
+                frames.extend(told);
+            }
+            Err(e @ (sqlx::Error::Database(_) | sqlx::Error::ColumnDecode { .. })) => {
+                one.rollback().await?;
+                tracing::error!(channel_id, seq, error = %e, "a message's notifications were skipped");
+            }
+            Err(e) => return Err(e),
+        }
     }
     tx.commit().await?;
     for (user_id, frame) in frames {

@@ -65,7 +65,7 @@ impl Vapid {
         })
     }
 
-    /// The `Authorization` header for a push to `endpoint`: `vapid t=<JWT>, k=<key>`, the JWT
+    /// The `Authorization` header for a push to `endpoint`: `vapid t=<JWT>,k=<key>`, the JWT
     /// signed with ES256 for the endpoint's origin, valid for twelve hours.
     pub fn authorization(&self, endpoint: &reqwest::Url, subject: &str) -> String {
         let audience = endpoint.origin().ascii_serialization();
@@ -79,7 +79,8 @@ impl Vapid {
         let signing_input = format!("{header}.{claims}");
         let signature: Signature = self.key.sign(signing_input.as_bytes());
         let signature = URL_SAFE_NO_PAD.encode(signature.to_bytes());
-        format!("vapid t={signing_input}.{signature}, k={}", self.public)
+        // No space after the comma: some verifiers split the header on its last space.
+        format!("vapid t={signing_input}.{signature},k={}", self.public)
     }
 }
 
@@ -335,7 +336,7 @@ mod tests {
         let header = vapid.authorization(&endpoint, "mailto:ops@example.com");
         let (token, k) = header
             .strip_prefix("vapid t=")
-            .and_then(|rest| rest.split_once(", k="))
+            .and_then(|rest| rest.split_once(",k="))
             .unwrap();
         assert_eq!(k, vapid.public);
         let (signed, signature) = token.rsplit_once('.').unwrap();

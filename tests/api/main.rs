@@ -17,6 +17,7 @@ mod crash;
 mod events;
 mod files;
 mod messages;
+mod notifications;
 mod outage;
 mod python;
 mod realtime;
