@@ -185,7 +185,8 @@ impl Config {
             })?;
             notify.vapid_subject = format!(
                 "mailto:{}",
-                from.rsplit_once('<').map_or(from.as_str(), |(_, a)| a.trim_end_matches('>'))
+                from.rsplit_once('<')
+                    .map_or(from.as_str(), |(_, a)| a.trim_end_matches('>'))
             );
             notify.mail_from = from;
         }

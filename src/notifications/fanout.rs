@@ -277,7 +277,10 @@ mod tests {
         // DMs default to all; channels to mentions.
         assert_eq!(reason(&member(None), &dm), Some(Reason::Direct));
         assert_eq!(reason(&member(None), &channel), None);
-        assert_eq!(reason(&member(Some("all")), &channel), Some(Reason::Everything));
+        assert_eq!(
+            reason(&member(Some("all")), &channel),
+            Some(Reason::Everything)
+        );
         let mentioned = db::Recipient {
             mentioned: true,
             ..member(None)
@@ -320,13 +323,13 @@ mod tests {
         let n = notice(&facts(ChannelKind::Public), "https://chat.example.com");
         assert_eq!(n.title, "#general");
         assert_eq!(n.body, "Alice: Lunch at noon?");
-        assert_eq!(
-            n.url,
-            "https://chat.example.com/w/acme/c/7?around=42#m-42"
-        );
+        assert_eq!(n.url, "https://chat.example.com/w/acme/c/7?around=42#m-42");
         assert_eq!(n.tag, "natter-7");
         let dm = notice(&facts(ChannelKind::Dm), "");
-        assert_eq!((dm.title.as_str(), dm.body.as_str()), ("Alice", "Lunch at noon?"));
+        assert_eq!(
+            (dm.title.as_str(), dm.body.as_str()),
+            ("Alice", "Lunch at noon?")
+        );
         let private = db::MessageFacts {
             notification_text: false,
             ..facts(ChannelKind::Dm)

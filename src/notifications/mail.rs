@@ -130,7 +130,10 @@ fn sections(items: &[&db::MailItem], public_url: &str) -> Vec<MailSection> {
     let mut by_place: BTreeMap<(String, i64), Vec<MailLine>> = BTreeMap::new();
     for item in items {
         let f = &item.facts;
-        let key = (format!("{} in {}", fanout::place(f), f.workspace_name), f.channel_id);
+        let key = (
+            format!("{} in {}", fanout::place(f), f.workspace_name),
+            f.channel_id,
+        );
         if !by_place.contains_key(&key) {
             order.push(key.clone());
         }
@@ -293,7 +296,11 @@ pub async fn run_worker(state: AppState) {
         };
         for user_id in due {
             if let Err(e) = mail_person(&state, &mailer, user_id).await {
-                tracing::warn!(user_id, error = format!("{e:#}"), "notification mail failed");
+                tracing::warn!(
+                    user_id,
+                    error = format!("{e:#}"),
+                    "notification mail failed"
+                );
             }
         }
     }

@@ -34,9 +34,15 @@ use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/settings/notifications", get(prefs::page).post(prefs::save))
+        .route(
+            "/settings/notifications",
+            get(prefs::page).post(prefs::save),
+        )
         .route("/settings/notifications/pause", post(prefs::pause))
-        .route("/w/{slug}/c/{channel_id}/notifications", post(prefs::set_level))
+        .route(
+            "/w/{slug}/c/{channel_id}/notifications",
+            post(prefs::set_level),
+        )
         .route("/push/vapid-public-key", get(push::public_key))
         .route(
             "/push/subscriptions",

@@ -267,9 +267,9 @@ pub async fn pause(
             }
         },
     };
-    let ends = db::pause(&state.db, me.id, how).await?.map_err(|()| {
-        AppError::Validation("Choose a time in the next year, after now.".into())
-    })?;
+    let ends = db::pause(&state.db, me.id, how)
+        .await?
+        .map_err(|()| AppError::Validation("Choose a time in the next year, after now.".into()))?;
     publish_dnd(&state, me.id).await;
     if crate::web::wants_json(&headers) {
         return Ok(axum::Json(serde_json::json!({
@@ -306,13 +306,7 @@ pub async fn set_level(
             AppError::Validation("A level is all, mentions, nothing or mute.".into())
         })?),
     };
-    db::set_levels(
-        &state.db,
-        me.id,
-        &[channel_id],
-        &[level.map(Level::as_str)],
-    )
-    .await?;
+    db::set_levels(&state.db, me.id, &[channel_id], &[level.map(Level::as_str)]).await?;
     let effective = level.unwrap_or_else(|| Level::default_for(access.channel.kind));
     if crate::web::wants_json(&headers) {
         return Ok(axum::Json(serde_json::json!({

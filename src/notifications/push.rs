@@ -135,7 +135,8 @@ fn decode_b64url(text: &str) -> Option<Vec<u8>> {
 }
 
 fn parse_subscription(state: &AppState, body: &[u8]) -> Result<Subscription, AppError> {
-    let bad = |what: &str| AppError::Validation(format!("This is not a push subscription: {what}."));
+    let bad =
+        |what: &str| AppError::Validation(format!("This is not a push subscription: {what}."));
     let json: SubscriptionJson =
         serde_json::from_slice(body).map_err(|_| bad("send PushSubscription's JSON"))?;
     if json.endpoint.len() > 2048 {
@@ -270,7 +271,11 @@ async fn deliver(state: &AppState, vapid: &Vapid, due: db::DuePush) -> sqlx::Res
             db::push_retry(&state.db, due.id, secs, expired).await
         }
         Outcome::Dropped(why) => {
-            tracing::info!(subscription = due.subscription_id, why, "a push was dropped");
+            tracing::info!(
+                subscription = due.subscription_id,
+                why,
+                "a push was dropped"
+            );
             db::push_retry(&state.db, due.id, 0.0, true).await
         }
     }
@@ -342,8 +347,7 @@ mod tests {
         let (signed, signature) = token.rsplit_once('.').unwrap();
         let point = URL_SAFE_NO_PAD.decode(k).unwrap();
         let verifier = VerifyingKey::from_sec1_bytes(&point).unwrap();
-        let signature =
-            Signature::from_slice(&URL_SAFE_NO_PAD.decode(signature).unwrap()).unwrap();
+        let signature = Signature::from_slice(&URL_SAFE_NO_PAD.decode(signature).unwrap()).unwrap();
         verifier.verify(signed.as_bytes(), &signature).unwrap();
         let claims: serde_json::Value = serde_json::from_slice(
             &URL_SAFE_NO_PAD

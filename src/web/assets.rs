@@ -18,10 +18,22 @@ const SERVICE_WORKER: &str = include_str!("../../static/sw.js");
 const MANIFEST: &str = include_str!("../../static/manifest.webmanifest");
 /// The app's icons in the sizes installs and notifications ask for.
 const ICONS: &[(&str, &[u8])] = &[
-    ("icon-192.png", include_bytes!("../../static/icons/icon-192.png")),
-    ("icon-512.png", include_bytes!("../../static/icons/icon-512.png")),
-    ("maskable-192.png", include_bytes!("../../static/icons/maskable-192.png")),
-    ("maskable-512.png", include_bytes!("../../static/icons/maskable-512.png")),
+    (
+        "icon-192.png",
+        include_bytes!("../../static/icons/icon-192.png"),
+    ),
+    (
+        "icon-512.png",
+        include_bytes!("../../static/icons/icon-512.png"),
+    ),
+    (
+        "maskable-192.png",
+        include_bytes!("../../static/icons/maskable-192.png"),
+    ),
+    (
+        "maskable-512.png",
+        include_bytes!("../../static/icons/maskable-512.png"),
+    ),
 ];
 
 /// The live client, as ES modules: `/static/js/<name>`. `app.js` is the entry the layout loads.

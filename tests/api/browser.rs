@@ -64,6 +64,17 @@ async fn start_driver() -> Option<Driver> {
 }
 
 async fn browser(driver: &Driver) -> Client {
+    browser_with_prefs(driver, json!({})).await
+}
+
+/// A browser whose profile has already allowed this site's notifications, as a person would
+/// by answering the permission prompt.
+async fn browser_allowing_notifications(driver: &Driver) -> Client {
+    let prefs = json!({ "profile.default_content_setting_values.notifications": 1 });
+    browser_with_prefs(driver, prefs).await
+}
+
+async fn browser_with_prefs(driver: &Driver, prefs: serde_json::Value) -> Client {
     let profile =
         std::env::temp_dir().join(format!("natter-chromium-{}", uuid::Uuid::new_v4().simple()));
     let capabilities = json!({
@@ -73,7 +84,8 @@ async fn browser(driver: &Driver) -> Client {
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--window-size=1280,800", format!("--user-data-dir={}", profile.display()),
-            ]
+            ],
+            "prefs": prefs,
         }
     });
     let serde_json::Value::Object(capabilities) = capabilities else {
@@ -844,4 +856,131 @@ async fn dropped_files_can_be_cancelled_before_sending_and_the_lightbox_steps_wi
         .await
         .unwrap();
     assert_eq!(shared, 2);
+}
+
+#[tokio::test]
+async fn a_dm_shows_a_desktop_notification_from_the_open_tab_and_clicking_it_opens_the_dm() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let bob = app.signup("bob").await;
+    let (slug, general) = app.workspace(&ada, "Acme").await;
+    app.join_by_invite(&ada, &bob, &slug).await;
+    let dm = ada
+        .open_dm(&slug, &[helpers::user_id(&app, "bob").await])
+        .await;
+
+    let bob_browser = browser_allowing_notifications(&driver).await;
+    log_in(&bob_browser, &app.base, "bob@example.com").await;
+    bob_browser
+        .goto(&format!("{}/w/{slug}/c/{general}", app.base))
+        .await
+        .unwrap();
+    until(
+        &bob_browser,
+        "document.body.dataset.live === 'ready'",
+        "Bob's page is live",
+    )
+    .await;
+    until(
+        &bob_browser,
+        "Notification.permission === 'granted'",
+        "the profile allows notifications",
+    )
+    .await;
+    // Allowed already: no banner asks again, and the service worker is installed for pushes.
+    until(
+        &bob_browser,
+        "document.getElementById('notify-banner').hidden",
+        "the banner stays hidden",
+    )
+    .await;
+    bob_browser
+        .execute(
+            "navigator.serviceWorker.getRegistration('/').then((r) => { window.__worker = r && (r.active || r.installing || r.waiting) && (r.active || r.installing || r.waiting).scriptURL; });",
+            vec![],
+        )
+        .await
+        .unwrap();
+    until(
+        &bob_browser,
+        "window.__worker && window.__worker.endsWith('/sw.js')",
+        "/sw.js is registered",
+    )
+    .await;
+
+    // Watch the real Notification API: every notification the page makes is recorded, and
+    // still shown.
+    bob_browser
+        .execute(
+            r#"window.__shown = [];
+               const Real = window.Notification;
+               window.Notification = class extends Real {
+                 constructor(title, options) {
+                   super(title, options);
+                   window.__shown.push({ title, body: options.body, tag: options.tag });
+                   window.__last = this;
+                 }
+               };"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    let focused = bob_browser
+        .execute("return document.hasFocus()", vec![])
+        .await
+        .unwrap();
+    assert_eq!(focused, json!(true), "the test's window has focus");
+
+    // A mention in the conversation Bob is looking at does not notify; Ada's DM does.
+    ada.send(&slug, general, "@bob see this here", None).await;
+    ada.send(&slug, dm, "psst, a word?", None).await;
+    until(
+        &bob_browser,
+        "window.__shown.length >= 1",
+        "a desktop notification",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let shown = bob_browser
+        .execute("return window.__shown", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        shown,
+        json!([{ "title": "Ada", "body": "psst, a word?", "tag": format!("natter-{dm}") }])
+    );
+    screenshot(&bob_browser, "desktop-notification").await;
+
+    // Clicking it opens the DM at the message.
+    bob_browser
+        .execute("window.__last.onclick()", vec![])
+        .await
+        .unwrap();
+    until(
+        &bob_browser,
+        &format!("location.pathname === '/w/{slug}/c/{dm}' && location.hash === '#m-1'"),
+        "the DM opened",
+    )
+    .await;
+    // The DM's menu sets its level; the Preferences page has the rest.
+    bob_browser
+        .execute("document.querySelector('.notify-menu').open = true", vec![])
+        .await
+        .unwrap();
+    screenshot(&bob_browser, "notify-menu").await;
+    bob_browser
+        .goto(&format!("{}/settings/notifications", app.base))
+        .await
+        .unwrap();
+    until(
+        &bob_browser,
+        "document.getElementById('notify-state').textContent.includes('are on')",
+        "the page says notifications are on in this browser",
+    )
+    .await;
+    screenshot(&bob_browser, "notification-preferences").await;
+    bob_browser.close().await.unwrap();
 }

@@ -178,8 +178,16 @@ async fn a_push_is_encrypted_for_the_browser_signed_with_vapid_and_a_410_forgets
         );
         let endpoint = url_origin(subscriptions[0]["endpoint"].as_str().unwrap());
         assert_eq!(record["claims"]["aud"], endpoint);
-        assert!(record["claims"]["sub"].as_str().unwrap().starts_with("mailto:"));
-        assert!(record["claims"]["exp"].as_i64().unwrap() > time::OffsetDateTime::now_utc().unix_timestamp());
+        assert!(
+            record["claims"]["sub"]
+                .as_str()
+                .unwrap()
+                .starts_with("mailto:")
+        );
+        assert!(
+            record["claims"]["exp"].as_i64().unwrap()
+                > time::OffsetDateTime::now_utc().unix_timestamp()
+        );
         assert_eq!(record["headers"]["content-encoding"], "aes128gcm");
         assert_eq!(record["headers"]["urgency"], "high");
         assert!(record["headers"]["ttl"].as_str().is_some());
@@ -250,7 +258,10 @@ async fn no_push_reaches_an_open_socket_do_not_disturb_level_nothing_or_mute() {
         let mut bodies = Vec::new();
         loop {
             let push = stub.expect("Cy's control push").await;
-            let body = push["payload"]["body"].as_str().unwrap_or_default().to_owned();
+            let body = push["payload"]["body"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
             let done = push["subscription"] == "cy" && body == control;
             if push["subscription"] == "bob" {
                 bodies.push(body);
@@ -272,7 +283,11 @@ async fn no_push_reaches_an_open_socket_do_not_disturb_level_nothing_or_mute() {
     assert!(round(bob_dm, "while online", "c1").await.is_empty());
     let frame = bob_ws.next_of("notification").await;
     assert_eq!(
-        (frame["title"].as_str(), frame["body"].as_str(), frame["channel_id"].as_i64()),
+        (
+            frame["title"].as_str(),
+            frame["body"].as_str(),
+            frame["channel_id"].as_i64()
+        ),
         (Some("Ada"), Some("while online"), Some(bob_dm))
     );
     drop(bob_ws);
@@ -316,10 +331,16 @@ async fn no_push_reaches_an_open_socket_do_not_disturb_level_nothing_or_mute() {
         .split("<a class=\"sidebar-link")
         .find(|l| l.contains(&format!("data-channel-id=\"{general}\"")))
         .unwrap();
-    assert!(link.contains("muted") && link.contains("data-muted=\"1\""), "{link}");
+    assert!(
+        link.contains("muted") && link.contains("data-muted=\"1\""),
+        "{link}"
+    );
     // And at "all", everything in the channel.
     assert_eq!(set("all", general).await, StatusCode::SEE_OTHER);
-    assert_eq!(round(general, "news for all", "c8").await, vec!["Ada: news for all"]);
+    assert_eq!(
+        round(general, "news for all", "c8").await,
+        vec!["Ada: news for all"]
+    );
 }
 
 /// A free port on 127.0.0.1 (bound and released).
@@ -333,7 +354,15 @@ fn free_port() -> u16 {
 
 async fn smtp_sink(port: Option<u16>) -> Option<Helper> {
     let arg = port.map(|p| p.to_string());
-    let mut sink = Helper::start("smtp_sink.py", arg.as_slice().iter().map(String::as_str).collect::<Vec<_>>().as_slice()).await?;
+    let mut sink = Helper::start(
+        "smtp_sink.py",
+        arg.as_slice()
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice(),
+    )
+    .await?;
     sink.expect("the SMTP server's port").await;
     Some(sink)
 }
@@ -362,24 +391,45 @@ async fn one_mail_for_unread_dms_none_when_read_in_time_and_one_click_turns_it_o
     ada.send(&slug, bob_dm, "second <thing> & more", None).await;
     ada.send(&slug, cy_dm, "read this soon", None).await;
     // Cy reads it in time (opening the conversation reads it).
-    assert_eq!(cy.page(&format!("/w/{slug}/c/{cy_dm}")).await.0, StatusCode::OK);
+    assert_eq!(
+        cy.page(&format!("/w/{slug}/c/{cy_dm}")).await.0,
+        StatusCode::OK
+    );
 
     let mail = sink.expect("Bob's mail").await;
     assert_eq!(mail["rcpt_tos"], json!(["bob@example.com"]));
     assert_eq!(mail["subject"], "2 unread messages in Natter");
     assert_eq!(mail["content_type"], "multipart/alternative");
-    let (text, html) = (mail["text"].as_str().unwrap(), mail["html"].as_str().unwrap());
-    assert!(text.contains("Ada: first thing") && text.contains("second <thing> & more"), "{text}");
-    assert!(html.contains("first thing") && html.contains("second &#60;thing&#62; &#38; more"), "{html}");
-    assert!(!html.contains("<thing>"), "the message's text is escaped in the HTML part");
-    assert!(text.contains(&format!("/w/{slug}/c/{bob_dm}?around=1#m-1")), "{text}");
+    let (text, html) = (
+        mail["text"].as_str().unwrap(),
+        mail["html"].as_str().unwrap(),
+    );
+    assert!(
+        text.contains("Ada: first thing") && text.contains("second <thing> & more"),
+        "{text}"
+    );
+    assert!(
+        html.contains("first thing") && html.contains("second &#60;thing&#62; &#38; more"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("<thing>"),
+        "the message's text is escaped in the HTML part"
+    );
+    assert!(
+        text.contains(&format!("/w/{slug}/c/{bob_dm}?around=1#m-1")),
+        "{text}"
+    );
     assert_eq!(mail["list_unsubscribe_post"], "List-Unsubscribe=One-Click");
     let off = mail["list_unsubscribe"]
         .as_str()
         .unwrap()
         .trim_matches(['<', '>'])
         .to_owned();
-    assert!(off.starts_with(&format!("{}/notifications/email-off/", app.base)), "{off}");
+    assert!(
+        off.starts_with(&format!("{}/notifications/email-off/", app.base)),
+        "{off}"
+    );
 
     // Nothing more: one mail for Bob's two, none for Cy, and the queue is empty.
     until_count(&app, "select count(*) from mail_items", 0).await;
@@ -464,7 +514,10 @@ async fn preferences_save_levels_schedule_and_zone_and_refuse_bad_input() {
 
     let (status, html) = bob.page("/settings/notifications").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("Mail is off on this server"), "no SMTP: the page says so");
+    assert!(
+        html.contains("Mail is off on this server"),
+        "no SMTP: the page says so"
+    );
     assert!(html.contains(&format!("name=\"level_{general}\"")));
     // The workspace page links to it.
     let (_, app_page) = bob.page(&format!("/w/{slug}/c/{general}")).await;
@@ -473,14 +526,26 @@ async fn preferences_save_levels_schedule_and_zone_and_refuse_bad_input() {
     let level = format!("level_{general}");
     let bad = [
         vec![("time_zone", "Mars/Olympus_Mons")],
-        vec![("schedule", "1"), ("dnd_start", "22:00"), ("dnd_end", "22:00")],
-        vec![("schedule", "1"), ("dnd_start", "25:00"), ("dnd_end", "07:00")],
+        vec![
+            ("schedule", "1"),
+            ("dnd_start", "22:00"),
+            ("dnd_end", "22:00"),
+        ],
+        vec![
+            ("schedule", "1"),
+            ("dnd_start", "25:00"),
+            ("dnd_end", "07:00"),
+        ],
         vec![(level.as_str(), "loud")],
         vec![("level_x", "all")],
     ];
     for fields in bad {
         let answer = bob.post_form("/settings/notifications", &fields).await;
-        assert_eq!(answer.status(), StatusCode::UNPROCESSABLE_ENTITY, "{fields:?}");
+        assert_eq!(
+            answer.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{fields:?}"
+        );
         assert!(answer.text().await.unwrap().contains("prefs-error"));
     }
     let saved = bob
@@ -526,8 +591,14 @@ async fn preferences_save_levels_schedule_and_zone_and_refuse_bad_input() {
             .unwrap()
         }
     };
-    assert_eq!(ends("2026-01-01 21:30Z", "Europe/Paris").await.as_deref(), Some("2026-01-02 06:30"));
-    assert_eq!(ends("2026-01-02 05:00Z", "Europe/Paris").await.as_deref(), Some("2026-01-02 06:30"));
+    assert_eq!(
+        ends("2026-01-01 21:30Z", "Europe/Paris").await.as_deref(),
+        Some("2026-01-02 06:30")
+    );
+    assert_eq!(
+        ends("2026-01-02 05:00Z", "Europe/Paris").await.as_deref(),
+        Some("2026-01-02 06:30")
+    );
     assert_eq!(ends("2026-01-01 12:00Z", "Europe/Paris").await, None);
     assert_eq!(ends("2026-01-01 21:30Z", "UTC").await, None);
 
@@ -538,8 +609,14 @@ async fn preferences_save_levels_schedule_and_zone_and_refuse_bad_input() {
         vec![("pause", "custom"), ("until", "2020-01-01T10:00")],
         vec![("pause", "custom"), ("until", "2026-13-40T10:00")],
     ] {
-        let answer = bob.post_form("/settings/notifications/pause", &fields).await;
-        assert_eq!(answer.status(), StatusCode::UNPROCESSABLE_ENTITY, "{fields:?}");
+        let answer = bob
+            .post_form("/settings/notifications/pause", &fields)
+            .await;
+        assert_eq!(
+            answer.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{fields:?}"
+        );
     }
     let paused: Option<time::OffsetDateTime> =
         sqlx::query_scalar("select dnd_until from users where username = 'bob'")
@@ -564,11 +641,19 @@ async fn preferences_save_levels_schedule_and_zone_and_refuse_bad_input() {
         .await
         .unwrap();
     assert_eq!(answer.status(), StatusCode::OK);
-    let until = answer.json::<Value>().await.unwrap()["dnd_until"].as_i64().unwrap();
+    let until = answer.json::<Value>().await.unwrap()["dnd_until"]
+        .as_i64()
+        .unwrap();
     let dnd = ada_ws.next_of("dnd").await;
-    assert_eq!((dnd["user_id"].as_i64(), dnd["until"].as_i64()), (Some(bob_id), Some(until)));
+    assert_eq!(
+        (dnd["user_id"].as_i64(), dnd["until"].as_i64()),
+        (Some(bob_id), Some(until))
+    );
     let hours = (until - time::OffsetDateTime::now_utc().unix_timestamp()) / 3600;
-    assert!((0..=34).contains(&hours), "until 9:00 tomorrow in Paris: {hours} h away");
+    assert!(
+        (0..=34).contains(&hours),
+        "until 9:00 tomorrow in Paris: {hours} h away"
+    );
     let (_, html) = bob.page("/settings/notifications").await;
     assert!(html.contains("Notifications are paused until"));
     bob.post_form("/settings/notifications/pause", &[("pause", "resume")])
@@ -578,11 +663,17 @@ async fn preferences_save_levels_schedule_and_zone_and_refuse_bad_input() {
     // A private channel's level is nobody's business but its members': 404 for the rest.
     let secret = ada.create_channel(&slug, "secret", true).await;
     let answer = bob
-        .post_form(&format!("/w/{slug}/c/{secret}/notifications"), &[("level", "all")])
+        .post_form(
+            &format!("/w/{slug}/c/{secret}/notifications"),
+            &[("level", "all")],
+        )
         .await;
     assert_eq!(answer.status(), StatusCode::NOT_FOUND);
     let answer = ada
-        .post_form(&format!("/w/{slug}/c/{secret}/notifications"), &[("level", "loud")])
+        .post_form(
+            &format!("/w/{slug}/c/{secret}/notifications"),
+            &[("level", "loud")],
+        )
         .await;
     assert_eq!(answer.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
@@ -593,7 +684,11 @@ async fn preferences_save_levels_schedule_and_zone_and_refuse_bad_input() {
         json!({ "endpoint": "ftp://push.example.com/x", "keys": { "p256dh": "AAAA", "auth": "AAAA" } }),
         json!({ "endpoint": "https://push.example.com/x", "keys": { "p256dh": "BBBB", "auth": "AAAAAAAAAAAAAAAAAAAAAA" } }),
     ] {
-        assert_eq!(subscribe(bob, &body).await.status(), StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(
+            subscribe(bob, &body).await.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}"
+        );
     }
     let anonymous = reqwest::Client::new()
         .post(format!("{}/push/subscriptions", app.base))
@@ -602,7 +697,10 @@ async fn preferences_save_levels_schedule_and_zone_and_refuse_bad_input() {
         .await
         .unwrap();
     assert!(anonymous.status().is_client_error());
-    assert_eq!(count(&app, "select count(*) from push_subscriptions").await, 0);
+    assert_eq!(
+        count(&app, "select count(*) from push_subscriptions").await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -612,20 +710,32 @@ async fn natter_installs_as_an_app_with_a_manifest_icons_and_a_service_worker() 
     let (slug, general) = app.workspace(&ada, "Acme").await;
     let (_, html) = ada.page(&format!("/w/{slug}/c/{general}")).await;
     assert!(html.contains("<link rel=\"manifest\" href=\"/manifest.webmanifest\">"));
-    let manifest = reqwest::get(format!("{}/manifest.webmanifest", app.base)).await.unwrap();
-    assert_eq!(manifest.headers()[CONTENT_TYPE], "application/manifest+json");
+    let manifest = reqwest::get(format!("{}/manifest.webmanifest", app.base))
+        .await
+        .unwrap();
+    assert_eq!(
+        manifest.headers()[CONTENT_TYPE],
+        "application/manifest+json"
+    );
     let manifest: Value = manifest.json().await.unwrap();
     assert_eq!(manifest["display"], "standalone");
     assert_eq!(manifest["name"], "Natter");
     assert!(manifest["theme_color"].as_str().is_some());
     let icons = manifest["icons"].as_array().unwrap();
-    assert!(icons.iter().any(|i| i["sizes"] == "512x512" && i["purpose"] == "maskable"));
+    assert!(
+        icons
+            .iter()
+            .any(|i| i["sizes"] == "512x512" && i["purpose"] == "maskable")
+    );
     for icon in icons {
         let response = reqwest::get(format!("{}{}", app.base, icon["src"].as_str().unwrap()))
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{icon}");
-        assert_eq!(response.headers()[CONTENT_TYPE], icon["type"].as_str().unwrap());
+        assert_eq!(
+            response.headers()[CONTENT_TYPE],
+            icon["type"].as_str().unwrap()
+        );
         let bytes = response.bytes().await.unwrap();
         if let Some(size) = icon["sizes"].as_str().and_then(|s| s.split_once('x')) {
             // A PNG's IHDR holds its width and height.
@@ -635,7 +745,56 @@ async fn natter_installs_as_an_app_with_a_manifest_icons_and_a_service_worker() 
         }
     }
     let worker = reqwest::get(format!("{}/sw.js", app.base)).await.unwrap();
-    assert!(worker.headers()[CONTENT_TYPE].to_str().unwrap().starts_with("text/javascript"));
+    assert!(
+        worker.headers()[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
     let worker = worker.text().await.unwrap();
-    assert!(worker.contains("addEventListener(\"push\"") && worker.contains("addEventListener(\"notificationclick\""));
+    assert!(
+        worker.contains("addEventListener(\"push\"")
+            && worker.contains("addEventListener(\"notificationclick\"")
+    );
+}
+
+#[tokio::test]
+async fn twenty_devices_get_twenty_pushes_once_each_with_two_nodes_at_work() {
+    let app = TestApp::spawn().await;
+    // A second node on the same database runs the same workers.
+    let _second = app.second_node().await;
+    let (people, slug) = people(&app, &["ada", "bob"]).await;
+    let (ada, bob) = (&people[0], &people[1]);
+    let devices: Vec<String> = (1..=20).map(|i| format!("device{i}")).collect();
+    let names: Vec<&str> = devices.iter().map(String::as_str).collect();
+    let Some(mut stub) = Helper::start("push_stub.py", &names).await else {
+        return;
+    };
+    for _ in &devices {
+        let subscription = stub.expect("a subscription").await;
+        assert_eq!(
+            subscribe(bob, &subscription).await.status(),
+            StatusCode::CREATED
+        );
+    }
+    let dm = ada.open_dm(&slug, &[user_id(&app, "bob").await]).await;
+    for n in 1..=3 {
+        ada.send(&slug, dm, &format!("message {n}"), None).await;
+    }
+    let mut got = std::collections::BTreeMap::<(String, String), usize>::new();
+    for _ in 0..60 {
+        let push = stub.expect("a push").await;
+        assert_eq!(push["vapid_verified"], true, "{push}");
+        let key = (
+            push["subscription"].as_str().unwrap().to_owned(),
+            push["payload"]["body"].as_str().unwrap().to_owned(),
+        );
+        *got.entry(key).or_default() += 1;
+    }
+    assert!(
+        stub.drain(Duration::from_secs(2)).await.is_empty(),
+        "nothing twice"
+    );
+    assert_eq!(got.len(), 60, "each of 20 devices got each of 3 messages");
+    assert!(got.values().all(|&n| n == 1));
 }
