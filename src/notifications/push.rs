@@ -264,6 +264,11 @@ async fn deliver(state: &AppState, vapid: &Vapid, due: db::DuePush) -> sqlx::Res
             db::delete_subscription_id(&state.db, due.subscription_id).await
         }
         Outcome::Retry(secs) => {
+            tracing::debug!(
+                subscription = due.subscription_id,
+                secs,
+                "a push will be retried"
+            );
             let expired = due.age_secs + secs > TTL.as_secs_f64();
             if expired {
                 tracing::info!(subscription = due.subscription_id, "a push expired unsent");

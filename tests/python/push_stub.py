@@ -12,6 +12,7 @@ import base64
 import json
 import os
 import sys
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import http_ece
@@ -38,6 +39,8 @@ class Subscription:
 
 
 SUBS = {name: Subscription(name) for name in sys.argv[1:] or ["ok"]}
+# Requests are handled on many threads; one line each must reach stdout whole.
+PRINT = threading.Lock()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -76,10 +79,17 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Length", "0")
         self.end_headers()
-        print(json.dumps(record), flush=True)
+        with PRINT:
+            print(json.dumps(record), flush=True)
 
 
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+class Server(ThreadingHTTPServer):
+    # Natter sends many pushes at once; the default backlog of 5 would refuse most of them.
+    request_queue_size = 256
+    daemon_threads = True
+
+
+server = Server(("127.0.0.1", 0), Handler)
 port = server.server_address[1]
 for sub in SUBS.values():
     print(
