@@ -565,6 +565,37 @@ pub async fn pause(
     Ok(ends.ok_or(()))
 }
 
+/// Do not disturb as Slack's `dnd.info` tells it (unix seconds).
+#[derive(Debug, sqlx::FromRow)]
+pub struct DndInfo {
+    /// The daily window's next start and its end, if there is a schedule.
+    pub next_start: Option<i64>,
+    pub next_end: Option<i64>,
+    /// The end of the pause (Slack's snooze), if one is on.
+    pub snooze_end: Option<i64>,
+}
+
+pub async fn dnd_info(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<DndInfo> {
+    sqlx::query_as(
+        "select extract(epoch from next_start)::bigint as next_start,
+                extract(epoch from next_start
+                        + case when dnd_end > dnd_start then dnd_end - dnd_start
+                               else dnd_end - dnd_start + interval '24 hours' end)::bigint
+                    as next_end,
+                case when dnd_until > now() then extract(epoch from dnd_until)::bigint end
+                    as snooze_end
+         from (select u.dnd_start, u.dnd_end, u.dnd_until,
+                      ((now() at time zone z)::date
+                       + case when (now() at time zone z)::time < u.dnd_start then 0 else 1 end
+                       + u.dnd_start) at time zone z as next_start
+               from users u cross join lateral (select coalesce(u.time_zone, 'UTC') as z) zone
+               where u.id = $1) d",
+    )
+    .bind(user_id)
+    .fetch_one(db)
+    .await
+}
+
 /// Of these people, those in do not disturb now, with when it ends.
 pub async fn in_dnd(
     db: impl PgExecutor<'_>,

@@ -30,6 +30,8 @@ use axum::Router;
 use axum::routing::{get, post};
 
 pub use crate::channels::levels::Level;
+use crate::realtime::frames::Event;
+use crate::realtime::presence_topic;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -60,5 +62,18 @@ pub fn spawn_workers(state: &AppState) {
     tokio::spawn(push::run_worker(state.clone()));
     if state.config.notify.smtp_url.is_some() {
         tokio::spawn(mail::run_worker(state.clone()));
+    }
+}
+
+/// Tells everyone watching the person's presence whether they are in do not disturb now.
+pub async fn publish_dnd(state: &AppState, user_id: i64) {
+    match db::in_dnd(&state.db, &[user_id]).await {
+        Ok(resting) => {
+            let until = resting.first().map(|(_, until)| until.unix_timestamp());
+            state
+                .realtime
+                .publish(&presence_topic(user_id), Event::Dnd { user_id, until });
+        }
+        Err(e) => tracing::warn!(error = %e, "do not disturb was not published"),
     }
 }

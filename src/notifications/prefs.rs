@@ -13,8 +13,6 @@ use time::macros::format_description;
 use super::{Level, db};
 use crate::auth::CurrentUser;
 use crate::error::AppError;
-use crate::realtime::frames::Event;
-use crate::realtime::presence_topic;
 use crate::state::AppState;
 use crate::web::templates::render_page;
 
@@ -197,7 +195,7 @@ pub async fn save(
     .await;
     match outcome {
         Ok(()) => {
-            publish_dnd(&state, me.id).await;
+            super::publish_dnd(&state, me.id).await;
             Ok(Redirect::to("/settings/notifications?saved=1").into_response())
         }
         Err(AppError::Validation(error)) => {
@@ -211,19 +209,6 @@ pub async fn save(
             .await
         }
         Err(e) => Err(e),
-    }
-}
-
-/// Tells everyone watching the person's presence whether they are in do not disturb now.
-async fn publish_dnd(state: &AppState, user_id: i64) {
-    match db::in_dnd(&state.db, &[user_id]).await {
-        Ok(resting) => {
-            let until = resting.first().map(|(_, until)| until.unix_timestamp());
-            state
-                .realtime
-                .publish(&presence_topic(user_id), Event::Dnd { user_id, until });
-        }
-        Err(e) => tracing::warn!(error = %e, "do not disturb was not published"),
     }
 }
 
@@ -270,7 +255,7 @@ pub async fn pause(
     let ends = db::pause(&state.db, me.id, how)
         .await?
         .map_err(|()| AppError::Validation("Choose a time in the next year, after now.".into()))?;
-    publish_dnd(&state, me.id).await;
+    super::publish_dnd(&state, me.id).await;
     if crate::web::wants_json(&headers) {
         return Ok(axum::Json(serde_json::json!({
             "ok": true, "dnd_until": ends.map(|e| e.unix_timestamp()),

@@ -471,6 +471,25 @@ async fn one_mail_for_unread_dms_none_when_read_in_time_and_one_click_turns_it_o
     ada.send(&slug, bob_dm, "after turning it off", None).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert!(sink.drain(Duration::from_millis(500)).await.is_empty());
+
+    // A workspace that keeps text out of notifications keeps it out of mail too.
+    let settings = ada
+        .post_form(
+            &format!("/w/{slug}/admin/settings"),
+            &[("name", "Acme"), ("channel_creators", "members")],
+        )
+        .await;
+    assert_eq!(settings.status(), StatusCode::SEE_OTHER);
+    ada.send(&slug, cy_dm, "the classified plan", None).await;
+    let mail = sink.expect("Cy's mail").await;
+    assert_eq!(mail["rcpt_tos"], json!(["cy@example.com"]));
+    assert!(
+        mail["text"]
+            .as_str()
+            .unwrap()
+            .contains("New message from Ada")
+    );
+    assert!(!mail.to_string().contains("classified"), "{mail}");
 }
 
 #[tokio::test]
@@ -656,6 +675,12 @@ async fn preferences_save_levels_schedule_and_zone_and_refuse_bad_input() {
     );
     let (_, html) = bob.page("/settings/notifications").await;
     assert!(html.contains("Notifications are paused until"));
+    // Someone who starts watching now is told at once.
+    let (mut later, _) = Ws::hello(&app.base, &token(&app, "ada").await, json!({})).await;
+    later
+        .send(json!({ "type": "presence.subscribe", "user_ids": [bob_id] }))
+        .await;
+    assert_eq!(later.next_of("dnd").await["until"].as_i64(), Some(until));
     bob.post_form("/settings/notifications/pause", &[("pause", "resume")])
         .await;
     assert_eq!(ada_ws.next_of("dnd").await["until"], Value::Null);
@@ -799,4 +824,82 @@ async fn twenty_devices_get_twenty_pushes_once_each_with_two_nodes_at_work() {
     );
     assert_eq!(got.len(), 60, "each of 20 devices got each of 3 messages");
     assert!(got.values().all(|&n| n == 1));
+}
+
+#[tokio::test]
+async fn slacks_dnd_methods_snooze_resume_and_read_a_schedule() {
+    let app = TestApp::spawn().await;
+    let (people, _slug) = people(&app, &["ada", "bob"]).await;
+    let bob = &people[1];
+    let saved = bob
+        .post_form(
+            "/settings/notifications",
+            &[
+                ("time_zone", "Asia/Tokyo"),
+                ("schedule", "1"),
+                ("dnd_start", "22:00"),
+                ("dnd_end", "07:00"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let bob_token = token(&app, "bob").await;
+    let ada_token = token(&app, "ada").await;
+
+    let (_, snoozed) = helpers::api(
+        &app,
+        &bob_token,
+        "dnd.setSnooze",
+        json!({ "num_minutes": 30 }),
+    )
+    .await;
+    assert_eq!(snoozed["ok"], true, "{snoozed}");
+    assert_eq!(snoozed["snooze_enabled"], true);
+    let remaining = snoozed["snooze_remaining"].as_i64().unwrap();
+    assert!((1790..=1801).contains(&remaining), "{snoozed}");
+
+    let (_, info) = helpers::api(&app, &bob_token, "dnd.info", json!({})).await;
+    assert_eq!(
+        (
+            info["dnd_enabled"].as_bool(),
+            info["snooze_enabled"].as_bool()
+        ),
+        (Some(true), Some(true))
+    );
+    let (start, end) = (
+        info["next_dnd_start_ts"].as_i64().unwrap(),
+        info["next_dnd_end_ts"].as_i64().unwrap(),
+    );
+    assert_eq!(end - start, 9 * 3600, "22:00 to 07:00");
+    // 22:00 in Tokyo is 13:00 UTC.
+    assert_eq!(start % 86_400, 13 * 3600);
+
+    // Another member sees the schedule, not the snooze.
+    let bob_slack_id = natter::integrations::ids::user_id(user_id(&app, "bob").await);
+    let (_, other) = helpers::api(
+        &app,
+        &ada_token,
+        "dnd.info",
+        json!({ "user": bob_slack_id }),
+    )
+    .await;
+    assert_eq!(other["next_dnd_start_ts"], start);
+    assert!(other.get("snooze_enabled").is_none(), "{other}");
+    let (_, nobody) =
+        helpers::api(&app, &ada_token, "dnd.info", json!({ "user": "U999999" })).await;
+    assert_eq!(nobody["error"], "user_not_found");
+
+    let (_, ended) = helpers::api(&app, &bob_token, "dnd.endSnooze", json!({})).await;
+    assert_eq!(
+        (ended["ok"].as_bool(), ended["snooze_enabled"].as_bool()),
+        (Some(true), Some(false))
+    );
+    for bad in [
+        json!({}),
+        json!({ "num_minutes": "soon" }),
+        json!({ "num_minutes": 0 }),
+    ] {
+        let (_, answer) = helpers::api(&app, &bob_token, "dnd.setSnooze", bad).await;
+        assert_eq!(answer["error"], "invalid_arguments");
+    }
 }

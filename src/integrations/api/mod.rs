@@ -9,6 +9,7 @@
 mod chat;
 mod conversations;
 pub mod db;
+mod dnd;
 mod files;
 mod reactions;
 mod search;
@@ -253,6 +254,9 @@ pub async fn dispatch(
         "conversations.archive" => conversations::archive(&ctx, &params, true).await,
         "conversations.unarchive" => conversations::archive(&ctx, &params, false).await,
         "conversations.rename" => conversations::rename(&ctx, &params).await,
+        "dnd.info" => dnd::info(&ctx, &params).await,
+        "dnd.setSnooze" => dnd::set_snooze(&ctx, &params).await,
+        "dnd.endSnooze" => dnd::end_snooze(&ctx).await,
         "users.list" => users::list(&ctx, &params).await,
         "users.info" => users::info(&ctx, &params).await,
         "search.messages" => search::messages(&ctx, &params).await,
