@@ -33,6 +33,7 @@ pub mod error;
 pub mod files;
 pub mod index;
 pub mod integrations;
+pub mod mailer;
 pub mod markdown;
 pub mod messages;
 pub mod notifications;

@@ -35,12 +35,7 @@ impl NewAccount {
         if name.is_empty() || name.chars().count() > 80 {
             return Err(invalid("Enter your name (up to 80 characters)."));
         }
-        if self.password.chars().count() < MIN_PASSWORD_CHARS {
-            return Err(invalid("Choose a password of at least 8 characters."));
-        }
-        if self.password.len() > 1024 {
-            return Err(invalid("That password is too long (1,024 bytes at most)."));
-        }
+        check_password(&self.password)?;
         Ok(NewAccount {
             email,
             username,
@@ -48,6 +43,17 @@ impl NewAccount {
             password: self.password.clone(),
         })
     }
+}
+
+/// The rules for a new password, wherever one is chosen (sign-up, change, reset).
+pub fn check_password(password: &str) -> Result<(), AppError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(invalid("Choose a password of at least 8 characters."));
+    }
+    if password.len() > 1024 {
+        return Err(invalid("That password is too long (1,024 bytes at most)."));
+    }
+    Ok(())
 }
 
 fn invalid(message: &str) -> AppError {

@@ -31,6 +31,54 @@ pub async fn insert_user(
     .await
 }
 
+/// The active user whose session this is, if the session has not been ended; its last use is
+/// recorded at most once a minute.
+pub async fn session_user(
+    db: impl PgExecutor<'_>,
+    user_id: i64,
+    session_key: &str,
+) -> sqlx::Result<Option<User>> {
+    sqlx::query_as(
+        "with seen as (
+             update user_sessions set last_seen_at = now()
+             where id = $2 and user_id = $1 and last_seen_at < now() - interval '1 minute')
+         select u.id, u.email, u.username, u.display_name, u.is_bot from users u
+         where u.id = $1 and u.deactivated_at is null
+           and exists (select 1 from user_sessions s where s.id = $2 and s.user_id = $1)",
+    )
+    .bind(user_id)
+    .bind(session_key)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn insert_session(
+    db: impl PgExecutor<'_>,
+    key: &str,
+    user_id: i64,
+    user_agent: Option<&str>,
+    address: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into user_sessions (id, user_id, user_agent, address) values ($1, $2, $3, $4)",
+    )
+    .bind(key)
+    .bind(user_id)
+    .bind(user_agent)
+    .bind(address)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete_session(db: impl PgExecutor<'_>, key: &str) -> sqlx::Result<()> {
+    sqlx::query("delete from user_sessions where id = $1")
+        .bind(key)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 /// An active user by id; deactivated users are treated as gone.
 pub async fn active_user(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<Option<User>> {
     sqlx::query_as(
@@ -170,5 +218,89 @@ pub async fn taken(
     .bind(email)
     .bind(username)
     .fetch_one(db)
+    .await
+}
+
+/// The stored password hash (`!` for accounts that have none).
+pub async fn password_hash(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("select password_hash from users where id = $1 and deactivated_at is null")
+        .bind(user_id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Sets a new password hash and ends every session of the person but `keep`; returns the ended
+/// sessions' keys (for their sockets).
+pub async fn set_password(
+    db: &sqlx::PgPool,
+    user_id: i64,
+    hash: &str,
+    keep: Option<&str>,
+) -> sqlx::Result<Vec<String>> {
+    let mut tx = db.begin().await?;
+    store_password(&mut *tx, user_id, hash).await?;
+    let ended = end_sessions(&mut *tx, user_id, keep).await?;
+    tx.commit().await?;
+    Ok(ended)
+}
+
+pub async fn store_password(db: impl PgExecutor<'_>, user_id: i64, hash: &str) -> sqlx::Result<()> {
+    sqlx::query("update users set password_hash = $2 where id = $1")
+        .bind(user_id)
+        .bind(hash)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Ends every session of the person but `keep`; their keys.
+pub async fn end_sessions(
+    db: impl PgExecutor<'_>,
+    user_id: i64,
+    keep: Option<&str>,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "delete from user_sessions where user_id = $1 and id is distinct from $2 returning id",
+    )
+    .bind(user_id)
+    .bind(keep)
+    .fetch_all(db)
+    .await
+}
+
+/// Ends one session, if it is the person's.
+pub async fn end_session_of(
+    db: impl PgExecutor<'_>,
+    user_id: i64,
+    key: &str,
+) -> sqlx::Result<bool> {
+    Ok(
+        sqlx::query("delete from user_sessions where id = $1 and user_id = $2")
+            .bind(key)
+            .bind(user_id)
+            .execute(db)
+            .await?
+            .rows_affected()
+            == 1,
+    )
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct SessionInfo {
+    pub id: String,
+    pub user_agent: Option<String>,
+    pub address: Option<String>,
+    pub created_at: time::OffsetDateTime,
+    pub last_seen_at: time::OffsetDateTime,
+}
+
+/// The person's sessions, most recently used first.
+pub async fn sessions_of(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<Vec<SessionInfo>> {
+    sqlx::query_as(
+        "select id, user_agent, address, created_at, last_seen_at from user_sessions
+         where user_id = $1 order by last_seen_at desc, created_at desc",
+    )
+    .bind(user_id)
+    .fetch_all(db)
     .await
 }

@@ -64,7 +64,7 @@ pub struct SignupForm {
 /// so `/\t/evil.example` and `/\\evil.example` are `//evil.example`, another host. What is
 /// left must be a path that starts with exactly one `/` and holds no control character, no
 /// backslash, and no escaped slash or backslash that a server might decode into one.
-fn safe_next(next: &str) -> String {
+pub fn safe_next(next: &str) -> String {
     let seen: String = next
         .chars()
         .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
@@ -148,7 +148,13 @@ pub async fn login(
     match user_id {
         Some(user_id) if valid => {
             throttle::succeeded(&state.db, attempt).await?;
-            session::log_in(&session, user_id).await?;
+            session::log_in(
+                &session,
+                &state,
+                user_id,
+                &session::Origin::of(&headers, address.clone()),
+            )
+            .await?;
             Ok(Redirect::to(&safe_next(&form.next)).into_response())
         }
         // The attempt stays counted as a failure.
@@ -195,7 +201,13 @@ pub async fn signup(
     };
     match created {
         Ok(user_id) => {
-            session::log_in(&session, user_id).await?;
+            session::log_in(
+                &session,
+                &state,
+                user_id,
+                &session::Origin::of(&headers, address.clone()),
+            )
+            .await?;
             Ok(Redirect::to(&safe_next(&form.next)).into_response())
         }
         Err(AppError::Validation(error)) => {
@@ -214,12 +226,11 @@ pub async fn signup(
 }
 
 pub async fn logout(State(state): State<AppState>, session: Session) -> Result<Redirect, AppError> {
-    let ended = session.id().map(|id| id.to_string());
     let user = session::current_user(&session, &state).await?;
-    session::log_out(&session).await?;
+    session::log_out(&session, &state).await?;
     // Sockets opened with this session close too.
     if let Some(user) = user {
-        crate::auth::live::session_closed(&state, user.id, ended);
+        crate::auth::live::session_closed(&state, user.id, Some(user.session_key));
     }
     Ok(Redirect::to("/login"))
 }

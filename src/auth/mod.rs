@@ -4,7 +4,9 @@
 //! tower-sessions, so they survive restarts and work on every node; the session id is rotated
 //! at login. Failed logins are throttled per account and per address ([`throttle`]). Every
 //! state-changing request made with the session cookie carries the session's CSRF token
-//! ([`csrf`]). Handlers learn who is asking through the [`CurrentUser`] extractor.
+//! ([`csrf`]). Handlers learn who is asking through the [`CurrentUser`] extractor. Each
+//! logged-in session has a row its person can see and end (`/settings/sessions`); changing the
+//! password (`/settings/password`) or resetting it by mail (`/forgot`) ends the others.
 
 pub mod accounts;
 pub mod csrf;
@@ -13,13 +15,16 @@ mod handlers;
 pub mod live;
 pub mod membership;
 pub mod password;
+mod reset;
 pub mod session;
+mod settings;
 pub mod throttle;
 pub mod tokens;
 
 use axum::Router;
 use axum::routing::{get, post};
 
+pub use handlers::safe_next;
 pub use session::CurrentUser;
 
 use crate::state::AppState;
@@ -29,4 +34,16 @@ pub fn router() -> Router<AppState> {
         .route("/login", get(handlers::login_form).post(handlers::login))
         .route("/signup", get(handlers::signup_form).post(handlers::signup))
         .route("/logout", post(handlers::logout))
+        .route("/forgot", get(reset::forgot_page).post(reset::forgot))
+        .route("/reset/{token}", get(reset::reset_page).post(reset::reset))
+        .route(
+            "/settings/password",
+            get(settings::password_page).post(settings::change_password),
+        )
+        .route("/settings/sessions", get(settings::sessions_page))
+        .route(
+            "/settings/sessions/end-others",
+            post(settings::end_other_sessions),
+        )
+        .route("/settings/sessions/{key}/end", post(settings::end_session))
 }

@@ -98,8 +98,42 @@ const SIGNUP: &str = "signup:";
 
 /// Counts a sign-up attempt from this address, or refuses it past the limit.
 pub async fn signup(db: &PgPool, address: &str) -> Result<(), AppError> {
+    per_address(
+        db,
+        SIGNUP,
+        address,
+        SIGNUPS_PER_ADDRESS,
+        "Too many sign-ups from your network. Try again in 15 minutes.",
+    )
+    .await
+}
+
+/// Password resets asked for from one address in the window.
+const RESETS_PER_ADDRESS: i64 = 10;
+
+/// Counts a password-reset request from this address, or refuses it past the limit.
+pub async fn reset(db: &PgPool, address: &str) -> Result<(), AppError> {
+    per_address(
+        db,
+        "reset:",
+        address,
+        RESETS_PER_ADDRESS,
+        "Too many password resets from your network. Try again in 15 minutes.",
+    )
+    .await
+}
+
+/// Counts an attempt of `kind` from this address, or refuses it past `limit` in the window.
+async fn per_address(
+    db: &PgPool,
+    kind: &str,
+    address: &str,
+    limit: i64,
+    refusal: &str,
+) -> Result<(), AppError> {
     let mut tx = db.begin().await?;
-    sqlx::query("select pg_advisory_xact_lock(hashtext('natter-signup:' || $1))")
+    sqlx::query("select pg_advisory_xact_lock(hashtext('natter-' || $1 || $2))")
+        .bind(kind)
         .bind(address)
         .execute(&mut *tx)
         .await?;
@@ -107,19 +141,19 @@ pub async fn signup(db: &PgPool, address: &str) -> Result<(), AppError> {
         "select count(*) from login_failures
          where account = $1 and address = $2 and at > now() - make_interval(secs => $3)",
     )
-    .bind(SIGNUP)
+    .bind(kind)
     .bind(address)
     .bind(WINDOW_SECS as f64)
     .fetch_one(&mut *tx)
     .await?;
-    if recent >= SIGNUPS_PER_ADDRESS {
+    if recent >= limit {
         return Err(AppError::RateLimited {
-            message: "Too many sign-ups from your network. Try again in 15 minutes.".into(),
+            message: refusal.to_owned(),
             retry_after_secs: WINDOW_SECS as u64,
         });
     }
     sqlx::query("insert into login_failures (account, address) values ($1, $2)")
-        .bind(SIGNUP)
+        .bind(kind)
         .bind(address)
         .execute(&mut *tx)
         .await?;

@@ -21,13 +21,12 @@ use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
-use lettre::message::header::{HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::Message;
 use sha2::Sha256;
 
 use super::{db, fanout, keys};
 use crate::error::AppError;
+use crate::mailer::{self, Mailer};
 use crate::state::AppState;
 use crate::web::templates::render_page;
 
@@ -168,13 +167,10 @@ fn subject(items: &[&db::MailItem]) -> String {
     }
 }
 
-fn header(name: &'static str, value: String) -> HeaderValue {
-    HeaderValue::new(HeaderName::new_from_ascii_str(name), value)
-}
-
 /// The mail for a person's unread items.
 fn compose(
     state: &AppState,
+    mailer: &Mailer,
     to: &db::MailRecipient,
     items: &[&db::MailItem],
     off_url: &str,
@@ -197,27 +193,22 @@ fn compose(
         off_url,
     }
     .render()?;
-    let from: Mailbox = state.config.notify.mail_from.parse()?;
-    let recipient = Mailbox::new(Some(to.display_name.clone()), to.email.parse()?);
-    Ok(Message::builder()
-        .from(from)
-        .to(recipient)
-        .subject(subject(items))
-        .raw_header(header("List-Unsubscribe", format!("<{off_url}>")))
-        .raw_header(header(
+    let recipient = mailer::mailbox(&to.display_name, &to.email)
+        .ok_or_else(|| anyhow::anyhow!("the account's email is not an address"))?;
+    let headers = vec![
+        ("List-Unsubscribe", format!("<{off_url}>")),
+        (
             "List-Unsubscribe-Post",
             "List-Unsubscribe=One-Click".to_owned(),
-        ))
-        .raw_header(header("Auto-Submitted", "auto-generated".to_owned()))
-        .multipart(MultiPart::alternative_plain_html(text, html))?)
+        ),
+    ];
+    mailer.compose(recipient, &subject(items), headers, text, html)
 }
 
 /// Backoff after a failed mail: 30 s, 1 min, 2 min … capped at an hour.
 fn backoff(attempts: i32) -> f64 {
     (30.0 * 2f64.powi(attempts.clamp(0, 7))).min(3600.0)
 }
-
-type Mailer = AsyncSmtpTransport<Tokio1Executor>;
 
 /// Mails one person, if their first item is still due and no other node is at it.
 async fn mail_person(state: &AppState, mailer: &Mailer, user_id: i64) -> anyhow::Result<()> {
@@ -255,7 +246,7 @@ async fn mail_person(state: &AppState, mailer: &Mailer, user_id: i64) -> anyhow:
         state.config.public_url,
         off_token(&link_key(state).await?, user_id)
     );
-    let message = compose(state, &to, &unread, &off_url)?;
+    let message: Message = compose(state, mailer, &to, &unread, &off_url)?;
     match mailer.send(message).await {
         Ok(_) => {
             db::mail_done(&mut tx, user_id, &handled, true).await?;
@@ -274,13 +265,11 @@ async fn mail_person(state: &AppState, mailer: &Mailer, user_id: i64) -> anyhow:
 
 /// The mail loop; runs on every node that has `NATTER_SMTP_URL` until the process ends.
 pub async fn run_worker(state: AppState) {
-    let Some(url) = state.config.notify.smtp_url.clone() else {
-        return;
-    };
-    let mailer = match Mailer::from_url(&url) {
-        Ok(builder) => builder.timeout(Some(Duration::from_secs(20))).build(),
+    let mailer = match Mailer::from_config(&state.config.notify) {
+        Ok(Some(mailer)) => mailer,
+        Ok(None) => return,
         Err(e) => {
-            tracing::error!(error = %e, "NATTER_SMTP_URL is not an SMTP URL; no mail will be sent");
+            tracing::error!(error = %e, "no notification mail will be sent");
             return;
         }
     };

@@ -262,10 +262,10 @@ pub async fn pause(
         }))
         .into_response());
     }
-    let next = if form.next.starts_with('/') && !form.next.starts_with("//") {
-        form.next
-    } else {
-        "/settings/notifications".to_owned()
+    // Back where the pause was asked for, on this site only (never `//elsewhere` or `/\elsewhere`).
+    let next = match crate::auth::safe_next(&form.next) {
+        next if next == "/" => "/settings/notifications".to_owned(),
+        next => next,
     };
     Ok(Redirect::to(&next).into_response())
 }

@@ -146,7 +146,10 @@ fn parse_subscription(state: &AppState, body: &[u8]) -> Result<Subscription, App
         .outbound
         .check(&json.endpoint)
         .map_err(|_| bad("the endpoint is not a push service's URL"))?;
-    if !matches!(endpoint.scheme(), "https" | "http") {
+    // Browsers' push services are https; plain http only where outbound requests may reach
+    // private addresses (a push service on the same machine, in tests).
+    let https_only = !state.config.outbound_allow_private;
+    if endpoint.scheme() != "https" && (https_only || endpoint.scheme() != "http") {
         return Err(bad("the endpoint is not a push service's URL"));
     }
     let keys = json.keys.ok_or_else(|| bad("it has no keys"))?;

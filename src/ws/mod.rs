@@ -118,7 +118,7 @@ async fn authenticate(
     Ok(Who {
         user_id: user.id,
         name: user.display_name,
-        session_id: session.id().map(|id| id.to_string()),
+        session_id: Some(user.session_key),
     })
 }
 

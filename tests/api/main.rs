@@ -19,6 +19,7 @@ mod files;
 mod messages;
 mod notifications;
 mod outage;
+mod passwords;
 mod python;
 mod realtime;
 mod scim;

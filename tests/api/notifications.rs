@@ -16,7 +16,7 @@ use crate::helpers::{self, Browser, TestApp, user_id};
 use crate::ws::{Ws, token};
 
 /// A Python helper from `tests/python`, its stdout read as JSON lines.
-struct Helper {
+pub struct Helper {
     child: tokio::process::Child,
     lines: mpsc::UnboundedReceiver<Value>,
 }
@@ -60,14 +60,14 @@ impl Helper {
     }
 
     /// The next line, which must come within 30 seconds.
-    async fn expect(&mut self, what: &str) -> Value {
+    pub async fn expect(&mut self, what: &str) -> Value {
         self.next(Duration::from_secs(30))
             .await
             .unwrap_or_else(|| panic!("no {what} within 30 s"))
     }
 
     /// Every line that arrives within `wait`.
-    async fn drain(&mut self, wait: Duration) -> Vec<Value> {
+    pub async fn drain(&mut self, wait: Duration) -> Vec<Value> {
         let mut out = Vec::new();
         let until = tokio::time::Instant::now() + wait;
         while let Ok(Some(line)) = tokio::time::timeout_at(until, self.lines.recv()).await {
@@ -344,7 +344,7 @@ async fn no_push_reaches_an_open_socket_do_not_disturb_level_nothing_or_mute() {
 }
 
 /// A free port on 127.0.0.1 (bound and released).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -352,7 +352,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn smtp_sink(port: Option<u16>) -> Option<Helper> {
+pub async fn smtp_sink(port: Option<u16>) -> Option<Helper> {
     let arg = port.map(|p| p.to_string());
     let mut sink = Helper::start(
         "smtp_sink.py",
