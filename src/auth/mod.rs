@@ -15,6 +15,7 @@ mod handlers;
 pub mod live;
 pub mod membership;
 pub mod password;
+pub mod profile;
 mod reset;
 pub mod session;
 mod settings;
@@ -41,6 +42,10 @@ pub fn router() -> Router<AppState> {
             get(settings::password_page).post(settings::change_password),
         )
         .route("/settings/sessions", get(settings::sessions_page))
+        .route(
+            "/settings/profile",
+            get(profile::page).post(profile::save_form),
+        )
         .route(
             "/settings/sessions/end-others",
             post(settings::end_other_sessions),

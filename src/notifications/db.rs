@@ -498,25 +498,6 @@ pub async fn save_prefs(
     Ok(())
 }
 
-/// Whether Postgres knows the time zone (its own copy of the IANA database).
-pub async fn is_time_zone(db: impl PgExecutor<'_>, name: &str) -> sqlx::Result<bool> {
-    sqlx::query_scalar("select exists (select 1 from pg_timezone_names where name = $1)")
-        .bind(name)
-        .fetch_one(db)
-        .await
-}
-
-/// Every time zone name, for the preferences page.
-pub async fn time_zones(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar(
-        "select name from pg_timezone_names
-         where name !~ '^(posix|Etc/|SystemV/)' and name ~ '/' or name = 'UTC'
-         order by name",
-    )
-    .fetch_all(db)
-    .await
-}
-
 /// How a pause is given.
 pub enum Pause {
     Minutes(i32),

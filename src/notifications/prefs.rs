@@ -94,7 +94,7 @@ async fn render(
         dnd_start: hh_mm(prefs.dnd_start, "22:00"),
         dnd_end: hh_mm(prefs.dnd_end, "08:00"),
         time_zone: prefs.time_zone.unwrap_or_default(),
-        time_zones: db::time_zones(&state.db).await?,
+        time_zones: crate::auth::profile::time_zones(&state.db).await?,
         levels,
         levels_all: Level::ALL,
         notice,
@@ -137,7 +137,7 @@ pub async fn save(
     let outcome = async {
         let time_zone = match field("time_zone").unwrap_or("") {
             "" => None,
-            zone if zone.len() <= 64 && db::is_time_zone(&state.db, zone).await? => Some(zone),
+            zone if zone.len() <= 64 && crate::auth::profile::is_time_zone(&state.db, zone).await? => Some(zone),
             zone => {
                 return Err(AppError::Validation(format!(
                     "{zone:?} is not a time zone; choose one from the list, like Europe/Paris."

@@ -20,6 +20,7 @@ mod messages;
 mod notifications;
 mod outage;
 mod passwords;
+mod profiles;
 mod python;
 mod realtime;
 mod scim;

@@ -14,6 +14,8 @@ pub struct ApiUser {
     pub is_bot: bool,
     pub deleted: bool,
     pub workspace_id: i64,
+    #[sqlx(flatten)]
+    pub profile: crate::auth::profile::Profile,
 }
 
 /// Users of the caller's workspace, by id after `after_id`.
@@ -23,12 +25,14 @@ pub async fn users(
     after_id: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<ApiUser>> {
-    sqlx::query_as(
+    sqlx::query_as(&format!(
         "select u.id, u.username, u.display_name, u.is_bot,
-                (u.deactivated_at is not null or wm.deactivated_at is not null) as deleted, wm.workspace_id
+                (u.deactivated_at is not null or wm.deactivated_at is not null) as deleted, wm.workspace_id,
+                {PROFILE}
          from workspace_members wm join users u on u.id = wm.user_id
          where wm.workspace_id = $1 and u.id > $2 order by u.id limit $3",
-    )
+        PROFILE = crate::auth::profile::COLUMNS,
+    ))
     .bind(workspace_id)
     .bind(after_id)
     .bind(limit)
@@ -41,12 +45,14 @@ pub async fn user(
     workspace_id: i64,
     user_id: i64,
 ) -> sqlx::Result<Option<ApiUser>> {
-    sqlx::query_as(
+    sqlx::query_as(&format!(
         "select u.id, u.username, u.display_name, u.is_bot,
-                (u.deactivated_at is not null or wm.deactivated_at is not null) as deleted, wm.workspace_id
+                (u.deactivated_at is not null or wm.deactivated_at is not null) as deleted, wm.workspace_id,
+                {PROFILE}
          from workspace_members wm join users u on u.id = wm.user_id
          where wm.workspace_id = $1 and u.id = $2",
-    )
+        PROFILE = crate::auth::profile::COLUMNS,
+    ))
     .bind(workspace_id)
     .bind(user_id)
     .fetch_optional(db)

@@ -259,6 +259,8 @@ pub async fn dispatch(
         "dnd.endSnooze" => dnd::end_snooze(&ctx).await,
         "users.list" => users::list(&ctx, &params).await,
         "users.info" => users::info(&ctx, &params).await,
+        "users.profile.get" => users::profile_get(&ctx, &params).await,
+        "users.profile.set" => users::profile_set(&ctx, &params).await,
         "search.messages" => search::messages(&ctx, &params).await,
         "files.getUploadURLExternal" => files::get_upload_url(&ctx, &params).await,
         "files.completeUploadExternal" => files::complete_upload(&ctx, &params).await,

@@ -175,8 +175,26 @@ pub fn user(u: &ApiUser) -> Value {
         "deleted": u.deleted,
         "is_bot": u.is_bot,
         "is_app_user": false,
-        "profile": { "display_name": u.display_name, "real_name": u.display_name },
+        "tz": if u.profile.time_zone.is_empty() { "UTC" } else { &u.profile.time_zone },
+        "profile": profile(&u.display_name, None, &u.profile),
     })
+}
+
+/// Slack's `profile` object: the same for `users.info`, `users.list` and `users.profile.*`
+/// (the email only for the person themselves).
+pub fn profile(name: &str, email: Option<&str>, p: &crate::auth::profile::Profile) -> Value {
+    let mut profile = json!({
+        "display_name": name,
+        "real_name": name,
+        "title": p.title,
+        "status_emoji": p.status_emoji,
+        "status_text": p.status_text,
+        "status_expiration": p.status_expiration,
+    });
+    if let Some(email) = email {
+        profile["email"] = json!(email);
+    }
+    profile
 }
 
 /// Cursors are opaque to clients: `<what>:<number>`, base16 so nothing needs escaping.

@@ -1,4 +1,4 @@
-//! `users.list` and `users.info`.
+//! `users.list`, `users.info`, `users.profile.get` and `users.profile.set`.
 
 use serde_json::json;
 
@@ -32,4 +32,68 @@ pub async fn info(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
         .await?
         .ok_or(ApiError("user_not_found"))?;
     Ok(fields! { "user" => shapes::user(&user) })
+}
+
+/// `users.profile.get`: the caller's profile (with their email), or `user`'s.
+pub async fn profile_get(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
+    let user_id = match params.str("user") {
+        None => ctx.user.id,
+        Some(user) => {
+            let id = ids::parse_id(&user).ok_or(ApiError("user_not_found"))?;
+            db::user(ctx.db(), ctx.workspace_id, id)
+                .await?
+                .ok_or(ApiError("user_not_found"))?
+                .id
+        }
+    };
+    let (name, email, profile) = crate::auth::profile::load(ctx.db(), user_id).await?;
+    let email = (user_id == ctx.user.id).then_some(email.as_str());
+    Ok(fields! { "profile" => shapes::profile(&name, email, &profile) })
+}
+
+/// `users.profile.set`: `profile` (an object, or its JSON) or one `name` and `value`, for the
+/// caller. Slack's field names: `display_name` (or `real_name`), `title`, `status_emoji`,
+/// `status_text`, `status_expiration`.
+pub async fn profile_set(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
+    let mut fields = serde_json::Map::new();
+    if let Some(profile) = params.json("profile") {
+        let serde_json::Value::Object(map) = profile else {
+            return Err(ApiError("invalid_profile"));
+        };
+        fields = map;
+    } else if let (Some(name), Some(value)) = (params.str("name"), params.str("value")) {
+        fields.insert(name, json!(value));
+    } else {
+        return Err(ApiError("invalid_profile"));
+    }
+    let text = |key: &str| -> Result<Option<String>, ApiError> {
+        match fields.get(key) {
+            None => Ok(None),
+            Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(ApiError("invalid_profile")),
+        }
+    };
+    let expiration = match fields.get("status_expiration") {
+        None => None,
+        Some(v) => Some(
+            v.as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+                .ok_or(ApiError("invalid_profile"))?,
+        ),
+    };
+    let change = crate::auth::profile::ProfileChange {
+        display_name: text("display_name")?.or(text("real_name")?),
+        title: text("title")?,
+        time_zone: None,
+        status_emoji: text("status_emoji")?,
+        status_text: text("status_text")?,
+        status_expiration: expiration,
+    };
+    let change = change
+        .check(ctx.db())
+        .await
+        .map_err(|_| ApiError("invalid_profile"))?;
+    crate::auth::profile::save(ctx.db(), ctx.user.id, &change).await?;
+    let (name, email, profile) = crate::auth::profile::load(ctx.db(), ctx.user.id).await?;
+    Ok(fields! { "profile" => shapes::profile(&name, Some(&email), &profile) })
 }
