@@ -1,9 +1,8 @@
 //! `dnd.info`, `dnd.setSnooze` and `dnd.endSnooze`: do not disturb in Slack's shapes, over the
 //! same pause and daily hours as the Preferences page (a snooze is a pause).
 
-use super::{ApiError, ApiResult, Ctx, Params, db};
+use super::{ApiError, ApiResult, Ctx, Params};
 use crate::fields;
-use crate::integrations::ids;
 use crate::notifications::{self, db as notify_db};
 
 /// The schedule's next window (Slack says `1` for both when there is none).
@@ -27,16 +26,7 @@ fn snooze_fields(dnd: &notify_db::DndInfo, out: &mut serde_json::Map<String, ser
 
 /// `dnd.info`: the caller's, or (with `user`) a member's schedule without their snooze.
 pub async fn info(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
-    let user_id = match params.str("user") {
-        None => ctx.user.id,
-        Some(user) => {
-            let id = ids::parse_id(&user).ok_or(ApiError("user_not_found"))?;
-            db::user(ctx.db(), ctx.workspace_id, id)
-                .await?
-                .ok_or(ApiError("user_not_found"))?
-                .id
-        }
-    };
+    let user_id = super::users::caller_or_member(ctx, params).await?;
     let dnd = notify_db::dnd_info(ctx.db(), user_id).await?;
     let mut out = schedule_fields(&dnd);
     if user_id == ctx.user.id {

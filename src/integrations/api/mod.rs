@@ -14,7 +14,7 @@ mod files;
 mod reactions;
 mod search;
 pub mod shapes;
-mod users;
+pub(super) mod users;
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Path, State};

@@ -34,18 +34,22 @@ pub async fn info(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
     Ok(fields! { "user" => shapes::user(&user) })
 }
 
+/// The member named by `user` (404-like `user_not_found` outside the caller's workspace), or
+/// the caller when there is none: whose profile or do-not-disturb a method reads.
+pub async fn caller_or_member(ctx: &Ctx<'_>, params: &Params) -> Result<i64, ApiError> {
+    let Some(user) = params.str("user") else {
+        return Ok(ctx.user.id);
+    };
+    let id = ids::parse_id(&user).ok_or(ApiError("user_not_found"))?;
+    Ok(db::user(ctx.db(), ctx.workspace_id, id)
+        .await?
+        .ok_or(ApiError("user_not_found"))?
+        .id)
+}
+
 /// `users.profile.get`: the caller's profile (with their email), or `user`'s.
 pub async fn profile_get(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
-    let user_id = match params.str("user") {
-        None => ctx.user.id,
-        Some(user) => {
-            let id = ids::parse_id(&user).ok_or(ApiError("user_not_found"))?;
-            db::user(ctx.db(), ctx.workspace_id, id)
-                .await?
-                .ok_or(ApiError("user_not_found"))?
-                .id
-        }
-    };
+    let user_id = caller_or_member(ctx, params).await?;
     let (name, email, profile) = crate::auth::profile::load(ctx.db(), user_id).await?;
     let email = (user_id == ctx.user.id).then_some(email.as_str());
     Ok(fields! { "profile" => shapes::profile(&name, email, &profile) })
