@@ -33,16 +33,26 @@ pub async fn insert_user(
 
 /// The active user whose session this is, if the session has not been ended; its last use is
 /// recorded at most once a minute.
+/// Who a logged-in session belongs to, with what every page draws of them.
+#[derive(Debug, sqlx::FromRow)]
+pub struct SessionUser {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub avatar_key: Option<String>,
+    pub time_zone: Option<String>,
+}
+
 pub async fn session_user(
     db: impl PgExecutor<'_>,
     user_id: i64,
     session_key: &str,
-) -> sqlx::Result<Option<User>> {
+) -> sqlx::Result<Option<SessionUser>> {
     sqlx::query_as(
         "with seen as (
              update user_sessions set last_seen_at = now()
              where id = $2 and user_id = $1 and last_seen_at < now() - interval '1 minute')
-         select u.id, u.email, u.username, u.display_name, u.is_bot from users u
+         select u.id, u.username, u.display_name, u.avatar_key, u.time_zone from users u
          where u.id = $1 and u.deactivated_at is null
            and exists (select 1 from user_sessions s where s.id = $2 and s.user_id = $1)",
     )

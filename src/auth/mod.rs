@@ -9,6 +9,7 @@
 //! password (`/settings/password`) or resetting it by mail (`/forgot`) ends the others.
 
 pub mod accounts;
+pub mod avatar;
 pub mod csrf;
 pub mod db;
 mod handlers;
@@ -23,6 +24,7 @@ pub mod throttle;
 pub mod tokens;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 pub use handlers::safe_next;
@@ -51,4 +53,12 @@ pub fn router() -> Router<AppState> {
             post(settings::end_other_sessions),
         )
         .route("/settings/sessions/{key}/end", post(settings::end_session))
+        .route(
+            "/settings/profile/avatar",
+            // Pictures are counted as they arrive, against avatar::MAX_BYTES; a body past
+            // that by a margin is cut off unread.
+            post(avatar::upload).layer(DefaultBodyLimit::max(avatar::MAX_BYTES + 64 * 1024)),
+        )
+        .route("/settings/profile/avatar/remove", post(avatar::remove))
+        .route("/avatars/{key}", get(avatar::serve))
 }

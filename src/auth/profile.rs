@@ -16,7 +16,7 @@ use crate::state::AppState;
 use crate::web::templates::render_page;
 
 /// The profile columns of `users u`, with an expired status read as none.
-pub const COLUMNS: &str = "u.title, coalesce(u.time_zone, '') as time_zone,
+pub const COLUMNS: &str = "u.title, u.avatar_key, coalesce(u.time_zone, '') as time_zone,
     case when u.status_expires_at is null or u.status_expires_at > now()
          then u.status_emoji else '' end as status_emoji,
     case when u.status_expires_at is null or u.status_expires_at > now()
@@ -28,6 +28,8 @@ pub const COLUMNS: &str = "u.title, coalesce(u.time_zone, '') as time_zone,
 #[derive(Clone, Debug, Default, sqlx::FromRow)]
 pub struct Profile {
     pub title: String,
+    /// The picture's key (served at [`super::avatar::url`]); `None` shows initials.
+    pub avatar_key: Option<String>,
     /// An IANA zone, or "" for UTC.
     pub time_zone: String,
     /// `:palm_tree:`, or "".
@@ -176,6 +178,44 @@ pub async fn load(
     Ok((row.display_name, row.email, row.profile))
 }
 
+/// Tells everyone who can see the person (the same sockets that watch their presence) how they
+/// look now. A failure is logged: the change is saved and shows on the next page anyway.
+pub async fn publish(state: &AppState, user_id: i64) {
+    let (name, _, profile) = match load(&state.db, user_id).await {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            tracing::warn!(error = %e, "a profile change was not published");
+            return;
+        }
+    };
+    let status_glyph = crate::emoji::glyph(profile.status_emoji.trim_matches(':'))
+        .unwrap_or_default()
+        .to_owned();
+    state.realtime.publish(
+        &crate::realtime::presence_topic(user_id),
+        crate::realtime::frames::Event::UserUpdated {
+            user_id,
+            initials: initials(&name),
+            name,
+            avatar_url: profile.avatar_key.as_deref().map(super::avatar::url),
+            title: profile.title,
+            status_emoji: profile.status_emoji,
+            status_glyph,
+            status_text: profile.status_text,
+            status_expiration: profile.status_expiration,
+        },
+    );
+}
+
+/// "AL" for Ada Lovelace: what stands in for a picture.
+pub fn initials(name: &str) -> String {
+    name.split_whitespace()
+        .filter_map(|w| w.chars().next())
+        .take(2)
+        .collect::<String>()
+        .to_uppercase()
+}
+
 #[derive(Template)]
 #[template(path = "auth/profile.html")]
 struct ProfilePage {
@@ -269,18 +309,26 @@ pub async fn save_form(
     match change.check(&state.db).await {
         Ok(change) => {
             save(&state.db, me.id, &change).await?;
+            publish(&state, me.id).await;
             Ok(Redirect::to("/settings/profile?saved=1").into_response())
         }
-        Err(AppError::Validation(error)) => {
-            render(
-                &state,
-                me,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                String::new(),
-                error,
-            )
-            .await
-        }
+        Err(AppError::Validation(error)) => refused(&state, me, error).await,
         Err(e) => Err(e),
     }
+}
+
+/// The profile page again with what to fix (422), nothing changed.
+pub async fn refused(
+    state: &AppState,
+    me: CurrentUser,
+    error: String,
+) -> Result<Response, AppError> {
+    render(
+        state,
+        me,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        String::new(),
+        error,
+    )
+    .await
 }

@@ -45,6 +45,10 @@ pub struct CurrentUser {
     pub csrf: String,
     /// This session's row in `user_sessions` (what its sockets are closed by).
     pub session_key: String,
+    /// Their picture ([`super::avatar::url`]); `None` shows initials.
+    pub avatar_key: Option<String>,
+    /// The IANA zone times are shown in; "" for the browser's own.
+    pub time_zone: String,
 }
 
 impl FromRequestParts<AppState> for CurrentUser {
@@ -89,6 +93,8 @@ pub async fn current_user(
         display_name: user.display_name,
         csrf: csrf::token(session).await?,
         session_key: key,
+        avatar_key: user.avatar_key,
+        time_zone: user.time_zone.unwrap_or_default(),
     }))
 }
 

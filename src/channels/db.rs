@@ -314,6 +314,7 @@ pub struct ChannelMember {
     pub username: String,
     pub display_name: String,
     pub is_bot: bool,
+    pub avatar_key: Option<String>,
 }
 
 pub async fn members_of(
@@ -321,7 +322,7 @@ pub async fn members_of(
     channel_id: i64,
 ) -> sqlx::Result<Vec<ChannelMember>> {
     sqlx::query_as(
-        "select u.id, u.username, u.display_name, u.is_bot
+        "select u.id, u.username, u.display_name, u.is_bot, u.avatar_key
          from channel_members cm join users u on u.id = cm.user_id
          where cm.channel_id = $1 and u.deactivated_at is null
          order by lower(u.display_name), u.id",

@@ -84,6 +84,56 @@ pub fn thumbnail(bytes: &[u8]) -> Result<Thumbnail, ImageRefusal> {
     })
 }
 
+/// A square the person chose on their picture, in its upright pixels.
+#[derive(Clone, Copy, Debug)]
+pub struct Square {
+    pub x: u32,
+    pub y: u32,
+    pub size: u32,
+}
+
+/// An avatar: the chosen square of the picture (or the middle one), turned upright and scaled
+/// to `side` pixels; JPEG, or PNG where there is transparency. CPU-bound: call it from
+/// `spawn_blocking`.
+pub fn avatar(bytes: &[u8], square: Option<Square>, side: u32) -> Result<Thumbnail, ImageRefusal> {
+    check_size(bytes)?;
+    let unreadable = |e: image::ImageError| ImageRefusal::Unreadable(e.to_string());
+    let mut decoder = reader(bytes)?.into_decoder().map_err(unreadable)?;
+    let orientation = decoder.orientation().map_err(unreadable)?;
+    let mut image = DynamicImage::from_decoder(decoder).map_err(unreadable)?;
+    image.apply_orientation(orientation);
+    let (width, height) = (image.width(), image.height());
+    let shorter = width.min(height);
+    // A square that does not fit the picture is moved and shrunk until it does, rather than
+    // refused: the person's drag was approximate anyway.
+    let Square { x, y, size } = square.unwrap_or(Square {
+        x: (width - shorter) / 2,
+        y: (height - shorter) / 2,
+        size: shorter,
+    });
+    let size = size.clamp(1, shorter);
+    let (x, y) = (x.min(width - size), y.min(height - size));
+    let cropped = image.crop_imm(x, y, size, size);
+    let small = if size > side {
+        cropped.resize_exact(side, side, image::imageops::FilterType::Lanczos3)
+    } else {
+        cropped
+    };
+    let mut out = Vec::new();
+    if small.color().has_alpha() {
+        small.write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
+    } else {
+        DynamicImage::ImageRgb8(small.to_rgb8())
+            .write_to(&mut Cursor::new(&mut out), ImageFormat::Jpeg)
+    }
+    .map_err(unreadable)?;
+    Ok(Thumbnail {
+        bytes: out,
+        width,
+        height,
+    })
+}
+
 fn reader(bytes: &[u8]) -> Result<ImageReader<Cursor<&[u8]>>, ImageRefusal> {
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
@@ -358,5 +408,21 @@ mod tests {
         let small = image::load_from_memory(&thumb.bytes).unwrap();
         assert_eq!((small.width(), small.height()), (360, 180));
         assert_eq!(thumb.extension(), "jpg");
+    }
+
+    #[test]
+    fn avatars_are_square_and_small() {
+        let wide = DynamicImage::new_rgb8(900, 300);
+        let mut png = Vec::new();
+        wide.write_to(&mut Cursor::new(&mut png), ImageFormat::Png).unwrap();
+        let middle = avatar(&png, None, 256).unwrap();
+        let out = image::load_from_memory(&middle.bytes).unwrap();
+        assert_eq!((out.width(), out.height()), (256, 256));
+        assert_eq!((middle.width, middle.height), (900, 300));
+        // A square past the edge is moved inside the picture, not refused.
+        let chosen = avatar(&png, Some(Square { x: 800, y: 50, size: 200 }), 256).unwrap();
+        let out = image::load_from_memory(&chosen.bytes).unwrap();
+        assert_eq!((out.width(), out.height()), (200, 200));
+        assert!(matches!(avatar(b"not an image", None, 256), Err(ImageRefusal::Unreadable(_))));
     }
 }

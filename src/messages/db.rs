@@ -76,6 +76,11 @@ pub struct MessageRow {
     pub sender_icon: Option<String>,
     /// The key of the icon URL's copy fetched by the server (`remote_icons`), once there is one.
     pub icon_key: Option<String>,
+    /// The author's picture, if they uploaded one.
+    pub avatar_key: Option<String>,
+    /// The author's status now (`:palm_tree:` and its text), "" for none or a named sender.
+    pub status_emoji: String,
+    pub status_text: String,
     /// A reply's root's time, for Slack's `thread_ts`.
     pub thread_root_at: Option<OffsetDateTime>,
     /// On a root with replies: the display names of its first three repliers.
@@ -104,7 +109,13 @@ const FROM: &str = "messages m join users u on u.id = m.user_id
 /// for the rare message that names one.)
 const AUTHOR: &str =
     "u.username, coalesce(m.sender_name, u.display_name) as display_name, u.is_bot, m.sender_name,
-     m.sender_icon,
+     m.sender_icon, u.avatar_key,
+     case when m.sender_name is null
+               and (u.status_expires_at is null or u.status_expires_at > now())
+          then u.status_emoji else '' end as status_emoji,
+     case when m.sender_name is null
+               and (u.status_expires_at is null or u.status_expires_at > now())
+          then u.status_text else '' end as status_text,
      case when m.sender_icon is not null then
          (select i.key from remote_icons i where i.url = m.sender_icon and i.bytes is not null)
      end as icon_key,

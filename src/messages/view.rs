@@ -24,6 +24,14 @@ pub struct MessageView {
     pub is_bot: bool,
     /// An integration's icon, served from `/icons/<key>` once the server has fetched it.
     pub icon_key: Option<String>,
+    /// An integration named this message's sender itself: the author's own name, picture
+    /// and status are not shown (nor swapped in live).
+    pub sender_named: bool,
+    /// The author's picture ([`crate::auth::avatar::url`]).
+    pub avatar_key: Option<String>,
+    /// The author's status beside their name: the emoji itself and its text, "" for none.
+    pub status_glyph: String,
+    pub status_text: String,
     pub html: String,
     /// RFC 3339, for `<time datetime>`; scripts show it in the reader's time zone.
     pub created_at: String,
@@ -80,13 +88,18 @@ pub struct ReactionView {
 
 impl MessageView {
     pub fn initials(&self) -> String {
-        initials(&self.author_name)
+        crate::auth::profile::initials(&self.author_name)
     }
 
     /// One of twelve avatar colours, stable per author (`.hue-0` … `.hue-11` in the CSS;
     /// inline styles are forbidden by the Content-Security-Policy).
     pub fn hue(&self) -> i64 {
         self.user_id.rem_euclid(12)
+    }
+
+    /// The author's profile (the card opens from it).
+    pub fn profile_href(&self) -> String {
+        format!("/people/{}", self.user_id)
     }
 
     /// Where "N replies" leads: the channel with this thread open beside it.
@@ -140,7 +153,7 @@ impl SummaryView {
             repliers: news
                 .repliers
                 .iter()
-                .map(|(id, name)| (id.rem_euclid(12), initials(name)))
+                .map(|(id, name)| (id.rem_euclid(12), crate::auth::profile::initials(name)))
                 .collect(),
             latest_reply_at: news
                 .latest_reply_at
@@ -177,13 +190,6 @@ pub struct MessagePartial<'a> {
     pub message: &'a MessageView,
 }
 
-fn initials(name: &str) -> String {
-    name.split_whitespace()
-        .filter_map(|w| w.chars().next())
-        .take(2)
-        .collect::<String>()
-        .to_uppercase()
-}
 
 fn view(row: MessageRow, me: i64, base_path: &str, csrf: &str) -> MessageView {
     let repliers = row
@@ -191,7 +197,7 @@ fn view(row: MessageRow, me: i64, base_path: &str, csrf: &str) -> MessageView {
         .reply_users
         .iter()
         .zip(row.replier_names.iter().flatten())
-        .map(|(id, name)| (id.rem_euclid(12), initials(name)))
+        .map(|(id, name)| (id.rem_euclid(12), crate::auth::profile::initials(name)))
         .collect();
     let files = row.files.map(|f| f.0).unwrap_or_default();
     let m = row.message;
@@ -211,6 +217,12 @@ fn view(row: MessageRow, me: i64, base_path: &str, csrf: &str) -> MessageView {
         author_username: row.username,
         is_bot: row.is_bot,
         icon_key: row.icon_key,
+        sender_named: row.sender_name.is_some(),
+        avatar_key: row.avatar_key,
+        status_glyph: crate::emoji::glyph(row.status_emoji.trim_matches(':'))
+            .unwrap_or_default()
+            .to_owned(),
+        status_text: row.status_text,
         html,
         created_at: m.created_at.format(&Rfc3339).unwrap_or_default(),
         time_label: m

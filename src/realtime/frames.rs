@@ -202,6 +202,22 @@ pub enum Event {
     /// A person's do not disturb: on until `until` (unix seconds), or off (`None`).
     #[serde(rename = "dnd")]
     Dnd { user_id: i64, until: Option<i64> },
+    /// Someone's name, picture or status changed: pages redraw them wherever they are shown.
+    #[serde(rename = "user.updated")]
+    UserUpdated {
+        user_id: i64,
+        name: String,
+        /// Their picture's URL, or `None` for `initials` on their colour.
+        avatar_url: Option<String>,
+        initials: String,
+        title: String,
+        /// `:palm_tree:`, the glyph it stands for, and the text; all "" for no status.
+        status_emoji: String,
+        status_glyph: String,
+        status_text: String,
+        /// When the status clears (unix seconds), 0 for never.
+        status_expiration: i64,
+    },
     /// To a person with a socket open: a message they should hear of (their browser shows it
     /// as a desktop notification, from one tab).
     #[serde(rename = "notification")]

@@ -53,6 +53,8 @@ const MODULES: &[(&str, &str)] = &[
     ("uploads.js", include_str!("../../static/js/uploads.js")),
     ("lightbox.js", include_str!("../../static/js/lightbox.js")),
     ("notify.js", include_str!("../../static/js/notify.js")),
+    ("people.js", include_str!("../../static/js/people.js")),
+    ("avatar.js", include_str!("../../static/js/avatar.js")),
 ];
 
 /// The routes of the static files; they need no state, so any router can mount them.

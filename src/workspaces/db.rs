@@ -18,6 +18,7 @@ pub struct Member {
     pub display_name: String,
     pub role: Role,
     pub is_bot: bool,
+    pub avatar_key: Option<String>,
 }
 
 /// Creates the workspace with its owner and its `#general`; returns the workspace's id.
@@ -91,7 +92,7 @@ pub async fn workspace_by_slug(
 
 pub async fn members(db: impl PgExecutor<'_>, workspace_id: i64) -> sqlx::Result<Vec<Member>> {
     sqlx::query_as(
-        "select u.id, u.username, u.display_name, wm.role, u.is_bot
+        "select u.id, u.username, u.display_name, wm.role, u.is_bot, u.avatar_key
          from workspace_members wm join users u on u.id = wm.user_id
          where wm.workspace_id = $1 and wm.deactivated_at is null and u.deactivated_at is null
          order by lower(u.display_name), u.id",

@@ -8,6 +8,7 @@ pub mod db;
 mod handlers;
 mod invites;
 pub mod members;
+mod people;
 pub mod settings;
 
 use axum::Router;
@@ -27,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/w/{slug}", get(handlers::open))
         .route("/w/{slug}/join", post(handlers::join))
         .route("/w/{slug}/members", get(handlers::members))
+        .route("/people/{user_id}", get(people::show))
         .route(
             "/w/{slug}/invites",
             get(invites::index).post(invites::create),

@@ -130,6 +130,7 @@ impl Connection {
             | Event::Receipt { .. }
             | Event::Presence { .. }
             | Event::Dnd { .. }
+            | Event::UserUpdated { .. }
             | Event::Notification { .. }
             | Event::ThreadUnread { .. }
             | Event::Saved { .. } => send(socket, delivery.json.clone()).await,

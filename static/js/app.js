@@ -16,6 +16,8 @@
 //   complete.js  the composer's `@` and `:` completion
 //   lightbox.js  a message's image shown full size over the page, ←/→ through the others
 //   notify.js    desktop notifications from one tab, the push subscription, asking for both
+//   people.js    the card from any name or picture; names, pictures and statuses kept live
+//   avatar.js    the profile page's picture: choosing the square to keep
 
 import { $$, confirmDestructive, localiseTimes, selectOnFocus } from "./dom.js";
 import { page, readPage } from "./page.js";
@@ -30,6 +32,8 @@ import { setUpCompletion } from "./complete.js";
 import { watchDrops } from "./uploads.js";
 import { watchLightbox } from "./lightbox.js";
 import { setUpNotifications } from "./notify.js";
+import { watchCards } from "./people.js";
+import { setUpAvatarCropper } from "./avatar.js";
 
 document.addEventListener("DOMContentLoaded", () => {
   readPage();
@@ -44,6 +48,8 @@ document.addEventListener("DOMContentLoaded", () => {
   watchClicks();
   watchLightbox();
   setUpNotifications();
+  watchCards();
+  setUpAvatarCropper();
   // Live only inside the app shell; login and signup pages have no one to be live for.
   if (!page.me || !window.WebSocket) return;
   addOwnActionsToShown();

@@ -25,15 +25,33 @@ export function fromServerHtml(html) {
   return box.content.firstElementChild;
 }
 
-const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
-const full = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "short" });
+// In the zone the reader chose in their profile, else their browser's.
+function zone() {
+  const chosen = document.querySelector("[data-time-zone]")?.dataset.timeZone;
+  try {
+    return chosen ? new Intl.DateTimeFormat(undefined, { timeZone: chosen }).resolvedOptions().timeZone : undefined;
+  } catch {
+    return undefined;
+  }
+}
+let clock = null;
+let full = null;
+function formats() {
+  if (!clock) {
+    const timeZone = zone();
+    clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", timeZone });
+    full = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "short", timeZone });
+  }
+  return { clock, full };
+}
 
-// The server renders times in UTC, having no way to know the reader's zone.
+// The server renders times in UTC; here they are shown in the reader's zone.
 export function localiseTimes(root) {
+  const { clock, full } = formats();
   $$("time[datetime]", root).forEach((el) => {
     const at = new Date(el.getAttribute("datetime"));
     if (Number.isNaN(at.getTime())) return;
-    if (el.closest(".message")) el.textContent = clock.format(at);
+    if (el.closest(".message") || el.hasAttribute("data-clock")) el.textContent = clock.format(at);
     el.title = full.format(at);
   });
 }

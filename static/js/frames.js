@@ -10,13 +10,14 @@ import * as timeline from "./timeline.js";
 import * as threads from "./threads.js";
 import * as reactions from "./reactions.js";
 import * as notify from "./notify.js";
+import * as people from "./people.js";
 
 // Where several modules answer one frame they run in the order listed. For `ready`: the socket
 // first (sends are allowed from then on), read state before anything that asks for it, and the
 // read point last.
 const handlers = {
-  ready: [socket.onReady, unread.onReady, presence.onReady, composer.onReady, timeline.onReady],
-  message: [timeline.onMessage],
+  ready: [socket.onReady, unread.onReady, people.onReady, composer.onReady, timeline.onReady],
+  message: [timeline.onMessage, people.onMessage],
   "message.updated": [timeline.onMessageUpdated],
   "message.deleted": [timeline.onMessageDeleted],
   gap: [timeline.onGap],
@@ -29,6 +30,7 @@ const handlers = {
   typing: [presence.onTyping],
   presence: [presence.onPresence],
   dnd: [presence.onDnd],
+  "user.updated": [people.onUserUpdated],
   notification: [notify.onNotification],
   "thread.updated": [threads.onThreadUpdated],
   "thread.unread": [threads.onThreadUnread],

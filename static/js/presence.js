@@ -1,20 +1,11 @@
-// Who is around: presence dots for the people the page shows (asked for on `ready`, since the
-// server sends presence only to sockets that subscribe), "… is typing", a DM's "Delivered" and
+// Who is around: presence dots for the people the page shows (people.js subscribes to them on
+// `ready`, since the server sends presence only to sockets that subscribe), "… is typing", a DM's "Delivered" and
 // "Seen" under your last message, and idle → away after five minutes without input. What you
 // type is announced by composer.js; this module only shows what others do.
 
 import { $$ } from "./dom.js";
 import { page } from "./page.js";
 import { send } from "./socket.js";
-
-// Every element with data-presence-user="4" (or "4,9") shows those users' status.
-function watchedUsers() {
-  const ids = new Set();
-  $$("[data-presence-user]").forEach((el) => {
-    el.dataset.presenceUser.split(",").forEach((id) => id && ids.add(Number(id)));
-  });
-  return Array.from(ids);
-}
 
 /** user_id → { name, timer }: who is typing in the open channel now. */
 const typists = new Map();
@@ -50,11 +41,6 @@ export function watchActivity() {
 }
 
 // ---------------------------------------------------------------- frame handlers
-
-export function onReady() {
-  const watch = watchedUsers();
-  if (watch.length) send({ type: "presence.subscribe", user_ids: watch });
-}
 
 export function onPresence(frame) {
   $$(`[data-presence-user="${frame.user_id}"]`).forEach((dot) => {

@@ -984,3 +984,148 @@ async fn a_dm_shows_a_desktop_notification_from_the_open_tab_and_clicking_it_ope
     screenshot(&bob_browser, "notification-preferences").await;
     bob_browser.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_new_name_picture_and_status_show_in_the_other_persons_window_without_a_reload() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let (ada_browser, bob_browser) = two_live_in_general(&app, &driver).await;
+    let ada_id = helpers::user_id(&app, "ada").await;
+    let composer = ada_browser
+        .find(Locator::Css("form.composer textarea[name=text]"))
+        .await
+        .unwrap();
+    composer.send_keys("morning all\u{E007}").await.unwrap();
+    let ada_name = format!("[data-user-name='{ada_id}']");
+    until(
+        &bob_browser,
+        &format!("document.querySelector(\".message {ada_name}\") !== null"),
+        "Bob sees Ada's message",
+    )
+    .await;
+    // A mark on Bob's page: gone if the page reloads.
+    bob_browser
+        .execute("window.notReloaded = true", vec![])
+        .await
+        .unwrap();
+
+    // Ada, in her settings: a new name and status, then a picture with its square chosen.
+    ada_browser
+        .goto(&format!("{}/settings/profile", app.base))
+        .await
+        .unwrap();
+    let name = ada_browser
+        .find(Locator::Id("display-name"))
+        .await
+        .unwrap();
+    name.clear().await.unwrap();
+    name.send_keys("Ada Lovelace").await.unwrap();
+    ada_browser
+        .find(Locator::Id("status-emoji"))
+        .await
+        .unwrap()
+        .send_keys(":palm_tree:")
+        .await
+        .unwrap();
+    ada_browser
+        .find(Locator::Id("status-text"))
+        .await
+        .unwrap()
+        .send_keys("On holiday")
+        .await
+        .unwrap();
+    submit(&ada_browser, "/settings/profile").await;
+    ada_browser
+        .wait()
+        .for_element(Locator::Css("p.notice"))
+        .await
+        .unwrap();
+
+    let picture = std::env::temp_dir().join(format!("avatar-{}.png", uuid::Uuid::new_v4()));
+    let mut bytes = Vec::new();
+    image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(
+        600,
+        400,
+        image::Rgb([20, 160, 90]),
+    ))
+    .write_to(
+        &mut std::io::Cursor::new(&mut bytes),
+        image::ImageFormat::Png,
+    )
+    .unwrap();
+    std::fs::write(&picture, bytes).unwrap();
+    ada_browser
+        .find(Locator::Id("avatar"))
+        .await
+        .unwrap()
+        .send_keys(picture.to_str().unwrap())
+        .await
+        .unwrap();
+    until(
+        &ada_browser,
+        "document.getElementById('crop-size').value === '400'",
+        "the cropper shows the picture with the middle square chosen",
+    )
+    .await;
+    screenshot(&ada_browser, "avatar-cropper").await;
+    submit(&ada_browser, "/settings/profile/avatar").await;
+    ada_browser
+        .wait()
+        .for_element(Locator::Css("img.avatar.large[data-user-avatar]"))
+        .await
+        .unwrap();
+    let _ = std::fs::remove_file(&picture);
+
+    // Bob's window, never reloaded, shows all three.
+    until(
+        &bob_browser,
+        &format!("document.querySelector(\".message {ada_name}\").textContent === 'Ada Lovelace'"),
+        "the new name in Bob's window",
+    )
+    .await;
+    until(
+        &bob_browser,
+        &format!(
+            "(() => {{ const img = document.querySelector(\"img[data-user-avatar='{ada_id}']\");
+                 return img !== null && img.complete && img.naturalWidth === 256; }})()"
+        ),
+        "the new picture in Bob's window, loaded",
+    )
+    .await;
+    until(
+        &bob_browser,
+        &format!(
+            "document.querySelector(\"[data-user-status='{ada_id}']\").textContent === '🌴'
+             && !document.querySelector(\"[data-user-status='{ada_id}']\").hidden"
+        ),
+        "the status beside her name",
+    )
+    .await;
+    until(&bob_browser, "window.notReloaded === true", "no reload").await;
+
+    // Her name opens her card, and Esc closes it.
+    click_css(&bob_browser, &format!(".message a{ada_name}")).await;
+    until(
+        &bob_browser,
+        "document.querySelector('.person-popover') !== null
+         && document.querySelector('.person-popover').textContent.includes('On holiday')",
+        "the card opens with her status",
+    )
+    .await;
+    screenshot(&bob_browser, "profile-card").await;
+    bob_browser
+        .find(Locator::Css(".person-popover"))
+        .await
+        .unwrap()
+        .send_keys("\u{E00C}")
+        .await
+        .unwrap();
+    until(
+        &bob_browser,
+        "document.querySelector('.person-popover') === null",
+        "Esc closes the card",
+    )
+    .await;
+}

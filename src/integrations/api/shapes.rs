@@ -166,7 +166,7 @@ pub fn reaction(group: &Group) -> Value {
     })
 }
 
-pub fn user(u: &ApiUser) -> Value {
+pub fn user(base: &str, u: &ApiUser) -> Value {
     json!({
         "id": ids::user_id(u.id),
         "team_id": ids::team_id(u.workspace_id),
@@ -176,13 +176,19 @@ pub fn user(u: &ApiUser) -> Value {
         "is_bot": u.is_bot,
         "is_app_user": false,
         "tz": if u.profile.time_zone.is_empty() { "UTC" } else { &u.profile.time_zone },
-        "profile": profile(&u.display_name, None, &u.profile),
+        "profile": profile(base, &u.display_name, None, &u.profile),
     })
 }
 
 /// Slack's `profile` object: the same for `users.info`, `users.list` and `users.profile.*`
-/// (the email only for the person themselves).
-pub fn profile(name: &str, email: Option<&str>, p: &crate::auth::profile::Profile) -> Value {
+/// (the email only for the person themselves). `base` is the server's public URL, for the
+/// picture's `image_*` (one square, served at every size Slack names).
+pub fn profile(
+    base: &str,
+    name: &str,
+    email: Option<&str>,
+    p: &crate::auth::profile::Profile,
+) -> Value {
     let mut profile = json!({
         "display_name": name,
         "real_name": name,
@@ -193,6 +199,13 @@ pub fn profile(name: &str, email: Option<&str>, p: &crate::auth::profile::Profil
     });
     if let Some(email) = email {
         profile["email"] = json!(email);
+    }
+    if let Some(key) = &p.avatar_key {
+        let url = format!("{base}{}", crate::auth::avatar::url(key));
+        for size in ["24", "32", "48", "72", "192", "512", "original"] {
+            profile[format!("image_{size}")] = json!(url);
+        }
+        profile["avatar_hash"] = json!(key.split(['-', '.']).nth(1).unwrap_or_default());
     }
     profile
 }

@@ -19,7 +19,10 @@ pub async fn list(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
     } else {
         String::new()
     };
-    let members: Vec<_> = users.iter().map(shapes::user).collect();
+    let members: Vec<_> = users
+        .iter()
+        .map(|u| shapes::user(&ctx.state.config.public_url, u))
+        .collect();
     Ok(fields! { "members" => members, "response_metadata" => json!({ "next_cursor": next }) })
 }
 
@@ -31,7 +34,7 @@ pub async fn info(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
     let user = db::user(ctx.db(), ctx.workspace_id, id)
         .await?
         .ok_or(ApiError("user_not_found"))?;
-    Ok(fields! { "user" => shapes::user(&user) })
+    Ok(fields! { "user" => shapes::user(&ctx.state.config.public_url, &user) })
 }
 
 /// The member named by `user` (404-like `user_not_found` outside the caller's workspace), or
@@ -52,7 +55,7 @@ pub async fn profile_get(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
     let user_id = caller_or_member(ctx, params).await?;
     let (name, email, profile) = crate::auth::profile::load(ctx.db(), user_id).await?;
     let email = (user_id == ctx.user.id).then_some(email.as_str());
-    Ok(fields! { "profile" => shapes::profile(&name, email, &profile) })
+    Ok(fields! { "profile" => shapes::profile(&ctx.state.config.public_url, &name, email, &profile) })
 }
 
 /// `users.profile.set`: `profile` (an object, or its JSON) or one `name` and `value`, for the
@@ -98,6 +101,7 @@ pub async fn profile_set(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
         .await
         .map_err(|_| ApiError("invalid_profile"))?;
     crate::auth::profile::save(ctx.db(), ctx.user.id, &change).await?;
+    crate::auth::profile::publish(ctx.state, ctx.user.id).await;
     let (name, email, profile) = crate::auth::profile::load(ctx.db(), ctx.user.id).await?;
-    Ok(fields! { "profile" => shapes::profile(&name, Some(&email), &profile) })
+    Ok(fields! { "profile" => shapes::profile(&ctx.state.config.public_url, &name, Some(&email), &profile) })
 }
