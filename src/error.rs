@@ -19,6 +19,12 @@ pub enum AppError {
     /// Nobody is logged in: pages redirect to the login form.
     #[error("not logged in")]
     Unauthorized,
+    /// A member of a workspace that requires two-factor authentication, without it: pages
+    /// send them to set it up.
+    #[error(
+        "This workspace requires two-factor authentication. Turn it on in Settings → Two-factor."
+    )]
+    TwoFactorRequired,
     /// Logged in and a member, but not allowed to do this.
     #[error("{0}")]
     Forbidden(String),
@@ -110,7 +116,7 @@ impl AppError {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::TwoFactorRequired => StatusCode::FORBIDDEN,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -133,6 +139,10 @@ impl IntoResponse for AppError {
         let (title, message) = match &this {
             Self::Unauthorized if wants_json => ("Unauthorized", "Log in first.".to_owned()),
             Self::Unauthorized => return Redirect::to("/login").into_response(),
+            Self::TwoFactorRequired if !wants_json => {
+                return Redirect::to("/settings/security?required=1").into_response();
+            }
+            Self::TwoFactorRequired => ("Two-factor required", this.to_string()),
             Self::NotFound => (
                 "Not found",
                 "This page does not exist, or you do not have access to it.".to_owned(),

@@ -101,9 +101,14 @@ async fn read_form(request: Request, state: &AppState) -> Result<Upload, AppErro
                 let text = field.text().await.map_err(unreadable)?;
                 let value = match text.trim() {
                     "" => None,
-                    n => Some(n.parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0).ok_or_else(
-                        || invalid("The chosen square is not a set of pixel positions."),
-                    )?),
+                    n => Some(
+                        n.parse::<f64>()
+                            .ok()
+                            .filter(|v| v.is_finite() && *v >= 0.0)
+                            .ok_or_else(|| {
+                                invalid("The chosen square is not a set of pixel positions.")
+                            })?,
+                    ),
                 };
                 // Pixel positions; a browser may send fractions of one.
                 let value = value.map(|v| v.min(f64::from(u32::MAX)) as u32);

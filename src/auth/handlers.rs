@@ -148,14 +148,15 @@ pub async fn login(
     match user_id {
         Some(user_id) if valid => {
             throttle::succeeded(&state.db, attempt).await?;
-            session::log_in(
-                &session,
+            let to = super::two_factor::after_first_factor(
                 &state,
+                &session,
                 user_id,
                 &session::Origin::of(&headers, address.clone()),
+                &form.next,
             )
             .await?;
-            Ok(Redirect::to(&safe_next(&form.next)).into_response())
+            Ok(Redirect::to(&to).into_response())
         }
         // The attempt stays counted as a failure.
         _ => fail(

@@ -120,11 +120,34 @@ impl WorkspaceSummary {
     }
 }
 
-/// The asker's membership of the workspace, or 404 if they are not in it.
+/// The asker's membership of the workspace, or 404 if they are not in it. A workspace that
+/// requires two-factor authentication sends members without it to set it up first (bots,
+/// which have no login, are exempt).
 pub async fn require_member(db: &PgPool, slug: &str, user_id: i64) -> Result<Membership, AppError> {
-    membership(db, slug, user_id)
-        .await?
-        .ok_or(AppError::NotFound)
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        membership: Membership,
+        two_factor_missing: bool,
+    }
+    let row: Row = sqlx::query_as(
+        "select w.id, w.slug, w.name, wm.role,
+                w.require_two_factor
+                and not exists (select 1 from user_totp t
+                                where t.user_id = wm.user_id and t.enabled_at is not null)
+                and not (select is_bot from users where id = wm.user_id) as two_factor_missing
+         from workspaces w join workspace_members wm on wm.workspace_id = w.id
+         where w.slug = $1 and wm.user_id = $2 and wm.deactivated_at is null",
+    )
+    .bind(slug)
+    .bind(user_id)
+    .fetch_optional(db)
+    .await?
+    .ok_or(AppError::NotFound)?;
+    if row.two_factor_missing {
+        return Err(AppError::TwoFactorRequired);
+    }
+    Ok(row.membership)
 }
 
 /// The user's membership of the workspace with this slug; `None` for non-members.

@@ -22,6 +22,7 @@ pub mod session;
 mod settings;
 pub mod throttle;
 pub mod tokens;
+pub mod two_factor;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -61,4 +62,16 @@ pub fn router() -> Router<AppState> {
         )
         .route("/settings/profile/avatar/remove", post(avatar::remove))
         .route("/avatars/{key}", get(avatar::serve))
+        .route(
+            "/login/code",
+            get(two_factor::code_page).post(two_factor::code),
+        )
+        .route("/settings/security", get(two_factor::page))
+        .route("/settings/security/setup", post(two_factor::setup))
+        .route("/settings/security/confirm", post(two_factor::confirm))
+        .route("/settings/security/disable", post(two_factor::disable))
+        .route(
+            "/settings/security/recovery-codes",
+            post(two_factor::renew_codes),
+        )
 }

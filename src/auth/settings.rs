@@ -56,14 +56,7 @@ pub async fn change_password(
     let address = crate::web::client::address(peer.ip(), &headers, &state.config.trusted_proxies);
     let outcome = async {
         accounts::check_password(&form.new_password)?;
-        let attempt = throttle::begin(&state.db, &format!("user:{}", me.id), &address).await?;
-        let stored = super::db::password_hash(&state.db, me.id).await?;
-        if !password::verify(form.current_password.clone(), stored).await? {
-            return Err(AppError::Validation(
-                "That is not your current password.".into(),
-            ));
-        }
-        throttle::succeeded(&state.db, attempt).await?;
+        confirm_password(&state, me.id, &address, &form.current_password).await?;
         let hash = password::hash(form.new_password.clone()).await?;
         let ended = super::db::set_password(&state.db, me.id, &hash, Some(&me.session_key)).await?;
         for key in ended {
@@ -84,6 +77,25 @@ pub async fn change_password(
         Err(e) => return Err(e),
     };
     render_page(status, &PasswordPage { me, notice, error })
+}
+
+/// Checks the person's current password before a change to their account's security,
+/// throttled like logins (the same counts: a thief with the session cannot guess at it).
+pub(super) async fn confirm_password(
+    state: &AppState,
+    user_id: i64,
+    address: &str,
+    given: &str,
+) -> Result<(), AppError> {
+    let attempt = throttle::begin(&state.db, &format!("user:{user_id}"), address).await?;
+    let stored = super::db::password_hash(&state.db, user_id).await?;
+    if !password::verify(given.to_owned(), stored).await? {
+        return Err(AppError::Validation(
+            "That is not your current password.".into(),
+        ));
+    }
+    throttle::succeeded(&state.db, attempt).await?;
+    Ok(())
 }
 
 /// One session on the sessions page.

@@ -414,15 +414,28 @@ mod tests {
     fn avatars_are_square_and_small() {
         let wide = DynamicImage::new_rgb8(900, 300);
         let mut png = Vec::new();
-        wide.write_to(&mut Cursor::new(&mut png), ImageFormat::Png).unwrap();
+        wide.write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
+            .unwrap();
         let middle = avatar(&png, None, 256).unwrap();
         let out = image::load_from_memory(&middle.bytes).unwrap();
         assert_eq!((out.width(), out.height()), (256, 256));
         assert_eq!((middle.width, middle.height), (900, 300));
         // A square past the edge is moved inside the picture, not refused.
-        let chosen = avatar(&png, Some(Square { x: 800, y: 50, size: 200 }), 256).unwrap();
+        let chosen = avatar(
+            &png,
+            Some(Square {
+                x: 800,
+                y: 50,
+                size: 200,
+            }),
+            256,
+        )
+        .unwrap();
         let out = image::load_from_memory(&chosen.bytes).unwrap();
         assert_eq!((out.width(), out.height()), (200, 200));
-        assert!(matches!(avatar(b"not an image", None, 256), Err(ImageRefusal::Unreadable(_))));
+        assert!(matches!(
+            avatar(b"not an image", None, 256),
+            Err(ImageRefusal::Unreadable(_))
+        ));
     }
 }

@@ -190,7 +190,6 @@ pub struct MessagePartial<'a> {
     pub message: &'a MessageView,
 }
 
-
 fn view(row: MessageRow, me: i64, base_path: &str, csrf: &str) -> MessageView {
     let repliers = row
         .message

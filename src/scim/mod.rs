@@ -161,6 +161,9 @@ impl From<AppError> for ScimError {
             AppError::Conflict(why) => Self::new(StatusCode::CONFLICT, None, &why),
             AppError::TooLarge(why) => Self::new(StatusCode::PAYLOAD_TOO_LARGE, None, &why),
             AppError::Forbidden(why) => Self::new(StatusCode::FORBIDDEN, None, &why),
+            error @ AppError::TwoFactorRequired => {
+                Self::new(StatusCode::FORBIDDEN, None, &error.to_string())
+            }
             AppError::RateLimited { message, .. } => {
                 Self::new(StatusCode::TOO_MANY_REQUESTS, None, &message)
             }

@@ -356,7 +356,7 @@ pub async fn settings(
 ) -> sqlx::Result<super::settings::Settings> {
     sqlx::query_as(
         "select name, channel_creators, allowed_domains, retention_days, mention_all_limit,
-                file_quota_mb, link_previews, notification_text
+                file_quota_mb, link_previews, notification_text, require_two_factor
          from workspaces where id = $1",
     )
     .bind(workspace_id)
@@ -372,7 +372,7 @@ pub async fn set_settings(
     sqlx::query(
         "update workspaces set name = $2, channel_creators = $3, allowed_domains = $4,
                 retention_days = $5, mention_all_limit = $6, file_quota_mb = $7,
-                link_previews = $8, notification_text = $9
+                link_previews = $8, notification_text = $9, require_two_factor = $10
          where id = $1",
     )
     .bind(workspace_id)
@@ -384,6 +384,7 @@ pub async fn set_settings(
     .bind(settings.file_quota_mb)
     .bind(settings.link_previews)
     .bind(settings.notification_text)
+    .bind(settings.require_two_factor)
     .execute(db)
     .await?;
     Ok(())

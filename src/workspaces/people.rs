@@ -51,11 +51,7 @@ impl Person {
 }
 
 /// The person, if they are active and share a workspace with `reader`.
-async fn find(
-    db: impl PgExecutor<'_>,
-    reader: i64,
-    user_id: i64,
-) -> sqlx::Result<Option<Person>> {
+async fn find(db: impl PgExecutor<'_>, reader: i64, user_id: i64) -> sqlx::Result<Option<Person>> {
     sqlx::query_as(&format!(
         "select u.id, u.username, u.display_name, u.email, u.is_bot, {columns},
                 case when u.time_zone is null then ''

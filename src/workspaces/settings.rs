@@ -1,7 +1,8 @@
 //! A workspace's settings: its name, who may create channels, who may join without an invite
 //! (people whose email is in an allowed domain), how long messages are kept, and who may
 //! notify a whole big channel with @channel, @everyone or @here, the file quota and whether
-//! links get previews, and whether notifications carry messages' text. Changed by
+//! links get previews, whether notifications carry messages' text, and whether members must
+//! use two-factor authentication. Changed by
 //! owners and admins, audited; the retention worker ([`run_retention`]) applies the last.
 
 use std::time::Duration;
@@ -38,6 +39,9 @@ pub struct SettingsForm {
     pub link_previews: Option<String>,
     #[serde(default)]
     pub notification_text: Option<String>,
+    /// A checkbox: present when members must use two-factor authentication.
+    #[serde(default)]
+    pub require_two_factor: Option<String>,
 }
 
 /// The settings as stored.
@@ -57,6 +61,8 @@ pub struct Settings {
     /// Whether notifications (desktop, push, mail) carry messages' text, or only "New message
     /// from Alice".
     pub notification_text: bool,
+    /// Members without two-factor authentication are sent to set it up before they go on.
+    pub require_two_factor: bool,
 }
 
 impl Settings {
@@ -85,6 +91,7 @@ impl Settings {
                 .unwrap_or_default(),
             link_previews: self.link_previews.then(|| "1".to_owned()),
             notification_text: self.notification_text.then(|| "1".to_owned()),
+            require_two_factor: self.require_two_factor.then(|| "1".to_owned()),
         }
     }
 }
@@ -169,6 +176,7 @@ impl SettingsForm {
             file_quota_mb,
             link_previews: self.link_previews.is_some(),
             notification_text: self.notification_text.is_some(),
+            require_two_factor: self.require_two_factor.is_some(),
         })
     }
 }
@@ -223,6 +231,21 @@ pub async fn update(
     if old.notification_text != new.notification_text {
         let on = if new.notification_text { "on" } else { "off" };
         changed.push(format!("message text in notifications: {on}"));
+    }
+    if old.require_two_factor != new.require_two_factor {
+        // Whoever turns it on must not lock themselves out with it.
+        if new.require_two_factor && !crate::auth::two_factor::is_enabled(pool, actor_id).await? {
+            return Err(AppError::Validation(
+                "Turn on two-factor authentication for your own account first (Settings → Two-factor)."
+                    .into(),
+            ));
+        }
+        let on = if new.require_two_factor {
+            "required"
+        } else {
+            "optional"
+        };
+        changed.push(format!("two-factor authentication: {on}"));
     }
     if changed.is_empty() {
         return Ok(new);

@@ -1016,10 +1016,7 @@ async fn a_new_name_picture_and_status_show_in_the_other_persons_window_without_
         .goto(&format!("{}/settings/profile", app.base))
         .await
         .unwrap();
-    let name = ada_browser
-        .find(Locator::Id("display-name"))
-        .await
-        .unwrap();
+    let name = ada_browser.find(Locator::Id("display-name")).await.unwrap();
     name.clear().await.unwrap();
     name.send_keys("Ada Lovelace").await.unwrap();
     ada_browser

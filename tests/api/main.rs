@@ -27,5 +27,6 @@ mod scim;
 mod search;
 mod security;
 mod threads;
+mod two_factor;
 mod unread;
 mod workspaces;

@@ -156,7 +156,11 @@ fn crc32(bytes: &[u8]) -> u32 {
     for &byte in bytes {
         crc ^= u32::from(byte);
         for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -277,15 +281,19 @@ async fn a_picture_is_cut_to_the_chosen_square_and_served_small_and_bad_ones_cha
         assert_eq!(answer.status(), StatusCode::UNPROCESSABLE_ENTITY, "{says}");
         let page = answer.text().await.unwrap();
         assert!(page.contains(says), "{says}: {page}");
-        assert_eq!(avatar_key(&app, "ada").await.as_deref(), Some(second.as_str()));
+        assert_eq!(
+            avatar_key(&app, "ada").await.as_deref(),
+            Some(second.as_str())
+        );
     }
     let (_, outsider_view) = app.browser().page(&format!("/avatars/{second}")).await;
-    assert!(!outsider_view.starts_with("\u{89}PNG"), "signed-in readers only");
+    assert!(
+        !outsider_view.starts_with("\u{89}PNG"),
+        "signed-in readers only"
+    );
 
     // Removing it brings the initials back.
-    let removed = ada
-        .post_form("/settings/profile/avatar/remove", &[])
-        .await;
+    let removed = ada.post_form("/settings/profile/avatar/remove", &[]).await;
     assert_eq!(removed.status(), StatusCode::SEE_OTHER);
     assert_eq!(avatar_key(&app, "ada").await, None);
     let count: i64 = sqlx::query_scalar("select count(*) from avatars")
@@ -321,17 +329,27 @@ async fn a_card_opens_for_people_who_share_a_workspace_and_for_no_one_else() {
 
     // Names and pictures in the channel lead to the card.
     let (_, channel) = bob.page(&format!("/w/{slug}/c/{general}")).await;
-    assert!(channel.contains(&format!("href=\"/people/{ada_id}\" data-user-card=\"{ada_id}\"")));
+    assert!(channel.contains(&format!(
+        "href=\"/people/{ada_id}\" data-user-card=\"{ada_id}\""
+    )));
     assert!(channel.contains("🌴"), "the status beside the name");
 
-    let (status, card) = bob
-        .page(&format!("/people/{ada_id}?card=1&w={slug}"))
-        .await;
+    let (status, card) = bob.page(&format!("/people/{ada_id}?card=1&w={slug}")).await;
     assert_eq!(status, StatusCode::OK);
-    for shown in ["Ada Lovelace", "@ada", "Engineer", "🌴", "On holiday", "Asia/Tokyo"] {
+    for shown in [
+        "Ada Lovelace",
+        "@ada",
+        "Engineer",
+        "🌴",
+        "On holiday",
+        "Asia/Tokyo",
+    ] {
         assert!(card.contains(shown), "{shown}: {card}");
     }
-    assert!(card.contains(&format!("action=\"/w/{slug}/dms\"")), "Message");
+    assert!(
+        card.contains(&format!("action=\"/w/{slug}/dms\"")),
+        "Message"
+    );
     assert!(!card.contains("<html"), "the card alone");
     // Tokyo's time, as Postgres's time zone database has it.
     let tokyo: String =
@@ -349,9 +367,7 @@ async fn a_card_opens_for_people_who_share_a_workspace_and_for_no_one_else() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     // Eve names the workspace she is not in: still no Message button on her own card.
     let eve_id = user_id(&app, "eve").await;
-    let (_, own) = eve
-        .page(&format!("/people/{eve_id}?card=1&w={slug}"))
-        .await;
+    let (_, own) = eve.page(&format!("/people/{eve_id}?card=1&w={slug}")).await;
     assert!(!own.contains("/dms\"") && own.contains("Edit profile"));
 }
 
@@ -364,9 +380,7 @@ async fn a_changed_name_picture_or_status_reaches_watching_sockets_at_once() {
     app.join_by_invite(&ada, &bob, &slug).await;
     let ada_id = user_id(&app, "ada").await;
     let mut socket = crate::ws::Ws::with_cookie(&bob, &app.base).await.unwrap();
-    socket
-        .send(json!({ "type": "hello", "cursors": {} }))
-        .await;
+    socket.send(json!({ "type": "hello", "cursors": {} })).await;
     socket.next_of("ready").await;
     socket
         .send(json!({ "type": "presence.subscribe", "user_ids": [ada_id] }))

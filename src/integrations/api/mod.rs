@@ -54,6 +54,7 @@ impl From<AppError> for ApiError {
             AppError::Conflict(_) => ApiError("is_archived"),
             AppError::RateLimited { .. } | AppError::Busy { .. } => ApiError("ratelimited"),
             AppError::Unauthorized => ApiError("not_authed"),
+            AppError::TwoFactorRequired => ApiError("two_factor_setup_required"),
             AppError::Validation(_) => ApiError("invalid_arguments"),
             AppError::TooLarge(_) => ApiError("file_too_large"),
             AppError::Unavailable => ApiError(UNAVAILABLE),

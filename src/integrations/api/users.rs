@@ -55,7 +55,9 @@ pub async fn profile_get(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
     let user_id = caller_or_member(ctx, params).await?;
     let (name, email, profile) = crate::auth::profile::load(ctx.db(), user_id).await?;
     let email = (user_id == ctx.user.id).then_some(email.as_str());
-    Ok(fields! { "profile" => shapes::profile(&ctx.state.config.public_url, &name, email, &profile) })
+    Ok(
+        fields! { "profile" => shapes::profile(&ctx.state.config.public_url, &name, email, &profile) },
+    )
 }
 
 /// `users.profile.set`: `profile` (an object, or its JSON) or one `name` and `value`, for the
@@ -103,5 +105,7 @@ pub async fn profile_set(ctx: &Ctx<'_>, params: &Params) -> ApiResult {
     crate::auth::profile::save(ctx.db(), ctx.user.id, &change).await?;
     crate::auth::profile::publish(ctx.state, ctx.user.id).await;
     let (name, email, profile) = crate::auth::profile::load(ctx.db(), ctx.user.id).await?;
-    Ok(fields! { "profile" => shapes::profile(&ctx.state.config.public_url, &name, Some(&email), &profile) })
+    Ok(
+        fields! { "profile" => shapes::profile(&ctx.state.config.public_url, &name, Some(&email), &profile) },
+    )
 }
