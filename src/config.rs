@@ -49,6 +49,40 @@ pub struct Config {
     pub files: FilesConfig,
     /// Mail and Web Push for notifications.
     pub notify: NotifyConfig,
+    /// Single sign-on with an OpenID provider, when all three `NATTER_OIDC_*` are set.
+    pub oidc: Option<OidcConfig>,
+}
+
+/// The OpenID provider people may log in through (`NATTER_OIDC_ISSUER`, `NATTER_OIDC_CLIENT_ID`,
+/// `NATTER_OIDC_CLIENT_SECRET`), registered with the redirect URI
+/// `<NATTER_PUBLIC_URL>/auth/oidc/callback`.
+#[derive(Clone, Debug)]
+pub struct OidcConfig {
+    /// Exactly as the provider's discovery document names itself.
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+impl OidcConfig {
+    /// All three set: single sign-on; none: off; some: a mistake worth stopping for.
+    fn from_vars(
+        issuer: Option<String>,
+        client_id: Option<String>,
+        client_secret: Option<String>,
+    ) -> anyhow::Result<Option<Self>> {
+        match (issuer, client_id, client_secret) {
+            (Some(issuer), Some(client_id), Some(client_secret)) => Ok(Some(Self {
+                issuer: issuer.trim().to_owned(),
+                client_id: client_id.trim().to_owned(),
+                client_secret,
+            })),
+            (None, None, None) => Ok(None),
+            _ => anyhow::bail!(
+                "single sign-on needs all three of NATTER_OIDC_ISSUER, NATTER_OIDC_CLIENT_ID and NATTER_OIDC_CLIENT_SECRET"
+            ),
+        }
+    }
 }
 
 /// Notification mail (off without `NATTER_SMTP_URL`) and the contact Web Push services see.
@@ -200,6 +234,11 @@ impl Config {
         }
         Ok(Self {
             notify,
+            oidc: OidcConfig::from_vars(
+                var("NATTER_OIDC_ISSUER"),
+                var("NATTER_OIDC_CLIENT_ID"),
+                var("NATTER_OIDC_CLIENT_SECRET"),
+            )?,
             bind,
             public_url: public_url.trim_end_matches('/').to_owned(),
             database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),

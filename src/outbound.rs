@@ -77,7 +77,7 @@ pub struct Answer {
 pub struct Request {
     method: Method,
     url: String,
-    headers: Vec<(&'static str, String)>,
+    headers: Vec<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>,
     body: Option<Vec<u8>>,
     max_body: usize,
     follow_redirects: bool,
@@ -105,9 +105,29 @@ impl Request {
         }
     }
 
+    /// A header; `name` in lower case. A value that is not a valid header value is dropped.
     pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
-        self.headers.push((name, value.into()));
+        if let Ok(value) = reqwest::header::HeaderValue::try_from(value.into()) {
+            self.headers
+                .push((reqwest::header::HeaderName::from_static(name), value));
+        }
         self
+    }
+
+    /// A request another library built (OpenID Connect's discovery and token calls), as it
+    /// is: method, URL, headers and body.
+    pub fn from_http(request: reqwest::Request) -> Self {
+        let mut out = Self::new(request.method().clone(), request.url().as_str());
+        out.headers = request
+            .headers()
+            .iter()
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        out.body = request
+            .body()
+            .and_then(|b| b.as_bytes())
+            .map(<[u8]>::to_vec);
+        out
     }
 
     /// The most of the answer's body kept; a longer body fails the request.

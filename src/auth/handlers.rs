@@ -24,6 +24,8 @@ struct LoginPage {
     email: String,
     next: String,
     error: String,
+    /// Single sign-on is configured: "Continue with SSO".
+    sso: bool,
 }
 
 #[derive(Template)]
@@ -96,8 +98,27 @@ pub async fn login_form(
         email: String::new(),
         next: safe_next(&query.next),
         error: String::new(),
+        sso: state.oidc.is_some(),
     };
     Ok((visitor, render_page(StatusCode::OK, &page)?).into_response())
+}
+
+/// The login page saying why a login through the identity provider did not happen (403):
+/// nothing about whether an account exists beyond what the provider itself vouched for.
+pub(super) async fn login_refused(
+    state: &AppState,
+    session: &Session,
+    visitor: Visitor,
+    why: &str,
+) -> Result<Response, AppError> {
+    let page = LoginPage {
+        csrf: csrf::page_token(session, &visitor).await?,
+        email: String::new(),
+        next: "/".to_owned(),
+        error: why.to_owned(),
+        sso: state.oidc.is_some(),
+    };
+    Ok((visitor, render_page(StatusCode::FORBIDDEN, &page)?).into_response())
 }
 
 pub async fn login(
@@ -116,6 +137,7 @@ pub async fn login(
             email: login.clone(),
             next: safe_next(&form.next),
             error,
+            sso: state.oidc.is_some(),
         };
         render_page(status, &page)
     };

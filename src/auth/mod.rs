@@ -15,6 +15,7 @@ pub mod db;
 mod handlers;
 pub mod live;
 pub mod membership;
+pub mod oidc;
 pub mod password;
 pub mod profile;
 mod reset;
@@ -67,6 +68,8 @@ pub fn router() -> Router<AppState> {
             get(two_factor::code_page).post(two_factor::code),
         )
         .route("/settings/security", get(two_factor::page))
+        .route("/auth/oidc/login", get(oidc::start))
+        .route("/auth/oidc/callback", get(oidc::callback))
         .route("/settings/security/setup", post(two_factor::setup))
         .route("/settings/security/confirm", post(two_factor::confirm))
         .route("/settings/security/disable", post(two_factor::disable))

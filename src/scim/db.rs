@@ -93,24 +93,6 @@ pub async fn account_by_email(
         .await
 }
 
-/// A new account without a password (it logs in by reset or single sign-on).
-pub async fn insert_account(
-    db: impl PgExecutor<'_>,
-    email: &str,
-    username: &str,
-    display_name: &str,
-) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        "insert into users (email, username, display_name, password_hash)
-         values ($1, $2, $3, '!') returning id",
-    )
-    .bind(email)
-    .bind(username)
-    .bind(display_name)
-    .fetch_one(db)
-    .await
-}
-
 /// How many workspaces the account belongs to.
 pub async fn workspace_count(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Result<i64> {
     sqlx::query_scalar("select count(*) from workspace_members where user_id = $1")

@@ -328,7 +328,7 @@ pub async fn create(State(state): State<AppState>, who: Provisioner, body: Bytes
                 None => format!("{}@users.natter.invalid", &random_token()[..20]),
             };
             let username = free_username(&state, &wanted.user_name).await?;
-            db::insert_account(&state.db, &email, &username, &wanted.shown_name())
+            crate::auth::db::insert_account(&state.db, &email, &username, &wanted.shown_name())
                 .await
                 .map_err(|e| match crate::error::violated_constraint(&e) {
                     Some("users_email_key") => {

@@ -1126,3 +1126,114 @@ async fn a_new_name_picture_and_status_show_in_the_other_persons_window_without_
     )
     .await;
 }
+
+#[tokio::test]
+async fn continue_with_sso_logs_in_through_a_real_openid_provider() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let Some(python) = helpers::python_with("import oidc_provider_mock") else {
+        helpers::skipped(
+            "a Python with oidc-provider-mock",
+            ".ci/run installs it in .venv",
+        );
+        return;
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    // The provider: oidc-provider-mock, with one person whose email it has verified.
+    let port = crate::notifications::free_port();
+    let mock = python.with_file_name("oidc-provider-mock");
+    // Killed when dropped, however the test ends.
+    let _provider = tokio::process::Command::new(mock)
+        .kill_on_drop(true)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--user-claims",
+            r#"{"sub": "carol-42", "email": "carol@example.com", "email_verified": true, "name": "Carol Shaw", "preferred_username": "carol"}"#,
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("oidc-provider-mock starts");
+    let issuer = format!("http://127.0.0.1:{port}");
+    let mut up = false;
+    for _ in 0..100 {
+        if reqwest::get(format!("{issuer}/.well-known/openid-configuration"))
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up, "oidc-provider-mock answers");
+    let app = TestApp::spawn_configured_with({
+        let issuer = issuer.clone();
+        move |config| {
+            config.oidc = Some(natter::config::OidcConfig {
+                issuer,
+                client_id: "natter".into(),
+                client_secret: "natter-secret".into(),
+            });
+        }
+    })
+    .await;
+
+    let carol = browser(&driver).await;
+    carol.goto(&format!("{}/login", app.base)).await.unwrap();
+    carol
+        .find(Locator::Id("sso"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // The provider's own page: Carol picks herself.
+    let pick = carol
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("button[name=sub][value='carol-42']"))
+        .await
+        .expect("the provider asks who is signing in");
+    screenshot(&carol, "sso-provider").await;
+    pick.click().await.unwrap();
+    until(
+        &carol,
+        &format!(
+            "location.href.startsWith('{}') && !location.pathname.startsWith('/auth')",
+            app.base
+        ),
+        "back at Natter",
+    )
+    .await;
+    carol
+        .goto(&format!("{}/settings/profile", app.base))
+        .await
+        .unwrap();
+    let lead = text_of(&carol, "p.lead").await;
+    assert!(
+        lead.contains("@carol"),
+        "logged in as the new account: {lead}"
+    );
+    assert_eq!(
+        carol
+            .find(Locator::Id("display-name"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("Carol Shaw")
+    );
+    let linked: (String, String) = sqlx::query_as(
+        "select i.issuer, u.email from user_identities i join users u on u.id = i.user_id
+         where i.subject = 'carol-42'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(linked, (issuer, "carol@example.com".to_owned()));
+}

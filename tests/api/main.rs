@@ -26,6 +26,7 @@ mod realtime;
 mod scim;
 mod search;
 mod security;
+mod sso;
 mod threads;
 mod two_factor;
 mod unread;
