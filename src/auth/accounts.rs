@@ -60,7 +60,7 @@ fn invalid(message: &str) -> AppError {
     AppError::Validation(message.to_owned())
 }
 
-fn is_plausible_email(email: &str) -> bool {
+pub fn is_plausible_email(email: &str) -> bool {
     match email.split_once('@') {
         Some((local, domain)) => {
             !local.is_empty()

@@ -231,6 +231,13 @@ pub async fn signup(
                 &session::Origin::of(&headers, address.clone()),
             )
             .await?;
+            // The confirmation mail goes on its own, so a slow mail server never holds up
+            // the sign-up.
+            let account = form.account.normalised()?;
+            let mailing = state.clone();
+            tokio::spawn(async move {
+                super::email::welcome(&mailing, user_id, &account.name, &account.email).await;
+            });
             Ok(Redirect::to(&safe_next(&form.next)).into_response())
         }
         Err(AppError::Validation(error)) => {

@@ -12,6 +12,7 @@ pub mod accounts;
 pub mod avatar;
 pub mod csrf;
 pub mod db;
+mod email;
 mod handlers;
 pub mod live;
 pub mod membership;
@@ -68,6 +69,12 @@ pub fn router() -> Router<AppState> {
             get(two_factor::code_page).post(two_factor::code),
         )
         .route("/settings/security", get(two_factor::page))
+        .route("/settings/email", post(email::change))
+        .route("/settings/email/resend", post(email::resend))
+        .route(
+            "/verify-email/{token}",
+            get(email::page).post(email::confirm),
+        )
         .route("/auth/oidc/login", get(oidc::start))
         .route("/auth/oidc/callback", get(oidc::callback))
         .route("/settings/security/setup", post(two_factor::setup))

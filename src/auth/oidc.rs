@@ -382,6 +382,13 @@ async fn account(
             Err(why) => return Ok(Err(why)),
         },
     };
+    // The provider vouched for the address: it counts as confirmed.
+    sqlx::query(
+        "update users set email_verified_at = coalesce(email_verified_at, now()) where id = $1",
+    )
+    .bind(user_id)
+    .execute(&state.db)
+    .await?;
     sqlx::query(
         "insert into user_identities (issuer, subject, user_id, email) values ($1, $2, $3, $4)
          on conflict (issuer, subject) do nothing",

@@ -221,6 +221,11 @@ pub fn initials(name: &str) -> String {
 struct ProfilePage {
     me: CurrentUser,
     name: String,
+    email: String,
+    /// The address is confirmed by a link (or by the identity provider).
+    email_confirmed: bool,
+    /// This server sends mail: changes of address are confirmed by a link.
+    mail_on: bool,
     profile: Profile,
     time_zones: Vec<String>,
     notice: String,
@@ -235,12 +240,16 @@ async fn render(
     error: String,
 ) -> Result<Response, AppError> {
     let (name, _, profile) = load(&state.db, me.id).await?;
+    let (email, email_confirmed) = super::email::status(&state.db, me.id).await?;
     let time_zones = time_zones(&state.db).await?;
     render_page(
         status,
         &ProfilePage {
             me,
             name,
+            email,
+            email_confirmed,
+            mail_on: state.config.notify.smtp_url.is_some(),
             profile,
             time_zones,
             notice,
@@ -315,6 +324,15 @@ pub async fn save_form(
         Err(AppError::Validation(error)) => refused(&state, me, error).await,
         Err(e) => Err(e),
     }
+}
+
+/// The profile page with a notice of what was done.
+pub async fn noticed(
+    state: &AppState,
+    me: CurrentUser,
+    notice: String,
+) -> Result<Response, AppError> {
+    render(state, me, StatusCode::OK, notice, String::new()).await
 }
 
 /// The profile page again with what to fix (422), nothing changed.

@@ -352,17 +352,21 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A real SMTP server on `port` (or any), without the sign-ups' confirmation mails.
 pub async fn smtp_sink(port: Option<u16>) -> Option<Helper> {
-    let arg = port.map(|p| p.to_string());
-    let mut sink = Helper::start(
-        "smtp_sink.py",
-        arg.as_slice()
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .as_slice(),
-    )
-    .await?;
+    sink_with(port, &[]).await
+}
+
+/// A real SMTP server that also shows the confirmations of addresses.
+pub async fn smtp_sink_with_confirmations(port: u16) -> Option<Helper> {
+    sink_with(Some(port), &["--confirmations"]).await
+}
+
+async fn sink_with(port: Option<u16>, flags: &[&str]) -> Option<Helper> {
+    let port = port.map(|p| p.to_string());
+    let mut args: Vec<&str> = port.iter().map(String::as_str).collect();
+    args.extend_from_slice(flags);
+    let mut sink = Helper::start("smtp_sink.py", &args).await?;
     sink.expect("the SMTP server's port").await;
     Some(sink)
 }

@@ -243,3 +243,140 @@ async fn without_mail_forgot_says_so_the_same_for_everyone() {
     let (_, login) = app.browser().page("/login").await;
     assert!(login.contains("href=\"/forgot\""));
 }
+
+/// The link in a mail's text that starts with `path`, as a path on the server.
+fn link_in(app: &TestApp, mail: &serde_json::Value, path: &str) -> String {
+    mail["text"]
+        .as_str()
+        .unwrap()
+        .split_whitespace()
+        .find(|w| w.contains(path))
+        .expect("the mail has the link")
+        .trim_start_matches(&app.base)
+        .to_owned()
+}
+
+async fn email_of(app: &TestApp, username: &str) -> (String, bool) {
+    sqlx::query_as("select email, email_verified_at is not null from users where username = $1")
+        .bind(username)
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_new_address_is_confirmed_by_a_link_mailed_to_it_before_it_is_used() {
+    let port = free_port();
+    let Some(mut sink) = crate::notifications::smtp_sink_with_confirmations(port).await else {
+        return;
+    };
+    let app = TestApp::spawn_configured_with(|c| {
+        c.notify.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
+    })
+    .await;
+
+    // Signing up mails a confirmation; its page has a button, so a mail scanner that opens
+    // the link confirms nothing.
+    let mut ada = app.signup("ada").await;
+    let welcome = sink.expect("the confirmation of a new account").await;
+    assert_eq!(welcome["rcpt_tos"], json!(["ada@example.com"]));
+    assert_eq!(welcome["subject"], "Confirm your email address for Natter");
+    let path = link_in(&app, &welcome, "/verify-email/");
+    assert_eq!(
+        email_of(&app, "ada").await,
+        ("ada@example.com".into(), false)
+    );
+    let mut visitor = app.browser();
+    visitor.refresh_csrf(&path).await;
+    assert_eq!(
+        email_of(&app, "ada").await.1,
+        false,
+        "opening it is not confirming"
+    );
+    let confirmed = visitor.post_form(&path, &[]).await;
+    assert_eq!(confirmed.status(), StatusCode::OK);
+    assert!(
+        confirmed
+            .text()
+            .await
+            .unwrap()
+            .contains("ada@example.com is your address")
+    );
+    assert_eq!(email_of(&app, "ada").await.1, true);
+    assert_eq!(
+        visitor.post_form(&path, &[]).await.status(),
+        StatusCode::GONE,
+        "once"
+    );
+
+    // A change needs the password, and happens only once the new address confirms it.
+    ada.refresh_csrf("/settings/profile").await;
+    for (email, password, says) in [
+        (
+            "ada@new.example",
+            "wrong-password",
+            "not your current password",
+        ),
+        ("not an address", "password123", "like name@example.com"),
+        ("ADA@example.com", "password123", "your address already"),
+    ] {
+        let answer = ada
+            .post_form(
+                "/settings/email",
+                &[("email", email), ("current_password", password)],
+            )
+            .await;
+        assert_eq!(answer.status(), StatusCode::UNPROCESSABLE_ENTITY, "{says}");
+        assert!(answer.text().await.unwrap().contains(says), "{says}");
+    }
+    let asked = ada
+        .post_form(
+            "/settings/email",
+            &[
+                ("email", "ada@new.example"),
+                ("current_password", "password123"),
+            ],
+        )
+        .await;
+    assert_eq!(asked.status(), StatusCode::OK);
+    let said = asked.text().await.unwrap();
+    assert!(said.contains("We sent a link to ada@new.example"));
+    let mail = sink.expect("the link to the new address").await;
+    assert_eq!(mail["rcpt_tos"], json!(["ada@new.example"]));
+    assert_eq!(email_of(&app, "ada").await.0, "ada@example.com", "not yet");
+    let path = link_in(&app, &mail, "/verify-email/");
+    let mut there = app.browser();
+    there.refresh_csrf(&path).await;
+    assert_eq!(there.post_form(&path, &[]).await.status(), StatusCode::OK);
+    assert_eq!(
+        email_of(&app, "ada").await,
+        ("ada@new.example".into(), true)
+    );
+    assert!(password_works(&app, "ada@new.example", "password123").await);
+    assert!(!password_works(&app, "ada@example.com", "password123").await);
+
+    // Another account's address: the same answer, and no mail goes to it.
+    let bob = app.signup("bob").await;
+    sink.expect("bob's confirmation").await;
+    ada.refresh_csrf("/settings/profile").await;
+    let taken = ada
+        .post_form(
+            "/settings/email",
+            &[
+                ("email", "bob@example.com"),
+                ("current_password", "password123"),
+            ],
+        )
+        .await;
+    assert_eq!(taken.status(), StatusCode::OK);
+    assert!(
+        taken
+            .text()
+            .await
+            .unwrap()
+            .contains("We sent a link to bob@example.com")
+    );
+    assert!(sink.drain(Duration::from_secs(2)).await.is_empty());
+    assert_eq!(email_of(&app, "ada").await.0, "ada@new.example");
+    drop(bob);
+}
