@@ -31,6 +31,7 @@ pub mod db;
 pub mod emoji;
 pub mod error;
 pub mod files;
+pub mod images;
 pub mod index;
 pub mod integrations;
 pub mod mailer;

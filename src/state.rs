@@ -38,8 +38,6 @@ pub struct AppState {
     pub realtime: Arc<Realtime>,
     /// The one client for requests Natter makes to URLs users give it.
     pub outbound: Outbound,
-    /// The OpenID provider for single sign-on, when one is configured.
-    pub oidc: Option<Arc<crate::auth::oidc::Provider>>,
     /// Where files' bytes live: a directory or an S3-compatible bucket.
     pub storage: Storage,
     /// File uploads per user, like sends: each one can be large.
@@ -79,13 +77,6 @@ impl AppState {
             upload_limiter: limiter("uploading files", 20, 2),
             storage: Storage::from_config(&config.files)?,
             outbound: Outbound::new(config.outbound_allow_private),
-            oidc: config.oidc.clone().map(|oidc| {
-                crate::auth::oidc::Provider::new(
-                    oidc,
-                    &config.public_url,
-                    Outbound::new(config.outbound_allow_private),
-                )
-            }),
             config: Arc::new(config),
             realtime,
             search,

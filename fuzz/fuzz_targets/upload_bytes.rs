@@ -7,7 +7,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: (u8, &[u8], &str)| {
     let (chunk, bytes, name) = input;
-    let mut scrubber = natter::files::images::JpegScrubber::default();
+    let mut scrubber = natter::images::JpegScrubber::default();
     let mut out = Vec::with_capacity(bytes.len());
     for part in bytes.chunks(usize::from(chunk).max(1)) {
         out.extend(scrubber.feed(part));
@@ -15,9 +15,9 @@ fuzz_target!(|input: (u8, &[u8], &str)| {
     out.extend(scrubber.finish());
     assert_eq!(out.len(), bytes.len(), "the scrubber changed the length");
     let mut tiff = bytes.to_vec();
-    natter::files::images::scrub_gps(&mut tiff);
+    natter::images::scrub_gps(&mut tiff);
     let _ = natter::files::types::decide(bytes, name);
-    let _ = natter::files::images::check_size(bytes);
+    let _ = natter::images::check_size(bytes);
     if let Err(e) = natter::files::check_name(name) {
         assert!(!e.to_string().is_empty());
     }

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use super::CurrentUser;
 use crate::error::AppError;
-use crate::files::images::{self, Square};
+use crate::images::{self, Square};
 use crate::state::AppState;
 
 /// The side of the stored square: sharp at 2× the largest size pages draw (the card's 96 px).

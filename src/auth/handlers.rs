@@ -98,7 +98,7 @@ pub async fn login_form(
         email: String::new(),
         next: safe_next(&query.next),
         error: String::new(),
-        sso: state.oidc.is_some(),
+        sso: state.config.oidc.is_some(),
     };
     Ok((visitor, render_page(StatusCode::OK, &page)?).into_response())
 }
@@ -116,7 +116,7 @@ pub(super) async fn login_refused(
         email: String::new(),
         next: "/".to_owned(),
         error: why.to_owned(),
-        sso: state.oidc.is_some(),
+        sso: state.config.oidc.is_some(),
     };
     Ok((visitor, render_page(StatusCode::FORBIDDEN, &page)?).into_response())
 }
@@ -137,7 +137,7 @@ pub async fn login(
             email: login.clone(),
             next: safe_next(&form.next),
             error,
-            sso: state.oidc.is_some(),
+            sso: state.config.oidc.is_some(),
         };
         render_page(status, &page)
     };

@@ -15,7 +15,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Query, State};
@@ -81,35 +80,32 @@ impl<'c> AsyncHttpClient<'c> for Http {
     }
 }
 
-/// The configured provider, its discovery document fetched on first use and kept an hour.
-pub struct Provider {
-    config: OidcConfig,
+/// Discovery documents (with the keys they point at) by issuer, fetched on first use and kept
+/// an hour: one per provider for the whole process, whichever server state asks.
+static DISCOVERED: std::sync::LazyLock<
+    tokio::sync::Mutex<std::collections::HashMap<String, (Instant, CoreProviderMetadata)>>,
+> = std::sync::LazyLock::new(Default::default);
+
+/// The configured provider, as this request reaches it.
+struct Provider<'a> {
+    config: &'a OidcConfig,
     redirect: String,
     http: Http,
-    discovered: tokio::sync::Mutex<Option<(Instant, CoreProviderMetadata)>>,
 }
 
-impl Provider {
-    pub fn new(config: OidcConfig, public_url: &str, outbound: Outbound) -> Arc<Self> {
-        Arc::new(Self {
-            config,
-            redirect: format!("{public_url}/auth/oidc/callback"),
-            http: Http(outbound),
-            discovered: tokio::sync::Mutex::new(None),
-        })
-    }
-
+impl Provider<'_> {
     async fn client(&self) -> anyhow::Result<OidcClient> {
-        let mut discovered = self.discovered.lock().await;
+        let mut discovered = DISCOVERED.lock().await;
+        let issuer = &self.config.issuer;
         let fresh = discovered
-            .as_ref()
+            .get(issuer)
             .is_some_and(|(at, _)| at.elapsed() < DISCOVERY_TTL);
         if !fresh {
-            let issuer = IssuerUrl::new(self.config.issuer.clone())?;
-            let metadata = CoreProviderMetadata::discover_async(issuer, &self.http).await?;
-            *discovered = Some((Instant::now(), metadata));
+            let url = IssuerUrl::new(issuer.clone())?;
+            let metadata = CoreProviderMetadata::discover_async(url, &self.http).await?;
+            discovered.insert(issuer.clone(), (Instant::now(), metadata));
         }
-        let metadata = discovered.as_ref().expect("discovered above").1.clone();
+        let metadata = discovered[issuer].1.clone();
         Ok(CoreClient::from_provider_metadata(
             metadata,
             ClientId::new(self.config.client_id.clone()),
@@ -120,7 +116,7 @@ impl Provider {
 
     /// Drops the discovery document: the next login fetches it and the keys again.
     async fn forget(&self) {
-        *self.discovered.lock().await = None;
+        DISCOVERED.lock().await.remove(&self.config.issuer);
     }
 }
 
@@ -139,8 +135,14 @@ pub struct Start {
     next: String,
 }
 
-fn provider(state: &AppState) -> Result<&Provider, AppError> {
-    state.oidc.as_deref().ok_or(AppError::NotFound)
+/// The provider, or 404 where none is configured.
+fn provider(state: &AppState) -> Result<Provider<'_>, AppError> {
+    let config = state.config.oidc.as_ref().ok_or(AppError::NotFound)?;
+    Ok(Provider {
+        config,
+        redirect: format!("{}/auth/oidc/callback", state.config.public_url),
+        http: Http(state.outbound.clone()),
+    })
 }
 
 /// `GET /auth/oidc/login`: off to the provider.
@@ -244,7 +246,7 @@ pub async fn callback(
         let why = format!("Your identity provider did not sign you in ({error}).");
         return refuse(&state, &session, visitor, &why).await;
     }
-    let verified = match verify(provider, back.code.unwrap_or_default(), &pending).await {
+    let verified = match verify(&provider, back.code.unwrap_or_default(), &pending).await {
         Ok(identity) => identity,
         Err(why) => return refuse(&state, &session, visitor, why).await,
     };
@@ -277,7 +279,7 @@ struct Identity {
 /// Trades the code for tokens and checks the ID token; what went wrong is logged in full and
 /// told to the person in one sentence.
 async fn verify(
-    provider: &Provider,
+    provider: &Provider<'_>,
     code: String,
     pending: &Pending,
 ) -> Result<Identity, &'static str> {

@@ -23,7 +23,6 @@
 pub mod db;
 pub mod gc;
 mod handlers;
-pub mod images;
 mod names;
 pub mod serve;
 pub mod types;
@@ -40,8 +39,7 @@ pub use names::check_name;
 
 use crate::state::AppState;
 
-/// The longest side of a thumbnail, in pixels (Slack's `thumb_360`).
-pub const THUMB_SIZE: u32 = 360;
+pub use crate::images::THUMB_SIZE;
 
 pub fn router() -> Router<AppState> {
     Router::new()

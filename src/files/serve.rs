@@ -22,9 +22,10 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::db::{self, FileRow};
-use super::{images, names, types};
+use super::{names, types};
 use crate::auth::{self, tokens};
 use crate::error::AppError;
+use crate::images;
 use crate::state::AppState;
 
 /// What a served file may do in a browser: nothing but show itself.

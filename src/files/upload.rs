@@ -12,9 +12,9 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
 use super::db::{self, FileRow};
-use super::images::{self, JpegScrubber};
 use super::{names, types};
 use crate::error::AppError;
+use crate::images::{self, JpegScrubber};
 use crate::secrets;
 use crate::state::AppState;
 use crate::storage::Writer;

@@ -1,5 +1,5 @@
-//! Images: thumbnails made by the server, and location data removed before anyone else sees a
-//! photo.
+//! Images: thumbnails of uploaded files and people's pictures, made by the server, and location
+//! data removed before anyone else sees a photo.
 //!
 //! A thumbnail is decoded under limits: the size an image claims is read from its header first
 //! and refused past [`MAX_PIXELS`] (a "decompression bomb" of a few KiB that unpacks to
@@ -14,7 +14,8 @@ use std::io::Cursor;
 
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 
-use super::THUMB_SIZE;
+/// The longest side of a thumbnail, in pixels (Slack's `thumb_360`).
+pub const THUMB_SIZE: u32 = 360;
 
 /// The most pixels an image may have to be opened (50 megapixels: any phone's photo).
 pub const MAX_PIXELS: u64 = 50_000_000;
