@@ -65,6 +65,44 @@ enum Command {
     /// Manage stored files.
     #[command(subcommand)]
     Files(FilesCommand),
+    /// Bring history in from another chat tool.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Write a workspace as a Slack export (people, conversations, messages, threads,
+    /// reactions, pins), which `natter import slack` and other tools read.
+    Export {
+        #[arg(long)]
+        workspace: String,
+        /// The zip file to write.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// A Slack export (the zip from Slack's "Export data"): people, channels, DMs, messages,
+    /// threads, reactions and pins. Safe to run again: nothing is imported twice.
+    Slack {
+        /// The workspace to import into (its channels of the same names are merged into).
+        #[arg(long)]
+        workspace: String,
+        /// The export's zip file.
+        archive: std::path::PathBuf,
+    },
+}
+
+/// The import's progress on the terminal: the conversation, messages so far and the rate.
+struct ImportBar(indicatif::ProgressBar);
+
+impl crate::slack::import::Progress for ImportBar {
+    fn conversation(&self, name: &str, _days: usize) {
+        self.0.set_message(name.to_owned());
+    }
+
+    fn day_done(&self, messages: u64) {
+        self.0.inc(messages);
+    }
 }
 
 #[derive(Subcommand)]
@@ -422,6 +460,44 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "created webhook {name:?} for #{channel_name}; its URL is shown only this once:"
             );
             println!("{}/hooks/{token}", config.public_url);
+            Ok(())
+        }
+        Command::Import(ImportCommand::Slack { workspace, archive }) => {
+            let db = pool(&config).await?;
+            let state = AppState::for_command_line(db, config)?;
+            let bar = indicatif::ProgressBar::new_spinner().with_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} {elapsed_precise} {pos} messages ({per_sec}) · {msg}",
+                )
+                .expect("the template is valid"),
+            );
+            bar.enable_steady_tick(std::time::Duration::from_millis(200));
+            let mut summary = crate::slack::import::Summary::default();
+            let outcome = crate::slack::import::run(
+                &state,
+                &workspace,
+                &archive,
+                &ImportBar(bar.clone()),
+                &mut summary,
+            )
+            .await;
+            bar.finish_and_clear();
+            state.realtime.flush().await;
+            match outcome {
+                Ok(()) => {
+                    println!("{}", summary.line());
+                    Ok(())
+                }
+                Err(e) => {
+                    println!("stopped; what was complete stays: {}", summary.line());
+                    Err(e)
+                }
+            }
+        }
+        Command::Export { workspace, out } => {
+            let db = pool(&config).await?;
+            let written = crate::slack::export::run(&db, &workspace, &out).await?;
+            println!("{}", written.line());
             Ok(())
         }
         Command::Files(FilesCommand::Gc { grace_secs }) => {

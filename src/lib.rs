@@ -44,6 +44,7 @@ pub mod scim;
 pub mod search;
 pub mod secrets;
 pub mod server;
+pub mod slack;
 pub mod state;
 pub mod storage;
 pub mod web;

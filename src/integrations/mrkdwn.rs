@@ -23,8 +23,27 @@ pub fn mentioned_ids(text: &str) -> Vec<i64> {
     ids
 }
 
-/// Translates mrkdwn to markdown; `usernames` maps user ids to usernames for `<@U…>`.
-pub fn to_markdown(text: &str, usernames: &HashMap<i64, String>) -> String {
+/// How the ids in `<@U…>` and `<#C…>` become names: Natter's own ids for the Web API and
+/// webhooks, a Slack export's ids for an import.
+pub trait Names {
+    fn username(&self, id: &str) -> Option<String>;
+    /// A channel's name; `None` keeps the label the text carries.
+    fn channel(&self, _id: &str) -> Option<String> {
+        None
+    }
+}
+
+/// Natter's user ids (`U1F`) to usernames.
+impl Names for HashMap<i64, String> {
+    fn username(&self, id: &str) -> Option<String> {
+        super::ids::parse_id(id)
+            .and_then(|id| self.get(&id))
+            .cloned()
+    }
+}
+
+/// Translates mrkdwn to markdown; `names` turns the ids of `<@U…>` and `<#C…>` into names.
+pub fn to_markdown(text: &str, usernames: &impl Names) -> String {
     let mut out = String::with_capacity(text.len() + 16);
     let mut chars = text.char_indices().peekable();
     let mut in_code_block = false;
@@ -99,19 +118,20 @@ pub fn to_markdown(text: &str, usernames: &HashMap<i64, String>) -> String {
 }
 
 /// One `<…>` construct.
-fn angle(inner: &str, usernames: &HashMap<i64, String>) -> String {
+fn angle(inner: &str, usernames: &impl Names) -> String {
     let (target, label) = match inner.split_once('|') {
         Some((t, l)) => (t, Some(unescape(l))),
         None => (inner, None),
     };
     if let Some(user) = target.strip_prefix('@') {
-        return match super::ids::parse_id(user).and_then(|id| usernames.get(&id)) {
+        return match usernames.username(user) {
             Some(username) => format!("@{username}"),
             None => format!("@{}", label.unwrap_or_else(|| user.to_owned())),
         };
     }
     if let Some(channel) = target.strip_prefix('#') {
-        return format!("#{}", label.unwrap_or_else(|| channel.to_owned()));
+        let name = usernames.channel(channel);
+        return format!("#{}", name.or(label).unwrap_or_else(|| channel.to_owned()));
     }
     if let Some(special) = target.strip_prefix('!') {
         return match special {

@@ -16,6 +16,7 @@ mod cluster;
 mod crash;
 mod events;
 mod files;
+mod import;
 mod messages;
 mod notifications;
 mod outage;
