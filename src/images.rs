@@ -62,27 +62,40 @@ pub fn check_size(bytes: &[u8]) -> Result<(u32, u32), ImageRefusal> {
 /// A thumbnail at most [`THUMB_SIZE`] a side, turned the way the photo's EXIF says.
 /// CPU-bound: call it from `spawn_blocking`.
 pub fn thumbnail(bytes: &[u8]) -> Result<Thumbnail, ImageRefusal> {
+    let image = upright(bytes)?;
+    let (width, height) = (image.width(), image.height());
+    Ok(Thumbnail {
+        bytes: encode(&image.thumbnail(THUMB_SIZE, THUMB_SIZE))?,
+        width,
+        height,
+    })
+}
+
+/// The image decoded under the limits and turned the way its EXIF says.
+fn upright(bytes: &[u8]) -> Result<DynamicImage, ImageRefusal> {
     check_size(bytes)?;
-    let unreadable = |e: image::ImageError| ImageRefusal::Unreadable(e.to_string());
     let mut decoder = reader(bytes)?.into_decoder().map_err(unreadable)?;
     let orientation = decoder.orientation().map_err(unreadable)?;
     let mut image = DynamicImage::from_decoder(decoder).map_err(unreadable)?;
     image.apply_orientation(orientation);
-    let (width, height) = (image.width(), image.height());
-    let small = image.thumbnail(THUMB_SIZE, THUMB_SIZE);
+    Ok(image)
+}
+
+/// Re-encoded pixels: JPEG for opaque images, PNG where there is transparency.
+fn encode(image: &DynamicImage) -> Result<Vec<u8>, ImageRefusal> {
     let mut out = Vec::new();
-    if small.color().has_alpha() {
-        small.write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
+    if image.color().has_alpha() {
+        image.write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
     } else {
-        DynamicImage::ImageRgb8(small.to_rgb8())
+        DynamicImage::ImageRgb8(image.to_rgb8())
             .write_to(&mut Cursor::new(&mut out), ImageFormat::Jpeg)
     }
     .map_err(unreadable)?;
-    Ok(Thumbnail {
-        bytes: out,
-        width,
-        height,
-    })
+    Ok(out)
+}
+
+fn unreadable(e: image::ImageError) -> ImageRefusal {
+    ImageRefusal::Unreadable(e.to_string())
 }
 
 /// A square the person chose on their picture, in its upright pixels.
@@ -97,12 +110,7 @@ pub struct Square {
 /// to `side` pixels; JPEG, or PNG where there is transparency. CPU-bound: call it from
 /// `spawn_blocking`.
 pub fn avatar(bytes: &[u8], square: Option<Square>, side: u32) -> Result<Thumbnail, ImageRefusal> {
-    check_size(bytes)?;
-    let unreadable = |e: image::ImageError| ImageRefusal::Unreadable(e.to_string());
-    let mut decoder = reader(bytes)?.into_decoder().map_err(unreadable)?;
-    let orientation = decoder.orientation().map_err(unreadable)?;
-    let mut image = DynamicImage::from_decoder(decoder).map_err(unreadable)?;
-    image.apply_orientation(orientation);
+    let image = upright(bytes)?;
     let (width, height) = (image.width(), image.height());
     let shorter = width.min(height);
     // A square that does not fit the picture is moved and shrunk until it does, rather than
@@ -120,16 +128,8 @@ pub fn avatar(bytes: &[u8], square: Option<Square>, side: u32) -> Result<Thumbna
     } else {
         cropped
     };
-    let mut out = Vec::new();
-    if small.color().has_alpha() {
-        small.write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
-    } else {
-        DynamicImage::ImageRgb8(small.to_rgb8())
-            .write_to(&mut Cursor::new(&mut out), ImageFormat::Jpeg)
-    }
-    .map_err(unreadable)?;
     Ok(Thumbnail {
-        bytes: out,
+        bytes: encode(&small)?,
         width,
         height,
     })

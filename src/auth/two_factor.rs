@@ -269,6 +269,39 @@ async fn security_page(
     )
 }
 
+/// The page with what was done.
+async fn shown(
+    state: &AppState,
+    me: CurrentUser,
+    codes: Vec<String>,
+    notice: String,
+) -> Result<Response, AppError> {
+    security_page(state, me, StatusCode::OK, codes, notice, String::new()).await
+}
+
+/// The page again with what to fix (422), nothing changed.
+async fn refused(state: &AppState, me: CurrentUser, error: String) -> Result<Response, AppError> {
+    let status = StatusCode::UNPROCESSABLE_ENTITY;
+    security_page(state, me, status, Vec::new(), String::new(), error).await
+}
+
+/// The person's password, checked under the login throttle: `Ok(Err(why))` for a wrong one;
+/// being throttled (or any other failure) is an error, so nothing goes on without the check.
+async fn password_checked(
+    state: &AppState,
+    me: &CurrentUser,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    password: &str,
+) -> Result<Result<(), String>, AppError> {
+    let address = crate::web::client::address(peer.ip(), headers, &state.config.trusted_proxies);
+    match settings::confirm_password(state, me.id, &address, password).await {
+        Ok(()) => Ok(Ok(())),
+        Err(AppError::Validation(why)) => Ok(Err(why)),
+        Err(e) => Err(e),
+    }
+}
+
 #[derive(Deserialize)]
 pub struct SecurityQuery {
     /// Sent here by a workspace that requires two-factor.
@@ -287,15 +320,7 @@ pub async fn page(
     } else {
         String::new()
     };
-    security_page(
-        &state,
-        me,
-        StatusCode::OK,
-        Vec::new(),
-        notice,
-        String::new(),
-    )
-    .await
+    shown(&state, me, Vec::new(), notice).await
 }
 
 /// `POST /settings/security/setup`: a fresh secret to scan (replacing an unconfirmed one).
@@ -327,7 +352,7 @@ pub async fn confirm(
     me: CurrentUser,
     Form(form): Form<CodeForm>,
 ) -> Result<Response, AppError> {
-    let refuse = |error: &str| (StatusCode::UNPROCESSABLE_ENTITY, error.to_owned());
+    let refuse = |error: &str| error.to_owned();
     let code: String = form.code.chars().filter(|c| !c.is_whitespace()).collect();
     let outcome = match row(&state.db, me.id).await? {
         None => Err(refuse(
@@ -346,9 +371,7 @@ pub async fn confirm(
     };
     let step = match outcome {
         Ok(step) => step,
-        Err((status, error)) => {
-            return security_page(&state, me, status, Vec::new(), String::new(), error).await;
-        }
+        Err(error) => return refused(&state, me, error).await,
     };
     let mut tx = state.db.begin().await?;
     sqlx::query(
@@ -364,7 +387,7 @@ pub async fn confirm(
     let notice = "Two-factor authentication is on. Keep these recovery codes somewhere safe: \
                   each logs you in once if you lose your phone, and they are not shown again."
         .to_owned();
-    security_page(&state, me, StatusCode::OK, codes, notice, String::new()).await
+    shown(&state, me, codes, notice).await
 }
 
 #[derive(Deserialize)]
@@ -381,19 +404,8 @@ pub async fn disable(
     me: CurrentUser,
     Form(form): Form<PasswordForm>,
 ) -> Result<Response, AppError> {
-    let address = crate::web::client::address(peer.ip(), &headers, &state.config.trusted_proxies);
-    if let Err(AppError::Validation(error)) =
-        settings::confirm_password(&state, me.id, &address, &form.password).await
-    {
-        return security_page(
-            &state,
-            me,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Vec::new(),
-            String::new(),
-            error,
-        )
-        .await;
+    if let Err(why) = password_checked(&state, &me, peer, &headers, &form.password).await? {
+        return refused(&state, me, why).await;
     }
     let mut tx = state.db.begin().await?;
     sqlx::query("delete from user_totp where user_id = $1")
@@ -406,15 +418,7 @@ pub async fn disable(
         .await?;
     tx.commit().await?;
     let notice = "Two-factor authentication is off.".to_owned();
-    security_page(
-        &state,
-        me,
-        StatusCode::OK,
-        Vec::new(),
-        notice,
-        String::new(),
-    )
-    .await
+    shown(&state, me, Vec::new(), notice).await
 }
 
 /// `POST /settings/security/recovery-codes`: new codes in place of the old; needs the password.
@@ -425,20 +429,9 @@ pub async fn renew_codes(
     me: CurrentUser,
     Form(form): Form<PasswordForm>,
 ) -> Result<Response, AppError> {
-    let address = crate::web::client::address(peer.ip(), &headers, &state.config.trusted_proxies);
-    let checked = settings::confirm_password(&state, me.id, &address, &form.password).await;
-    if let Err(AppError::Validation(error)) = checked {
-        return security_page(
-            &state,
-            me,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Vec::new(),
-            String::new(),
-            error,
-        )
-        .await;
+    if let Err(why) = password_checked(&state, &me, peer, &headers, &form.password).await? {
+        return refused(&state, me, why).await;
     }
-    checked?;
     if !is_enabled(&state.db, me.id).await? {
         return Err(invalid("Turn two-factor authentication on first."));
     }
@@ -446,7 +439,7 @@ pub async fn renew_codes(
     let codes = replace_recovery_codes(&mut tx, me.id).await?;
     tx.commit().await?;
     let notice = "New recovery codes; the old ones no longer work.".to_owned();
-    security_page(&state, me, StatusCode::OK, codes, notice, String::new()).await
+    shown(&state, me, codes, notice).await
 }
 
 // ------------------------------------------------------------------ logging in

@@ -279,3 +279,32 @@ async fn a_workspace_that_requires_two_factor_sends_members_without_it_to_set_it
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn a_throttled_password_check_turns_nothing_off() {
+    let Some(python) = helpers::python_with("import pyotp") else {
+        helpers::skipped("a Python with pyotp", ".ci/run installs it in .venv");
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    turn_on(&ada, &python).await;
+    // Someone with Ada's session guesses her password: five wrong, then even the right one
+    // waits, and two-factor stays on.
+    for _ in 0..5 {
+        let answer = ada
+            .post_form("/settings/security/disable", &[("password", "guess-guess")])
+            .await;
+        assert_eq!(answer.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let answer = ada
+        .post_form("/settings/security/disable", &[("password", "password123")])
+        .await;
+    assert_eq!(answer.status(), StatusCode::TOO_MANY_REQUESTS);
+    let on: bool =
+        sqlx::query_scalar("select exists (select 1 from user_totp where enabled_at is not null)")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert!(on, "still on");
+}
